@@ -1,0 +1,38 @@
+# Targets people expect; the scripts in hack/ do the work.
+.PHONY: help demo test lint unit venv cluster-up cluster-down image crds bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+demo:  ## bring up the local node, install the operator with Helm, run examples/loadtest.yaml against the mock
+	bash hack/demo.sh
+
+test:  ## install everything and run lint + unit + integration + e2e (the README's test command)
+	bash hack/test.sh
+
+lint: venv  ## ruff + mypy --strict
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy
+
+unit: venv  ## unit tests only (seconds)
+	.venv/bin/pytest tests/unit -q
+
+venv:  ## the project's virtualenv in .venv
+	bash hack/setup-venv.sh
+
+cluster-up:  ## start the local single-node Kubernetes (root); KUBECONFIG is printed
+	bash hack/install-deps.sh && bash hack/build-kubernetes.sh && bash hack/build-images.sh all && bash hack/cluster-up.sh
+
+cluster-down:  ## stop it and remove every process, mount, netns, bridge and rule
+	bash hack/cluster-down.sh
+
+image:  ## build the project image (buildah) and import it into the running node
+	bash hack/build-images.sh all && (bash hack/cluster-up.sh --status && bash hack/import-images.sh || true)
+
+crds: venv  ## regenerate crds/ from the pydantic API models
+	.venv/bin/python -m loadtest_operator.crdgen
+
+bench: venv  ## load-generator benchmark (figures, not a test)
+	.venv/bin/python benchmarks/loadgen_bench.py
+
+clean:  ## remove the virtualenv and caches of this checkout (not the per-user build cache)
+	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache

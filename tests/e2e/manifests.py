@@ -1,0 +1,93 @@
+"""Small manifest builders for the e2e tests (the product's own builders live in the operator)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+RESTRICTED_CONTAINER: dict[str, Any] = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+    "capabilities": {"drop": ["ALL"]},
+}
+
+
+def container(name: str, image: str, command: list[str], **extra: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": command,
+        "securityContext": RESTRICTED_CONTAINER,
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        **extra,
+    }
+
+
+def job(
+    name: str,
+    image: str,
+    command: list[str],
+    service_account: str | None = None,
+    owner: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "containers": [container("main", image, command)],
+        "volumes": [{"name": "tmp", "emptyDir": {}}],
+        "terminationGracePeriodSeconds": 2,
+    }
+    if service_account:
+        pod_spec["serviceAccountName"] = service_account
+    metadata: dict[str, Any] = {"name": name}
+    if owner:
+        metadata["ownerReferences"] = [owner]
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": metadata,
+        "spec": {"backoffLimit": 0, "activeDeadlineSeconds": 120, "template": {"spec": pod_spec}},
+    }
+
+
+def mock_server_deployment(
+    name: str, image: str, gpus: int = 0, args: list[str] | None = None
+) -> dict[str, Any]:
+    labels = {"app.kubernetes.io/name": "mock-vllm", "app.kubernetes.io/instance": name}
+    resources: dict[str, Any] = {"requests": {"cpu": "50m", "memory": "64Mi"}}
+    if gpus:
+        resources["limits"] = {"nvidia.com/gpu": str(gpus)}
+    serve = container(
+        "vllm",
+        image,
+        ["loadgen", "mock-server", "--host", "0.0.0.0", "--port", "8000", *(args or [])],
+        ports=[{"name": "http", "containerPort": 8000}],
+        readinessProbe={"httpGet": {"path": "/health", "port": 8000}, "periodSeconds": 1},
+        resources=resources,
+    )
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "containers": [serve],
+                    "volumes": [{"name": "tmp", "emptyDir": {}}],
+                    "terminationGracePeriodSeconds": 2,
+                },
+            },
+        },
+    }
+
+
+def service(name: str, selector: dict[str, str], port: int = 8000) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name},
+        "spec": {"selector": selector, "ports": [{"name": "http", "port": port, "targetPort": port}]},
+    }
