@@ -29,7 +29,7 @@ image:  ## build the project image (buildah) and import it into the running node
 	bash hack/build-images.sh all && (bash hack/cluster-up.sh --status && bash hack/import-images.sh || true)
 
 crds: venv  ## regenerate crds/ from the pydantic API models
-	.venv/bin/python -m loadtest_operator.crdgen
+	.venv/bin/python -m loadtest_operator.crdgen && cp crds/*.yaml helm/llmload/crds/
 
 bench: venv  ## load-generator benchmark (figures, not a test)
 	.venv/bin/python benchmarks/loadgen_bench.py

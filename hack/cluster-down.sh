@@ -29,7 +29,8 @@ if alive kubelet && alive kube-apiserver && [ -f "$ADMIN_KUBECONFIG" ]; then
   stop_component kube-scheduler
   kc delete pods --all --all-namespaces --grace-period=1 --wait=true --timeout=60s >/dev/null 2>&1
   for _ in $(seq 1 60); do
-    [ -z "$(ctr_k8s tasks ls -q 2>/dev/null)" ] && break
+    # stopped tasks stay listed until the kubelet's GC; only running ones matter here
+    ctr_k8s tasks ls 2>/dev/null | awk '$3 == "RUNNING"' | grep -q . || break
     sleep 0.5
   done
 fi

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The README's main command: a local single-node Kubernetes, the operator installed with Helm, a mock
+# vLLM Deployment (stand-in GPUs), examples/loadtest.yaml applied, and its per-level results printed.
+# The cluster stays up afterwards for you to explore: `make cluster-down` removes it.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+export _t0=$(date +%s)
+. "$here/lib.sh"
+cd "$root"
+
+NS=${DEMO_NAMESPACE:-llmload-demo}
+echo "First run: about 15 minutes (Debian packages, Kubernetes built from source, base image)."
+echo "Later runs reuse $LLMLOAD_CACHE and take about 2 minutes."
+step "1/6 Debian packages";               "$here/install-deps.sh"
+step "2/6 Python environment";            "$here/setup-venv.sh"
+step "3/6 Kubernetes $K8S_VERSION and helm"; "$here/build-kubernetes.sh"; "$here/get-helm.sh"
+step "4/6 images";                        "$here/build-images.sh" all
+step "5/6 local node";                    "$here/cluster-up.sh"
+if "$here/cluster-up.sh" --status; then import_images; fi
+
+step "6/6 operator (helm install), mock vLLM and the demo LoadTest in namespace $NS"
+kc create namespace "$NS" --dry-run=client -o yaml | kc apply -f - >/dev/null
+"$HELM_BIN" --kubeconfig "$ADMIN_KUBECONFIG" upgrade --install llmload helm/llmload \
+  --namespace "$NS" --set "watchNamespaces={$NS}" --wait --timeout 180s >/dev/null
+ok "operator: $(kc get deploy -n "$NS" llmload -o jsonpath='{.status.readyReplicas}')/1 ready"
+kc apply -n "$NS" -f examples/mock-vllm.yaml >/dev/null
+kc rollout status -n "$NS" deployment/mock-vllm --timeout=120s >/dev/null
+ok "mock vLLM ready behind Service mock-vllm"
+# A re-run of the demo starts a fresh LoadTest (a finished one never re-runs on its own).
+kc delete loadtest demo -n "$NS" --ignore-not-found --wait=true >/dev/null
+kc apply -n "$NS" -f examples/loadtest.yaml >/dev/null
+ok "kubectl apply -f examples/loadtest.yaml"
+
+deadline=$(( $(date +%s) + 600 ))
+while :; do
+  line=$(kc get loadtest demo -n "$NS" -o jsonpath='{.status.phase} {.status.progress.completedRequests}/{.status.progress.totalRequests} requests, level {.status.progress.currentLevel}' 2>/dev/null || true)
+  printf '\r    %-70s' "$line" >&2
+  case "$line" in Succeeded*|Failed*|Rejected*) break ;; esac
+  [ "$(date +%s)" -lt "$deadline" ] || { echo >&2; die "the LoadTest did not finish in 10 minutes" "kubectl describe loadtest demo -n $NS"; }
+  sleep 2
+done
+echo >&2
+echo
+kc get loadtests -n "$NS"
+echo
+KUBECONFIG=$ADMIN_KUBECONFIG .venv/bin/llmload show demo -n "$NS"
+echo
+ok "done. Explore: export KUBECONFIG=$ADMIN_KUBECONFIG; kubectl describe loadtest demo -n $NS"
+echo "    Remove the local node: make cluster-down"

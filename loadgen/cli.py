@@ -1,0 +1,287 @@
+"""`loadgen` command line: run, mock-server, merge."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from loadgen.compact import FORMAT_TAG, decode_compact, encode_compact
+from loadgen.config import ConfigError, RunConfig, build_config, load_config_file
+from loadgen.eventloop import run_async
+from loadgen.merge import merge_results
+from loadgen.progress import FanOutReporter, JsonLinesReporter, ProgressBar, ProgressReporter
+from loadgen.result import RunResult
+from loadgen.table import render_table
+
+# (flag, run-config path, type, help). Every RunConfig field has a flag; `--config` takes the same schema.
+_RUN_FLAGS: list[tuple[str, tuple[str, ...], Any, str]] = [
+    ("--target-url", ("target_url",), str, "base URL of the OpenAI-compatible server, e.g. http://127.0.0.1:8000"),
+    ("--model", ("model",), str, "model name (default: the first model of /v1/models)"),
+    ("--api", ("api",), str, "chat or completions (default completions)"),
+    ("--api-key-env", ("api_key_env",), str, "environment variable holding the API key"),
+    ("--api-key-file", ("api_key_file",), str, "file holding the API key (e.g. a mounted Secret)"),
+    ("--load-mode", ("load_mode",), str, "concurrency (closed loop, N users) or rate (open loop, req/s)"),
+    ("--levels", ("levels",), str, "comma-separated load levels swept in order, e.g. 1,8,32"),
+    ("--arrival", ("arrival",), str, "rate mode: constant or poisson (default poisson)"),
+    ("--max-in-flight", ("max_in_flight",), int, "rate mode: cap on outstanding requests (late sends are recorded)"),
+    ("--requests-per-level", ("requests_per_level",), int, "measured requests per level"),
+    ("--level-duration-seconds", ("level_duration_seconds",), float, "length of each level (ends at the first bound)"),
+    ("--ramp-up-seconds", ("ramp_up_seconds",), float, "concurrency mode: start users evenly over this long"),
+    ("--warmup-requests", ("warmup_requests",), int, "requests sent before the first level, not counted (default 0)"),
+    ("--request-timeout-seconds", ("request_timeout_seconds",), float, "per-request timeout (default 600)"),
+    ("--slo-ttft-ms", ("slo", "ttft_ms"), float, "SLO: time to first token, ms"),
+    ("--slo-tpot-ms", ("slo", "tpot_ms"), float, "SLO: time per output token, ms"),
+    ("--slo-e2e-ms", ("slo", "e2e_ms"), float, "SLO: end-to-end latency, ms"),
+    ("--slo-percentile", ("slo", "percentile"), float, "percentile the level's SLO verdict uses (default 99)"),
+    ("--input-tokens", ("workload", "input_tokens", "mean"), int, "prompt tokens (fixed length, or normal's mean)"),
+    ("--input-tokens-distribution", ("workload", "input_tokens", "distribution"), str, "fixed, uniform or normal"),
+    ("--input-tokens-min", ("workload", "input_tokens", "min"), int, "uniform: lower bound; normal: clip below"),
+    ("--input-tokens-max", ("workload", "input_tokens", "max"), int, "uniform: upper bound; normal: clip above"),
+    ("--input-tokens-stddev", ("workload", "input_tokens", "stddev"), float, "normal: standard deviation"),
+    ("--output-tokens", ("workload", "output_tokens"), int, "output tokens per request (default 128)"),
+    ("--dataset", ("workload", "dataset_path"), str, "ShareGPT-format JSON file to take prompts from"),
+    ("--shared-prefix-tokens", ("workload", "shared_prefix_tokens"), int, "common prefix on every prompt"),
+    ("--seed", ("seed",), int, "seed for prompts and arrivals (default 0)"),
+    ("--saturation-schedule-lag-p99-ms", ("saturation", "schedule_lag_p99_ms"), float,
+     "flag the level client-saturated above this schedule lag p99 (default 10)"),
+    ("--saturation-loop-lag-p50-ms", ("saturation", "loop_lag_p50_ms"), float,
+     "... above this event-loop lag p50 (default 2)"),
+    ("--saturation-loop-lag-p99-ms", ("saturation", "loop_lag_p99_ms"), float,
+     "... above this event-loop lag p99 (default 20)"),
+    ("--shard-index", ("shard_index",), int, "this shard's index when the load is split across pods"),
+    ("--shard-count", ("shard_count",), int, "number of shards the load is split across"),
+]  # fmt: skip
+
+_RUN_SWITCHES: list[tuple[str, tuple[str, ...], str]] = [
+    ("--no-stream", ("stream",), "use non-streaming requests (TTFT then equals E2E; no ITL/TPOT)"),
+    ("--no-pin-output-length", ("workload", "pin_output_length"), "do not send min_tokens / ignore_eos"),
+    ("--no-calibrate", ("workload", "calibrate"), "do not fit prompt length to the server's tokenizer"),
+]
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="loadgen", description="Load generator for OpenAI-compatible LLM servers"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser(
+        "run",
+        help="run a load test",
+        description="Run a load test. Flags override the same fields of --config.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    run.add_argument(
+        "--config", type=Path, help="YAML or JSON file with run-config fields (the operator's schema)"
+    )
+    for flag, _, kind, text in _RUN_FLAGS:
+        run.add_argument(flag, type=kind, default=None, help=text)
+    for flag, _, text in _RUN_SWITCHES:
+        run.add_argument(flag, action="store_true", default=None, help=text)
+    run.add_argument("--workers", type=int, default=1, help="processes to split this run's load across")
+    run.add_argument("--output", type=Path, help="write the result (JSON, with per-level summaries) here")
+    run.add_argument("--compact-output", type=Path, help="write the compact (zlib+base64) result here")
+    run.add_argument(
+        "--report-configmap",
+        metavar="NAME",
+        help="inside a pod: mirror progress and the compact result into this ConfigMap",
+    )
+    run.add_argument(
+        "--log-format",
+        choices=("auto", "text", "json"),
+        default="auto",
+        help="text: progress bar and table; json: JSON lines; auto: text on a terminal",
+    )
+
+    mock = sub.add_parser(
+        "mock-server",
+        help="run the bundled mock OpenAI-compatible server",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    mock.add_argument("--host", default="127.0.0.1", help="address to listen on (a pod uses 0.0.0.0)")
+    mock.add_argument("--port", type=int, default=8000, help="port (0 picks a free one)")
+    mock.add_argument("--model", default="mock-model", help="model name served")
+    mock.add_argument("--ttft-ms", type=float, default=0.0, help="time to first token once running")
+    mock.add_argument("--itl-ms", type=float, default=0.0, help="time between tokens")
+    mock.add_argument(
+        "--default-output-tokens", type=int, default=16, help="tokens when max_tokens is absent"
+    )
+    mock.add_argument("--max-model-len", type=int, default=8192, help="reported context length")
+    mock.add_argument(
+        "--max-running", type=int, default=0, help="capacity; beyond it requests queue (0: none)"
+    )
+    mock.add_argument(
+        "--error-rate", type=float, default=0.0, help="share of requests answered with an error"
+    )
+    mock.add_argument("--error-status", type=int, default=500, help="HTTP status of injected errors")
+    mock.add_argument("--cut-rate", type=float, default=0.0, help="share of streams dropped half-way")
+    mock.add_argument("--stall-rate", type=float, default=0.0, help="share of streams that pause half-way")
+    mock.add_argument("--stall-seconds", type=float, default=5.0, help="length of an injected stall")
+    mock.add_argument("--seed", type=int, default=0, help="seed for fault injection")
+    mock.add_argument(
+        "--legacy-cache-metric", action="store_true", help="expose vllm:gpu_cache_usage_perc (older vLLM)"
+    )
+    mock.add_argument("--no-truth", action="store_true", help="do not record server-side timestamps")
+    mock.add_argument("--no-tokenize", action="store_true", help="serve no /tokenize (like non-vLLM servers)")
+
+    merge = sub.add_parser("merge", help="merge shard results exactly (JSON or compact files)")
+    merge.add_argument("inputs", nargs="+", type=Path)
+    merge.add_argument("--output", type=Path, required=True)
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    data: dict[str, Any] = load_config_file(args.config) if args.config else {}
+    overrides: dict[str, Any] = {}
+    for flag, path, _, _ in _RUN_FLAGS:
+        value = getattr(args, _dest(flag))
+        if value is not None:
+            if path == ("levels",):
+                value = _parse_levels(value)
+            _set_path(overrides, path, value)
+    for flag, path, _ in _RUN_SWITCHES:
+        if getattr(args, _dest(flag)):
+            _set_path(overrides, path, False)
+    return build_config(_deep_merge(data, overrides))
+
+
+def _parse_levels(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(f"--levels {text!r}: expected comma-separated integers, e.g. 1,8,32") from None
+
+
+def _dest(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_")
+
+
+def _set_path(target: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    for key in path[:-1]:
+        target = target.setdefault(key, {})
+    target[path[-1]] = value
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def result_document(result: RunResult) -> dict[str, Any]:
+    """The JSON written by --output: the result plus per-level summaries for people."""
+    doc = result.model_dump(mode="json")
+    doc["summary"] = [s.model_dump(mode="json") for s in result.summaries()]
+    return doc
+
+
+def read_result(path: Path) -> RunResult:
+    text = path.read_text().strip()
+    if text.startswith(FORMAT_TAG):
+        return decode_compact(text)
+    return RunResult.model_validate(json.loads(text))
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    as_text = args.log_format == "text" or (args.log_format == "auto" and sys.stdout.isatty())
+    reporters: list[ProgressReporter] = [ProgressBar() if as_text else JsonLinesReporter()]
+    configmap = None
+    if args.report_configmap:
+        # Imported only when asked for: the load generator itself never needs Kubernetes.
+        from loadgen.k8s_report import ApiEndpoint, ConfigMapReporter, ConfigMapWriter
+
+        configmap = ConfigMapReporter(ConfigMapWriter(ApiEndpoint.in_cluster(), args.report_configmap))
+        reporters.append(configmap)
+    try:
+        config = config_from_args(args)
+    except (ConfigError, ValueError, OSError) as exc:
+        print(f"loadgen: {exc}", file=sys.stderr)
+        if configmap is not None:
+            configmap.report_error(str(exc))
+        return 2
+    reporter = FanOutReporter(reporters)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        result = _execute(config, args.workers, reporter)
+    except (OSError, RuntimeError, ValueError, aiohttp.ClientError) as exc:
+        message = f"{type(exc).__name__}: {exc}"
+        print(f"loadgen: run failed: {message}", file=sys.stderr)
+        if configmap is not None:
+            configmap.report_error(message)
+        return 1
+    if args.output:
+        args.output.write_text(json.dumps(result_document(result), indent=1))
+    if args.compact_output:
+        args.compact_output.write_text(encode_compact(result))
+    if as_text:
+        print(render_table(result))
+    return 0
+
+
+def _execute(config: RunConfig, workers: int, reporter: ProgressReporter) -> RunResult:
+    if workers > 1:
+        from loadgen.workers import run_workers
+
+        result = run_workers(config, workers)
+        for level in result.levels:
+            reporter.on_level_end(level)
+        reporter.on_finished(result)
+        return result
+    from loadgen.runner import run
+
+    return run_async(run(config, reporter))
+
+
+def _cmd_mock(args: argparse.Namespace) -> int:
+    from loadgen.mock_latency import FixedLatency
+    from loadgen.mock_server import MockConfig, serve_forever
+
+    config = MockConfig(
+        host=args.host,
+        port=args.port,
+        model=args.model,
+        max_model_len=args.max_model_len,
+        default_output_tokens=args.default_output_tokens,
+        max_running=args.max_running,
+        error_rate=args.error_rate,
+        error_status=args.error_status,
+        cut_rate=args.cut_rate,
+        stall_rate=args.stall_rate,
+        stall_seconds=args.stall_seconds,
+        seed=args.seed,
+        legacy_cache_metric=args.legacy_cache_metric,
+        record_truth=not args.no_truth,
+        tokenize_endpoint=not args.no_tokenize,
+    )
+    latency = FixedLatency(args.ttft_ms / 1000.0, args.itl_ms / 1000.0)
+    with contextlib.suppress(KeyboardInterrupt):
+        run_async(serve_forever(config, latency))
+    return 0
+
+
+def _cmd_merge(args: argparse.Namespace) -> int:
+    merged = merge_results([read_result(p) for p in args.inputs])
+    args.output.write_text(json.dumps(result_document(merged), indent=1))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _build_parser().parse_args(argv)
+    commands = {"run": _cmd_run, "mock-server": _cmd_mock, "merge": _cmd_merge}
+    return commands[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

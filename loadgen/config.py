@@ -1,0 +1,202 @@
+"""The one run-config schema shared by the CLI and the operator.
+
+Everything a run needs is here, so a YAML file, CLI flags and the operator's
+Job all describe a run the same way. Secrets are never stored in the model:
+the API key is read from an environment variable or a file at run time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal, Self
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+LoadMode = Literal["concurrency", "rate"]
+Arrival = Literal["constant", "poisson"]
+Api = Literal["chat", "completions"]
+
+
+class _Strict(BaseModel):
+    # Unknown keys are almost always typos in a YAML file; reject them loudly.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InputTokens(_Strict):
+    """Distribution of synthetic prompt lengths, in server tokens."""
+
+    distribution: Literal["fixed", "uniform", "normal"] = "fixed"
+    mean: int = Field(256, ge=1, description="fixed: the length; normal: the mean")
+    min: int | None = Field(None, ge=1, description="uniform: lower bound; normal: clip below")
+    max: int | None = Field(None, ge=1, description="uniform: upper bound; normal: clip above")
+    stddev: float = Field(0.0, ge=0, description="normal: standard deviation")
+
+    @model_validator(mode="after")
+    def _check_bounds(self) -> Self:
+        if self.distribution == "uniform" and (self.min is None or self.max is None):
+            raise ValueError("input_tokens: uniform needs both min and max, e.g. min: 100, max: 300")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"input_tokens: min ({self.min}) is above max ({self.max}); swap them")
+        if self.distribution == "normal" and self.stddev == 0:
+            raise ValueError("input_tokens: normal needs stddev > 0 (use distribution: fixed otherwise)")
+        return self
+
+
+class Workload(_Strict):
+    input_tokens: InputTokens = InputTokens()
+    output_tokens: int = Field(128, ge=1, description="max_tokens, pinned with min_tokens + ignore_eos")
+    dataset_path: Path | None = Field(
+        None, description="ShareGPT-format JSON; prompts are taken from it instead of synthetic text"
+    )
+    shared_prefix_tokens: int = Field(0, ge=0, description="tokens of a common prefix on every prompt")
+    pin_output_length: bool = Field(
+        True, description="send vLLM's min_tokens and ignore_eos so every reply is output_tokens long"
+    )
+    calibrate: bool = Field(True, description="fit prompt length to the server's tokenizer")
+
+
+class Slo(_Strict):
+    """Per-request thresholds (goodput) and the percentile the level verdict uses."""
+
+    ttft_ms: float | None = Field(None, gt=0)
+    tpot_ms: float | None = Field(None, gt=0)
+    e2e_ms: float | None = Field(None, gt=0)
+    percentile: float = Field(99.0, gt=0, le=100)
+
+
+class SaturationThresholds(_Strict):
+    """Above these the client, not the server, may be what is measured."""
+
+    schedule_lag_p99_ms: float = Field(10.0, gt=0, description="rate mode: send later than scheduled")
+    loop_lag_p50_ms: float = Field(2.0, gt=0, description="event loop late by this much at the median")
+    loop_lag_p99_ms: float = Field(20.0, gt=0, description="event loop late by this much at p99")
+
+
+class RunConfig(_Strict):
+    target_url: str = Field(description="base URL of the server, e.g. http://127.0.0.1:8000")
+    model: str | None = Field(None, description="model name; discovered from /v1/models when unset")
+    api: Api = "completions"
+    stream: bool = True
+    api_key_env: str | None = Field(None, description="name of an environment variable holding the key")
+    api_key_file: Path | None = Field(None, description="file holding the key (e.g. a mounted Secret)")
+
+    load_mode: LoadMode = "concurrency"
+    levels: list[int] = Field(default_factory=lambda: [1], min_length=1)
+    arrival: Arrival = "poisson"
+    max_in_flight: int | None = Field(None, ge=1, description="rate mode: cap on outstanding requests")
+    requests_per_level: int | None = Field(None, ge=1)
+    level_duration_seconds: float | None = Field(None, gt=0)
+    ramp_up_seconds: float = Field(
+        0.0, ge=0, description="concurrency mode: start the users evenly over this long, not all at once"
+    )
+    warmup_requests: int = Field(0, ge=0)
+    request_timeout_seconds: float = Field(600.0, gt=0)
+
+    slo: Slo = Slo()
+    workload: Workload = Workload()
+    seed: int = 0
+    saturation: SaturationThresholds = SaturationThresholds()
+
+    shard_index: int = Field(0, ge=0)
+    shard_count: int = Field(1, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if not self.target_url.startswith(("http://", "https://")):
+            raise ValueError(f"target_url {self.target_url!r} needs a scheme, e.g. http://127.0.0.1:8000")
+        if any(level < 1 for level in self.levels):
+            raise ValueError(f"levels must all be >= 1 (got {self.levels})")
+        if self.requests_per_level is None and self.level_duration_seconds is None:
+            raise ValueError(
+                "set requests_per_level or level_duration_seconds (or both: the level ends at the first)"
+            )
+        if self.shard_index >= self.shard_count:
+            raise ValueError(f"shard_index {self.shard_index} must be below shard_count {self.shard_count}")
+        if self.api_key_env is not None and self.api_key_file is not None:
+            raise ValueError("set api_key_env or api_key_file, not both")
+        if self.max_in_flight is not None and self.load_mode != "rate":
+            raise ValueError("max_in_flight only applies to load_mode: rate")
+        return self
+
+    @property
+    def base_url(self) -> str:
+        return self.target_url.rstrip("/")
+
+    def resolve_api_key(self) -> str | None:
+        """Read the key at run time; it is never part of the config's data."""
+        if self.api_key_env is not None:
+            value = os.environ.get(self.api_key_env)
+            if value is None:
+                raise ValueError(f"environment variable {self.api_key_env} (api_key_env) is not set")
+            return value.strip()
+        if self.api_key_file is not None:
+            return self.api_key_file.read_text().strip()
+        return None
+
+    def for_shard(self, index: int, count: int) -> RunConfig:
+        """Sub-divide this config's share into `count` parts and return part `index`.
+
+        Composes: a shard's config split again (for --workers) is the same as a
+        split into shard_count*count parts with index shard_index*count+index.
+        """
+        total = self.shard_count * count
+        return self.model_copy(update={"shard_index": self.shard_index * count + index, "shard_count": total})
+
+    def dump_public(self) -> dict[str, Any]:
+        """The config as plain data, safe to log and to store in a result."""
+        return self.model_dump(mode="json")
+
+
+def split_evenly(total: int, index: int, count: int) -> int:
+    """Share `index` of `total` split into `count` parts.
+
+    Every part gets total // count and the first total % count parts get one
+    more, so the shares always add up to `total` exactly.
+    """
+    base, remainder = divmod(total, count)
+    return base + (1 if index < remainder else 0)
+
+
+def shard_seed(seed: int, index: int, count: int) -> int:
+    """A seed per shard that is stable across Python versions and processes."""
+    if count == 1:
+        return seed
+    digest = hashlib.blake2b(f"{seed}/{index}/{count}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+def load_config_file(path: Path) -> dict[str, Any]:
+    text = path.read_text()
+    data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping of run-config fields at the top level")
+    return data
+
+
+def build_config(data: dict[str, Any]) -> RunConfig:
+    """Validate plain data into a RunConfig, with messages a person can act on."""
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc)) from None
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    lines = ["invalid run config:"]
+    for err in exc.errors():
+        where = ".".join(str(part) for part in err["loc"]) or "(config)"
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "unknown field (check the spelling; see `loadgen run --help`)"
+        elif err["type"] == "missing":
+            message = "required field is missing"
+        lines.append(f"  {where}: {message}")
+    return "\n".join(lines)

@@ -1,0 +1,438 @@
+"""A mock OpenAI-compatible server shaped like vLLM, for demos, tests and the benchmark.
+
+Streams are written the way vLLM writes them (compact JSON chunks, a final
+`usage` chunk when asked for, then `data: [DONE]`). The server records its own
+truth for every request: when it had read the request, when it flushed the
+first and the last content chunk, and how many it sent (perf_counter clock,
+which is system-wide on Linux, so a client on the same machine can compare).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from time import perf_counter
+from typing import Any
+
+from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+
+from loadgen.mock_latency import FixedLatency, LatencyModel
+from loadgen.mock_metrics import VllmMetrics
+
+_TOKENS = tuple(f" {w}" for w in ("alpha", "beta", "gamma", "delta", "omega", "sigma", "theta", "kappa"))
+# A chat prompt costs this many template tokens on top of its words (a typical template).
+CHAT_TEMPLATE_TOKENS = 7
+COMPLETIONS_BOS_TOKENS = 1
+
+
+@dataclass(frozen=True)
+class MockConfig:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    model: str = "mock-model"
+    max_model_len: int = 8192
+    default_output_tokens: int = 16  # vLLM's default max_tokens for completions
+    max_running: int = 0  # 0: no capacity limit; else requests beyond it wait in a queue
+    error_rate: float = 0.0
+    error_status: int = 500
+    cut_rate: float = 0.0  # drop the connection half-way through a stream
+    stall_rate: float = 0.0  # pause half-way through a stream
+    stall_seconds: float = 5.0
+    seed: int = 0
+    legacy_cache_metric: bool = False  # expose vllm:gpu_cache_usage_perc instead of kv_cache_usage_perc
+    record_truth: bool = True
+    tokenize_endpoint: bool = True  # False: behave like a server without vLLM's /tokenize
+
+
+def count_tokens(text: str) -> int:
+    """The mock's tokenizer: one token per word, two for words longer than six characters."""
+    return sum(1 if len(w) <= 6 else 2 for w in text.split())
+
+
+@dataclass
+class Truth:
+    """Server-side timestamps, one entry per streamed request, in perf_counter seconds.
+
+    `read`: the request's bytes came off the socket; `handled`: the handler had
+    parsed it (later by however busy the server's event loop was).
+    """
+
+    read: list[float] = field(default_factory=list)
+    handled: list[float] = field(default_factory=list)
+    first_flush: list[float] = field(default_factory=list)
+    last_flush: list[float] = field(default_factory=list)
+    chunks: list[int] = field(default_factory=list)
+
+    def add(self, read: float, handled: float, first: float, last: float, chunks: int) -> None:
+        self.read.append(read)
+        self.handled.append(handled)
+        self.first_flush.append(first)
+        self.last_flush.append(last)
+        self.chunks.append(chunks)
+
+
+class _TimedRequestHandler(RequestHandler):
+    """Stamps when a request's first bytes come off the socket, before the loop gets to parse them."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.arrival = 0.0
+
+    def data_received(self, data: bytes) -> None:
+        if not self.arrival:
+            self.arrival = perf_counter()
+        super().data_received(data)
+
+
+class _TimedServer(web.Server):
+    __slots__ = ()  # the same layout, so an existing Server can become one
+
+    def __call__(self) -> RequestHandler:
+        return _TimedRequestHandler(self, loop=self._loop, **self._kwargs)
+
+
+class _TimedAppRunner(web.AppRunner):
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        server.__class__ = _TimedServer
+        return server
+
+
+def _take_arrival(request: web.Request, fallback: float) -> float:
+    proto = request.protocol
+    if isinstance(proto, _TimedRequestHandler) and proto.arrival:
+        arrival, proto.arrival = proto.arrival, 0.0  # the next request on this connection stamps anew
+        return arrival
+    return fallback
+
+
+class MockServer:
+    def __init__(self, config: MockConfig, latency: LatencyModel | None = None) -> None:
+        self.config = config
+        self.latency: LatencyModel = latency or FixedLatency()
+        self.metrics = VllmMetrics(config.model, config.max_model_len, config.legacy_cache_metric)
+        self.truth = Truth()
+        self._rng = random.Random(config.seed)
+        self._capacity = asyncio.Semaphore(config.max_running) if config.max_running > 0 else None
+        self._tokens_in_use = 0
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/v1/completions", self._completions)
+        app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_get("/v1/models", self._models)
+        if self.config.tokenize_endpoint:
+            app.router.add_post("/tokenize", self._tokenize)
+        app.router.add_get("/health", self._health)
+        app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/mock/truth", self._get_truth)
+        app.router.add_post("/mock/reset", self._reset_truth)
+        return app
+
+    # ---- small endpoints -------------------------------------------------
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.Response()
+
+    async def _models(self, request: web.Request) -> web.Response:
+        cfg = self.config
+        card = {
+            "id": cfg.model,
+            "object": "model",
+            "created": int(time.time()),
+            "owned_by": "vllm",
+            "root": cfg.model,
+            "parent": None,
+            "max_model_len": cfg.max_model_len,
+            "permission": [],
+        }
+        return web.json_response({"object": "list", "data": [card]})
+
+    async def _tokenize(self, request: web.Request) -> web.Response:
+        payload = await request.json()
+        if "messages" in payload:
+            count = CHAT_TEMPLATE_TOKENS + sum(
+                count_tokens(str(m.get("content", ""))) for m in payload["messages"]
+            )
+        else:
+            count = COMPLETIONS_BOS_TOKENS + count_tokens(str(payload.get("prompt", "")))
+        # vLLM's response shape; the token ids themselves are placeholders.
+        return web.json_response(
+            {
+                "count": count,
+                "max_model_len": self.config.max_model_len,
+                "tokens": list(range(count)),
+                "token_strs": None,
+            }
+        )
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        return web.Response(text=self.metrics.render(self._tokens_in_use), content_type="text/plain")
+
+    async def _get_truth(self, request: web.Request) -> web.Response:
+        t = self.truth
+        return web.json_response(
+            {
+                "read": t.read,
+                "handled": t.handled,
+                "first_flush": t.first_flush,
+                "last_flush": t.last_flush,
+                "chunks": t.chunks,
+                # Add to a perf_counter reading to get unix time (to line up with result windows).
+                "unix_minus_perf": time.time() - perf_counter(),
+            }
+        )
+
+    async def _reset_truth(self, request: web.Request) -> web.Response:
+        self.truth = Truth()
+        return web.json_response({"ok": True})
+
+    # ---- generation ------------------------------------------------------
+
+    async def _completions(self, request: web.Request) -> web.StreamResponse:
+        return await self._generate(request, chat=False)
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        return await self._generate(request, chat=True)
+
+    async def _generate(self, request: web.Request, chat: bool) -> web.StreamResponse:
+        body = await request.read()
+        handled_at = perf_counter()
+        read_at = _take_arrival(request, handled_at)
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return _error(400, "request body is not JSON")
+        if not isinstance(payload, dict):
+            return _error(400, "request body must be a JSON object")
+        if payload.get("model") not in (None, self.config.model):
+            return _error(404, f"The model `{payload.get('model')}` does not exist.")
+        cfg = self.config
+        if cfg.error_rate and self._rng.random() < cfg.error_rate:
+            return _error(cfg.error_status, "injected fault")
+        if chat:
+            messages = payload.get("messages") or []
+            prompt_tokens = CHAT_TEMPLATE_TOKENS + sum(
+                count_tokens(str(m.get("content", ""))) for m in messages
+            )
+        else:
+            prompt_tokens = COMPLETIONS_BOS_TOKENS + count_tokens(str(payload.get("prompt", "")))
+        output_tokens = int(payload.get("max_tokens") or cfg.default_output_tokens)
+        cut = bool(cfg.cut_rate) and self._rng.random() < cfg.cut_rate
+        stall = bool(cfg.stall_rate) and self._rng.random() < cfg.stall_rate
+
+        metrics = self.metrics
+        metrics.waiting += 1
+        if self._capacity is not None:
+            await self._capacity.acquire()
+        metrics.waiting -= 1
+        metrics.running += 1
+        self._tokens_in_use += prompt_tokens + output_tokens
+        try:
+            started = perf_counter()
+            first_at = started + self.latency.first_token_delay(prompt_tokens, metrics.running)
+            stream = bool(payload.get("stream"))
+            include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
+            if stream:
+                response = await self._stream(
+                    request, chat, prompt_tokens, output_tokens, include_usage, (read_at, handled_at), first_at,
+                    cut, stall,
+                )  # fmt: skip
+            else:
+                response = await self._whole(chat, prompt_tokens, output_tokens, first_at)
+            done = perf_counter()
+            metrics.prompt_tokens += prompt_tokens
+            metrics.generation_tokens += output_tokens
+            metrics.prompt_hist.observe(prompt_tokens)
+            metrics.generation_hist.observe(output_tokens)
+            metrics.ttft.observe(first_at - read_at)
+            metrics.e2e.observe(done - read_at)
+            return response
+        finally:
+            metrics.running -= 1
+            self._tokens_in_use -= prompt_tokens + output_tokens
+            if self._capacity is not None:
+                self._capacity.release()
+
+    async def _whole(
+        self, chat: bool, prompt_tokens: int, output_tokens: int, first_at: float
+    ) -> web.Response:
+        itl_total = sum(
+            self.latency.inter_token_delay(self.metrics.running) for _ in range(output_tokens - 1)
+        )
+        await _sleep_until(first_at + itl_total)
+        text = "".join(_TOKENS[i % len(_TOKENS)] for i in range(output_tokens))
+        usage = _usage(prompt_tokens, output_tokens)
+        rid = uuid.uuid4().hex
+        created = int(time.time())
+        if chat:
+            choice: dict[str, Any] = {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "reasoning_content": None,
+                    "content": text,
+                    "tool_calls": [],
+                },
+                "logprobs": None,
+                "finish_reason": "length",
+                "stop_reason": None,
+            }
+            obj = {"id": f"chatcmpl-{rid}", "object": "chat.completion", "created": created,
+                   "model": self.config.model, "choices": [choice], "usage": usage,
+                   "prompt_logprobs": None}  # fmt: skip
+        else:
+            choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": "length",
+                      "stop_reason": None, "prompt_logprobs": None}  # fmt: skip
+            obj = {"id": f"cmpl-{rid}", "object": "text_completion", "created": created,
+                   "model": self.config.model, "choices": [choice], "usage": usage}  # fmt: skip
+        return web.json_response(obj)
+
+    async def _stream(
+        self,
+        request: web.Request,
+        chat: bool,
+        prompt_tokens: int,
+        output_tokens: int,
+        include_usage: bool,
+        received: tuple[float, float],
+        first_at: float,
+        cut: bool,
+        stall: bool,
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await response.prepare(request)
+        head, tail, last_tail = _chunk_templates(self.config.model, chat)
+        first_flush = last_flush = 0.0
+        due = first_at
+        sent = 0
+        halfway = output_tokens // 2
+        pending: list[bytes] = []
+        if chat:
+            pending.append(head + b'{"role":"assistant","content":""}' + tail)
+        while sent < output_tokens:
+            now = perf_counter()
+            if due > now:
+                await asyncio.sleep(due - now)  # a chat role chunk waits here to go out with the first token
+            # Every token already due goes out in one write, as a busy server coalesces them.
+            now = perf_counter()
+            while sent < output_tokens and due <= now:
+                token = _TOKENS[sent % len(_TOKENS)].encode()
+                if chat:
+                    delta = b'{"content":"' + token + b'"}'
+                    pending.append(head + delta + (last_tail if sent == output_tokens - 1 else tail))
+                else:
+                    pending.append(head + token + (last_tail if sent == output_tokens - 1 else tail))
+                sent += 1
+                due += self.latency.inter_token_delay(self.metrics.running)
+                if sent == halfway and (cut or stall):
+                    break
+            if pending:
+                await response.write(b"".join(pending))
+                pending.clear()
+                last_flush = perf_counter()
+                if not first_flush:
+                    first_flush = last_flush
+            if sent == halfway and cut:
+                # An abrupt end: the client sees a broken chunked body, as when a pod dies.
+                if request.transport is not None:
+                    request.transport.abort()
+                return response
+            if sent == halfway and stall:
+                stall = False
+                if not await _stall(request, self.config.stall_seconds):
+                    return response  # the client gave up; nobody is left to write to
+                due = perf_counter()
+        if include_usage:
+            usage = json.dumps(_usage(prompt_tokens, output_tokens), separators=(",", ":")).encode()
+            usage_head = head.split(b'"choices"')[0]
+            await response.write(usage_head + b'"choices":[],"usage":' + usage + b"}\n\n")
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        if self.config.record_truth:
+            self.truth.add(*received, first_flush, last_flush, output_tokens)
+        return response
+
+
+def _chunk_templates(model: str, chat: bool) -> tuple[bytes, bytes, bytes]:
+    """Byte prefix/suffixes around a token, exactly as vLLM serialises its chunks."""
+    rid = uuid.uuid4().hex
+    created = int(time.time())
+    if chat:
+        head = (
+            f'data: {{"id":"chatcmpl-{rid}","object":"chat.completion.chunk","created":{created},'
+            f'"model":"{model}","choices":[{{"index":0,"delta":'
+        ).encode()
+        tail = b',"logprobs":null,"finish_reason":null}]}\n\n'
+        last = b',"logprobs":null,"finish_reason":"length","stop_reason":null}]}\n\n'
+    else:
+        head = (
+            f'data: {{"id":"cmpl-{rid}","object":"text_completion","created":{created},'
+            f'"model":"{model}","choices":[{{"index":0,"text":"'
+        ).encode()
+        tail = b'","logprobs":null,"finish_reason":null,"stop_reason":null}]}\n\n'
+        last = b'","logprobs":null,"finish_reason":"length","stop_reason":null}]}\n\n'
+    return head, tail, last
+
+
+def _usage(prompt_tokens: int, output_tokens: int) -> dict[str, int]:
+    return {
+        "prompt_tokens": prompt_tokens,
+        "total_tokens": prompt_tokens + output_tokens,
+        "completion_tokens": output_tokens,
+    }
+
+
+def _error(status: int, message: str) -> web.Response:
+    # vLLM's ErrorResponse shape.
+    kinds = {400: "BadRequestError", 404: "NotFoundError", 429: "TooManyRequests"}
+    body = {"object": "error", "message": message, "type": kinds.get(status, "InternalServerError"),
+            "param": None, "code": status}  # fmt: skip
+    return web.json_response(body, status=status)
+
+
+async def _stall(request: web.Request, seconds: float) -> bool:
+    """Pause, but stop early once the client has gone; False if it has."""
+    end = perf_counter() + seconds
+    while (left := end - perf_counter()) > 0:
+        await asyncio.sleep(min(left, 0.05))
+        if request.transport is None or request.transport.is_closing():
+            return False
+    return True
+
+
+async def _sleep_until(deadline: float) -> None:
+    delay = deadline - perf_counter()
+    if delay > 0:
+        await asyncio.sleep(delay)
+
+
+async def serve(
+    config: MockConfig, latency: LatencyModel | None = None
+) -> tuple[web.AppRunner, MockServer, int]:
+    """Start the server; returns the runner (call .cleanup()), the server and the bound port."""
+    server = MockServer(config, latency)
+    runner = _TimedAppRunner(server.app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port, backlog=4096)
+    await site.start()
+    port = config.port
+    if port == 0 and runner.addresses:
+        port = int(runner.addresses[0][1])
+    return runner, server, port
+
+
+async def serve_forever(config: MockConfig, latency: LatencyModel | None = None) -> None:
+    runner, _, port = await serve(config, latency)
+    print(json.dumps({"event": "mock_server_listening", "host": config.host, "port": port}), flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()

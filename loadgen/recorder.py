@@ -1,0 +1,75 @@
+"""Turns request timelines into the per-level raw data and ITL histogram (pure)."""
+
+from __future__ import annotations
+
+from loadgen.client import Outcome
+from loadgen.histogram import LogHistogram
+from loadgen.result import LevelRaw
+
+
+class LevelRecorder:
+    """Accumulates one level's outcomes; keeps only what the result needs."""
+
+    def __init__(self, streamed: bool = True) -> None:
+        self.streamed = streamed
+        self.raw = LevelRaw()
+        self.itl = LogHistogram()
+        self.errors: dict[str, int] = {}
+        self.requests = 0
+        self.token_mismatch = 0
+        self.usage_missing = 0
+        self.last_end = 0.0
+
+    @property
+    def completed(self) -> int:
+        return self.requests
+
+    def record(self, out: Outcome, scheduled: float, target_input_tokens: int = 0) -> None:
+        """Add one finished request; `scheduled` is its planned send time (= sent when closed loop)."""
+        self.requests += 1
+        if out.end > self.last_end:
+            self.last_end = out.end
+        if out.error is not None:
+            self.errors[out.error] = self.errors.get(out.error, 0) + 1
+            return
+        chunks = out.content_chunks
+        if out.usage_output_tokens >= 0:
+            output_tokens = out.usage_output_tokens
+            if self.streamed and output_tokens != chunks:
+                self.token_mismatch += 1  # without streaming there are no chunks to count
+        else:
+            output_tokens = chunks
+            self.usage_missing += 1
+        add_itl_samples(self.itl, out.read_times, out.read_counts, chunks, output_tokens)
+        raw = self.raw
+        raw.ttft_us.append(round((out.first_content - out.sent) * 1e6))
+        raw.e2e_us.append(round((out.end - out.sent) * 1e6))
+        raw.output_tokens.append(output_tokens)
+        raw.input_tokens.append(
+            out.usage_prompt_tokens if out.usage_prompt_tokens >= 0 else target_input_tokens
+        )
+        raw.schedule_lag_us.append(max(0, round((out.sent - scheduled) * 1e6)))
+
+
+def add_itl_samples(
+    hist: LogHistogram, read_times: list[float], read_counts: list[int], chunks: int, output_tokens: int
+) -> None:
+    """One sample per gap between consecutive content chunks.
+
+    Chunks that arrived in the same read are 0 s apart. When the server's
+    token count exceeds the chunks seen (chunks carrying several tokens), each
+    gap is divided by the mean tokens per gap, (tokens - 1) / (chunks - 1), so
+    the mean ITL of a request equals (last chunk - first chunk) / (tokens - 1).
+    """
+    if chunks < 2:
+        return
+    scale = (chunks - 1) / (output_tokens - 1) if output_tokens > chunks else 1.0
+    same_read = read_counts[0] - 1
+    previous = read_times[0]
+    for i in range(1, len(read_times)):
+        now = read_times[i]
+        hist.add((now - previous) * scale)
+        previous = now
+        same_read += read_counts[i] - 1
+    if same_read:
+        hist.add(0.0, same_read)

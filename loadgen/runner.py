@@ -1,0 +1,324 @@
+"""Runs a config: discover the model, calibrate, warm up, then each load level.
+
+Everything here is orchestration; timing lives in client.py, arithmetic in
+recorder.py and result.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+import time
+from collections.abc import Awaitable, Callable
+from time import perf_counter
+
+import aiohttp
+
+from loadgen.arrivals import arrival_offsets, constant_phase
+from loadgen.client import Outcome, Target, get_json, make_session, post_json, send
+from loadgen.config import RunConfig, shard_seed, split_evenly
+from loadgen.histogram import LogHistogram
+from loadgen.progress import NullReporter, ProgressReporter
+from loadgen.recorder import LevelRecorder
+from loadgen.result import LevelRaw, LevelResult, RunResult, build_level
+from loadgen.workload import PromptSource, TokenFit, fit_line, load_sharegpt
+
+log = logging.getLogger("loadgen")
+
+LOOP_PROBE_INTERVAL_S = 0.01
+PROGRESS_INTERVAL_S = 1.0
+CALIBRATION_WORDS = (64, 512)
+
+# Called before each level; worker processes use it to start levels together.
+LevelGate = Callable[[int], Awaitable[None]]
+
+
+class _Clock:
+    """Maps perf_counter readings to unix time through one anchor taken at start."""
+
+    def __init__(self) -> None:
+        self._perf = perf_counter()
+        self._unix = time.time()
+
+    def unix(self, perf: float) -> float:
+        return self._unix + (perf - self._perf)
+
+
+async def run(
+    config: RunConfig, reporter: ProgressReporter | None = None, level_gate: LevelGate | None = None
+) -> RunResult:
+    reporter = reporter or NullReporter()
+    rng = random.Random(shard_seed(config.seed, config.shard_index, config.shard_count))
+    warnings: list[str] = []
+    async with make_session(config.request_timeout_seconds) as session:
+        target = Target(config.base_url, config.api, config.resolve_api_key(), config.stream)
+        model = config.model or await discover_model(session, config.base_url, target.headers)
+        dataset = load_sharegpt(config.workload.dataset_path) if config.workload.dataset_path else None
+        source = PromptSource(config, model, rng, dataset=dataset)
+        if dataset is None and config.workload.calibrate:
+            fit = await calibrate_with_tokenize(session, config, model, target, source)
+            if fit is None:
+                fit = await warmup(session, config, target, source, calibrate=True)
+            else:
+                await warmup(session, config, target, source, calibrate=False)
+            if fit is None:
+                warnings.append(
+                    "prompt lengths are not calibrated: the server has no /tokenize and the warmup "
+                    "was too short to fit (set warmup_requests >= 2)"
+                )
+            else:
+                source = PromptSource(config, model, rng, fit=fit, dataset=dataset)
+                log.info("calibrated prompt length: %s", fit)
+        else:
+            await warmup(session, config, target, source, calibrate=False)
+        clock = _Clock()
+        levels = []
+        for index, level in enumerate(config.levels):
+            if level_gate is not None:
+                await level_gate(index)
+            result = await run_level(session, config, target, source, index, level, clock, reporter, rng)
+            levels.append(result)
+            reporter.on_level_end(result)
+            if result.client_saturated:
+                log.warning("level %d client-saturated: %s", index, "; ".join(result.saturation_reasons))
+    run_result = RunResult(model=model, config=config.dump_public(), levels=levels, warnings=warnings)
+    reporter.on_finished(run_result)
+    return run_result
+
+
+async def discover_model(session: aiohttp.ClientSession, base_url: str, headers: dict[str, str]) -> str:
+    data = await get_json(session, f"{base_url}/v1/models", headers)
+    models = data.get("data") if isinstance(data, dict) else None
+    if not models:
+        raise RuntimeError(f"{base_url}/v1/models lists no model; set `model` in the run config")
+    return str(models[0]["id"])
+
+
+async def calibrate_with_tokenize(
+    session: aiohttp.ClientSession, config: RunConfig, model: str, target: Target, source: PromptSource
+) -> TokenFit | None:
+    """Fit prompt words to server tokens with vLLM's /tokenize; None when it is absent."""
+    points = []
+    for words in CALIBRATION_WORDS:
+        text = source.calibration_text(words)
+        payload: dict[str, object] = {"model": model}
+        if config.api == "chat":
+            payload["messages"] = [{"role": "user", "content": text}]
+        else:
+            payload["prompt"] = text
+        try:
+            status, data = await post_json(session, f"{config.base_url}/tokenize", target.headers, payload)
+        except aiohttp.ClientError:
+            return None
+        if status != 200 or not isinstance(data, dict) or "count" not in data:
+            return None
+        points.append((words, int(data["count"])))
+    slope, intercept = fit_line(points)
+    return TokenFit(slope, intercept, "/tokenize")
+
+
+async def warmup(
+    session: aiohttp.ClientSession, config: RunConfig, target: Target, source: PromptSource, calibrate: bool
+) -> TokenFit | None:
+    """Send this shard's warmup requests (not counted); optionally fit prompt length from usage."""
+    count = split_evenly(config.warmup_requests, config.shard_index, config.shard_count)
+    if count == 0:
+        return None
+    points: list[tuple[int, int]] = []
+    limit = asyncio.Semaphore(8)
+
+    async def one(i: int) -> None:
+        async with limit:
+            if calibrate:
+                words = CALIBRATION_WORDS[i % 2]
+                body = source.body(source.calibration_text(words))
+            else:
+                words = 0
+                body = source.body(source.next_prompt()[0])
+            out = await send(session, target, body)
+            if out.error is None and words and out.usage_prompt_tokens > 0:
+                points.append((words, out.usage_prompt_tokens))
+
+    await asyncio.gather(*(one(i) for i in range(count)))
+    if calibrate and len({w for w, _ in points}) >= 2:
+        slope, intercept = fit_line(points)
+        return TokenFit(slope, intercept, "warmup usage.prompt_tokens")
+    return None
+
+
+class _LoopLagProbe:
+    """How late the event loop runs a timer: the delay any arriving byte may wait before it is read.
+
+    Lateness includes asyncio's rounding of poll timeouts up to whole
+    milliseconds, so an idle loop reads 0-1 ms.
+    """
+
+    def __init__(self) -> None:
+        self.hist = LogHistogram()
+        self._handle: asyncio.TimerHandle | None = None
+
+    def _fire(self, due: float) -> None:
+        # perf_counter, not loop.time(): uvloop's loop.time() is cached per iteration in ms.
+        now = perf_counter()
+        self.hist.add(max(0.0, now - due))
+        self._arm()
+
+    def _arm(self) -> None:
+        due = perf_counter() + LOOP_PROBE_INTERVAL_S
+        self._handle = asyncio.get_running_loop().call_later(LOOP_PROBE_INTERVAL_S, self._fire, due)
+
+    def __enter__(self) -> _LoopLagProbe:
+        self._arm()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+
+
+async def _report_progress(
+    reporter: ProgressReporter, recorder: LevelRecorder, total: int | None, index: int
+) -> None:
+    while True:
+        await asyncio.sleep(PROGRESS_INTERVAL_S)
+        reporter.on_progress(recorder.requests, total, index)
+
+
+async def run_level(
+    session: aiohttp.ClientSession,
+    config: RunConfig,
+    target: Target,
+    source: PromptSource,
+    index: int,
+    level: int,
+    clock: _Clock,
+    reporter: ProgressReporter,
+    rng: random.Random,
+) -> LevelResult:
+    share = split_evenly(level, config.shard_index, config.shard_count)
+    count = (
+        split_evenly(config.requests_per_level, config.shard_index, config.shard_count)
+        if config.requests_per_level is not None
+        else None
+    )
+    recorder = LevelRecorder(streamed=config.stream)
+    probe = _LoopLagProbe()
+    reporter.on_level_start(index, share, count)
+    start = perf_counter()
+    if share > 0 and count != 0:
+        ticker = asyncio.create_task(_report_progress(reporter, recorder, count, index))
+        try:
+            with probe:
+                if config.load_mode == "concurrency":
+                    await _closed_loop(session, config, target, source, recorder, share, count, start)
+                else:
+                    await _open_loop(
+                        session, config, target, source, recorder, share, level, count, start, rng
+                    )
+        finally:
+            ticker.cancel()
+        reporter.on_progress(recorder.requests, count, index)
+    end = max(recorder.last_end, start)
+    return build_level(
+        index=index,
+        load_mode=config.load_mode,
+        offered_load=share,
+        streamed=config.stream,
+        start=clock.unix(start),
+        end=clock.unix(end),
+        requests=recorder.requests,
+        errors=recorder.errors,
+        raw=recorder.raw if recorder.requests else LevelRaw(),
+        itl=recorder.itl,
+        loop_lag=probe.hist,
+        token_mismatch_count=recorder.token_mismatch,
+        usage_missing_count=recorder.usage_missing,
+        slo=config.slo,
+        thresholds=config.saturation,
+    )
+
+
+def _deadline(config: RunConfig, start: float) -> float:
+    return start + config.level_duration_seconds if config.level_duration_seconds else math.inf
+
+
+async def _closed_loop(
+    session: aiohttp.ClientSession,
+    config: RunConfig,
+    target: Target,
+    source: PromptSource,
+    recorder: LevelRecorder,
+    users: int,
+    count: int | None,
+    start: float,
+) -> None:
+    """`users` concurrent users, each sending its next request when the last one finishes."""
+    deadline = _deadline(config, start)
+    tickets = count if count is not None else math.inf
+    issued = 0
+
+    ramp = config.ramp_up_seconds
+
+    async def user(index: int) -> None:
+        nonlocal issued
+        if ramp:
+            # Staggered starts keep users from moving in lock-step for the whole level.
+            await asyncio.sleep(ramp * index / users)
+        while issued < tickets and perf_counter() < deadline:
+            issued += 1
+            prompt, target_tokens = source.next_prompt()
+            out: Outcome = await send(session, target, source.body(prompt))
+            recorder.record(out, out.sent, target_tokens)
+
+    await asyncio.gather(*(user(i) for i in range(users)))
+
+
+async def _open_loop(
+    session: aiohttp.ClientSession,
+    config: RunConfig,
+    target: Target,
+    source: PromptSource,
+    recorder: LevelRecorder,
+    rate: int,
+    total_rate: int,
+    count: int | None,
+    start: float,
+    rng: random.Random,
+) -> None:
+    """Send at scheduled times regardless of responses; record how late each send was."""
+    duration = config.level_duration_seconds or math.inf
+    cap_total = config.max_in_flight
+    cap = (
+        asyncio.Semaphore(max(1, split_evenly(cap_total, config.shard_index, config.shard_count)))
+        if cap_total is not None
+        else None
+    )
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def one(scheduled: float) -> None:
+        try:
+            prompt, target_tokens = source.next_prompt()
+            out = await send(session, target, source.body(prompt))
+            recorder.record(out, scheduled, target_tokens)
+        finally:
+            if cap is not None:
+                cap.release()
+
+    phase = constant_phase(config.shard_index, config.shard_count, total_rate)
+    for sent, offset in enumerate(arrival_offsets(config.arrival, rate, rng, phase)):
+        if (count is not None and sent >= count) or offset >= duration:
+            break
+        scheduled = start + offset
+        delay = scheduled - perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if cap is not None:
+            # Waiting here makes the send late; that lateness is recorded, not hidden.
+            await cap.acquire()
+        task = asyncio.create_task(one(scheduled))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    if tasks:
+        await asyncio.gather(*tasks)

@@ -1,0 +1,169 @@
+"""Prompts and request bodies: synthetic text fitted to the server's tokenizer, or ShareGPT."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from loadgen.config import InputTokens, RunConfig
+
+# Short common words: each is one token in the usual BPE vocabularies, which keeps
+# the words-to-tokens fit close to linear before calibration refines it.
+_WORDS = (
+    "the of and to in is was for on that with as by at from his her are be this had not but "
+    "what all were when we there can an your which their said if do will each about how up out "
+    "them then she many some so these would other into has more two like him see time could no "
+    "make than first been its who now people my made over did down only way find use may water "
+    "long little very after words called just where most know get through back much before go "
+    "good new write our used me man too any day same right look think also around another came "
+    "come work three word must because does part even place well such here take why things help "
+    "put years different away again off went old number great tell men say small every found "
+    "still between name should home big give air line set own under read last never us left end "
+    "along while might next sound below saw something thought both few those always looked show "
+    "large often together asked house world going want school important until form food keep"
+)
+_VOCABULARY = tuple(_WORDS.split())
+
+
+@dataclass(frozen=True)
+class TokenFit:
+    """tokens(prompt with `words` body words) = slope * words + intercept."""
+
+    slope: float = 1.0
+    intercept: float = 1.0  # the unique head word of each prompt
+    source: str = "assumed (1 token per word)"
+
+    def words_for(self, tokens: float) -> int:
+        return max(1, round((tokens - self.intercept) / self.slope))
+
+
+def fit_line(points: Sequence[tuple[float, float]]) -> tuple[float, float]:
+    """Least-squares slope and intercept of (words, tokens) points."""
+    n = len(points)
+    mean_x = sum(x for x, _ in points) / n
+    mean_y = sum(y for _, y in points) / n
+    sxx = sum((x - mean_x) ** 2 for x, _ in points)
+    if sxx == 0:
+        raise ValueError("need at least two different prompt lengths to fit")
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / sxx
+    return slope, mean_y - slope * mean_x
+
+
+class SyntheticText:
+    """Cheap random text: slices of one long pre-built word sequence."""
+
+    def __init__(self, rng: random.Random, corpus_words: int = 200_000) -> None:
+        words = rng.choices(_VOCABULARY, k=corpus_words)
+        self._text = " ".join(words)
+        # Start offset of every word, to slice whole words in O(1) lookups.
+        self._starts: list[int] = []
+        pos = 0
+        for w in words:
+            self._starts.append(pos)
+            pos += len(w) + 1
+        self._rng = rng
+
+    def words(self, n: int) -> str:
+        n = min(n, len(self._starts) - 1)
+        first = self._rng.randrange(0, len(self._starts) - n)
+        end = self._starts[first + n] - 1
+        return self._text[self._starts[first] : end]
+
+
+def sample_input_tokens(spec: InputTokens, rng: random.Random) -> int:
+    if spec.distribution == "fixed":
+        return spec.mean
+    if spec.distribution == "uniform":
+        low, high = spec.min or 1, spec.max or spec.mean  # both set: the schema checks it
+        return rng.randint(low, high)
+    value = round(rng.gauss(spec.mean, spec.stddev))
+    low = spec.min if spec.min is not None else 1
+    high = spec.max if spec.max is not None else value
+    return max(low, min(high, value))
+
+
+def load_sharegpt(path: Path) -> list[str]:
+    """First human turn of every ShareGPT conversation."""
+    data = json.loads(path.read_text())
+    if not isinstance(data, list):
+        raise ValueError(f"{path}: a ShareGPT file is a JSON list of {{'conversations': [...]}} objects")
+    prompts: list[str] = []
+    for item in data:
+        turns = item.get("conversations") if isinstance(item, dict) else None
+        if not isinstance(turns, list):
+            continue
+        for turn in turns:
+            if isinstance(turn, dict) and turn.get("from") == "human" and turn.get("value"):
+                prompts.append(str(turn["value"]))
+                break
+    if not prompts:
+        raise ValueError(f"{path}: no conversation with a human turn found")
+    return prompts
+
+
+class PromptSource:
+    """Produces request bodies (bytes) for one shard; deterministic for a seed."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        model: str,
+        rng: random.Random,
+        fit: TokenFit = TokenFit(),
+        dataset: list[str] | None = None,
+    ) -> None:
+        self._config = config
+        self._model = model
+        self._rng = rng
+        self.fit = fit
+        self._dataset = dataset
+        self._text = SyntheticText(random.Random(rng.random())) if dataset is None else None
+        shared = config.workload.shared_prefix_tokens
+        # The prefix is the same text for every shard (seeded by the run seed only).
+        self._prefix = (
+            SyntheticText(random.Random(config.seed), corpus_words=max(shared * 2, 1000)).words(
+                max(1, round(shared / fit.slope))
+            )
+            + "\n"
+            if shared
+            else ""
+        )
+        self._counter = 0
+
+    def next_prompt(self) -> tuple[str, int]:
+        """A prompt and the number of input tokens aimed for (0 when unknown: dataset)."""
+        self._counter += 1
+        if self._dataset is not None:
+            return self._prefix + self._rng.choice(self._dataset), 0
+        assert self._text is not None
+        target = sample_input_tokens(self._config.workload.input_tokens, self._rng)
+        body_tokens = target - self._config.workload.shared_prefix_tokens
+        # A unique head defeats the server's prefix cache across requests.
+        prompt = (
+            f"{self._prefix}{self._rng.getrandbits(48):x} {self._text.words(self.fit.words_for(body_tokens))}"
+        )
+        return prompt, target
+
+    def body(self, prompt: str, stream: bool | None = None) -> bytes:
+        cfg = self._config
+        stream = cfg.stream if stream is None else stream
+        out_tokens = cfg.workload.output_tokens
+        payload: dict[str, Any] = {"model": self._model, "max_tokens": out_tokens, "stream": stream}
+        if cfg.api == "chat":
+            payload["messages"] = [{"role": "user", "content": prompt}]
+        else:
+            payload["prompt"] = prompt
+        if stream:
+            payload["stream_options"] = {"include_usage": True}
+        if cfg.workload.pin_output_length:
+            payload["min_tokens"] = out_tokens
+            payload["ignore_eos"] = True
+        return json.dumps(payload, separators=(",", ":")).encode()
+
+    def calibration_text(self, words: int) -> str:
+        assert self._text is not None
+        return f"{self._rng.getrandbits(48):x} {self._text.words(words)}"

@@ -1,0 +1,85 @@
+"""metav1.Condition bookkeeping and the phase derived from it.
+
+Conditions are the source of truth; `phase` is a convenience for humans and printer columns.
+"""
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from loadtest_operator.api import Condition, ConditionStatus, ConditionType, Phase
+from loadtest_operator.api.wire import to_wire
+
+
+def find_condition(conditions: Sequence[Condition], type_: str) -> Condition | None:
+    """The condition of `type_`, or None."""
+    return next((c for c in conditions if c.type == type_), None)
+
+
+def set_condition(
+    conditions: Sequence[Condition],
+    type_: str,
+    status: ConditionStatus,
+    reason: str,
+    message: str,
+    *,
+    now: datetime,
+    observed_generation: int | None = None,
+) -> list[Condition]:
+    """A new list with the condition of `type_` set; the others are unchanged and keep their order.
+
+    lastTransitionTime moves to `now` only when the status changes: it answers "since when", so a new
+    reason or message with the same status must not reset it.
+    """
+    previous = find_condition(conditions, type_)
+    transition = now if previous is None or previous.status != status else previous.last_transition_time
+    updated = Condition(
+        type=type_,
+        status=status,
+        reason=reason,
+        message=message,
+        last_transition_time=transition,
+        observed_generation=observed_generation,
+    )
+    if previous is None:
+        return [*conditions, updated]
+    return [updated if c.type == type_ else c for c in conditions]
+
+
+def is_condition_true(conditions: Sequence[Condition], type_: str) -> bool:
+    found = find_condition(conditions, type_)
+    return found is not None and found.status is ConditionStatus.TRUE
+
+
+def derive_phase(conditions: Sequence[Condition]) -> Phase:
+    """Phase from conditions; Succeeded outranks Running outranks Accepted."""
+    succeeded = find_condition(conditions, ConditionType.SUCCEEDED)
+    if succeeded is not None and succeeded.status is ConditionStatus.TRUE:
+        return Phase.SUCCEEDED
+    if succeeded is not None and succeeded.status is ConditionStatus.FALSE:
+        accepted = find_condition(conditions, ConditionType.ACCEPTED)
+        rejected = accepted is not None and accepted.status is ConditionStatus.FALSE
+        return Phase.REJECTED if rejected else Phase.FAILED
+    accepted = find_condition(conditions, ConditionType.ACCEPTED)
+    if accepted is not None and accepted.status is ConditionStatus.FALSE:
+        return Phase.REJECTED
+    if is_condition_true(conditions, ConditionType.RUNNING):
+        return Phase.RUNNING
+    return Phase.PENDING
+
+
+def is_finished(conditions: Sequence[Condition]) -> bool:
+    """Whether the run has reached an end (Succeeded is True or False); a finished run never re-runs
+    unless spec.runId changes."""
+    succeeded = find_condition(conditions, ConditionType.SUCCEEDED)
+    return succeeded is not None and succeeded.status is not ConditionStatus.UNKNOWN
+
+
+def parse_conditions(raw: Iterable[Mapping[str, Any]] | None) -> list[Condition]:
+    """Conditions from a status dict as kopf hands it over."""
+    return [Condition.model_validate(item) for item in raw or []]
+
+
+def dump_conditions(conditions: Sequence[Condition]) -> list[dict[str, Any]]:
+    """Conditions as JSON-ready dicts for a status patch (an empty message is left out, see api/wire.py)."""
+    return [to_wire(c) for c in conditions]

@@ -1,0 +1,392 @@
+"""Semantic validation of a LoadTest spec: the cross-field rules a structural schema cannot express.
+
+`validate_spec` needs only the spec. The `check_*` functions judge objects the handler has already
+fetched from the cluster (as plain dicts, or None when absent), so they stay pure and table-testable.
+"""
+
+import itertools
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from loadtest_operator.analysis.problems import Problem
+from loadtest_operator.analysis.target import is_pod_ready
+from loadtest_operator.api import (
+    ConfigMapKeyRef,
+    Distribution,
+    LoadMode,
+    LoadTestSpec,
+    Placement,
+    SecretKeyRef,
+    ServiceRef,
+    TokenDistribution,
+)
+
+
+def parse_spec(raw: Mapping[str, Any]) -> tuple[LoadTestSpec | None, list[Problem]]:
+    """The spec of a LoadTest as kopf hands it over, or the schema problems that stop it from parsing.
+
+    The API server enforces the same schema, so problems here mean the installed CRD is older or newer
+    than the operator; they are reported like any other invalid spec instead of crashing the handler.
+    """
+    try:
+        return LoadTestSpec.model_validate(raw), []
+    except ValidationError as error:
+        problems = [
+            Problem("InvalidSpec", str(e["msg"]), ".".join(["spec", *(str(part) for part in e["loc"])]))
+            for e in error.errors()
+        ]
+        return None, problems
+
+
+def validate_spec(spec: LoadTestSpec) -> list[Problem]:
+    """Every problem in `spec`, in field order. An empty list means the spec can run."""
+    return [
+        *_check_target(spec),
+        *_check_workload(spec),
+        *_check_levels(spec),
+        *_check_level_length(spec),
+        *_check_mode_fields(spec),
+        *_check_shards(spec),
+        *_check_slo_and_criteria(spec),
+    ]
+
+
+def _check_target(spec: LoadTestSpec) -> list[Problem]:
+    target = spec.target
+    field = "spec.target"
+    if target.service_ref is None and target.url is None:
+        return [
+            Problem(
+                "TargetNotSet",
+                "set serviceRef (a Service in this namespace) or url (the server's base URL)",
+                field,
+            )
+        ]
+    if target.service_ref is not None and target.url is not None:
+        return [Problem("TargetAmbiguous", "set only one of serviceRef and url, not both", field)]
+    placement = spec.load_generator.placement
+    if target.url is not None and placement in (Placement.SAME_NODE, Placement.SAME_ZONE):
+        return [
+            Problem(
+                "PlacementNeedsServiceRef",
+                f"placement {placement.value} needs the target's pods, which only serviceRef can find; "
+                "use placement Anywhere with url, or point serviceRef at the Service",
+                "spec.loadGenerator.placement",
+            )
+        ]
+    return []
+
+
+def _check_workload(spec: LoadTestSpec) -> list[Problem]:
+    workload = spec.workload
+    field = "spec.workload"
+    if workload.input_tokens is None and workload.dataset_config_map_ref is None:
+        return [
+            Problem("WorkloadNotSet", "set inputTokens (synthetic prompts) or datasetConfigMapRef", field)
+        ]
+    if workload.input_tokens is not None and workload.dataset_config_map_ref is not None:
+        return [Problem("WorkloadAmbiguous", "set only one of inputTokens and datasetConfigMapRef", field)]
+    problems: list[Problem] = []
+    if workload.input_tokens is not None:
+        problems += check_distribution(workload.input_tokens, f"{field}.inputTokens")
+        if workload.output_tokens is None:
+            problems.append(
+                Problem(
+                    "OutputTokensNotSet",
+                    "synthetic prompts need outputTokens, the completion length to request",
+                    f"{field}.outputTokens",
+                )
+            )
+    if workload.output_tokens is not None:
+        problems += check_distribution(workload.output_tokens, f"{field}.outputTokens")
+    return problems
+
+
+# Which parameters each distribution reads; any other one set is a mistake the user should hear about.
+_REQUIRED_PARAMETERS = {
+    Distribution.FIXED: ("mean",),
+    Distribution.UNIFORM: ("min", "max"),
+    Distribution.NORMAL: ("mean", "stddev"),
+}
+_OPTIONAL_PARAMETERS = {
+    Distribution.FIXED: (),
+    Distribution.UNIFORM: (),
+    Distribution.NORMAL: ("min", "max"),
+}
+_ALL_PARAMETERS = ("mean", "min", "max", "stddev")
+
+
+def check_distribution(dist: TokenDistribution, field: str) -> list[Problem]:
+    """Problems with one token-count distribution: parameters missing, unused, or out of order."""
+    kind = dist.distribution
+    values = {name: getattr(dist, name) for name in _ALL_PARAMETERS}
+    problems: list[Problem] = []
+    missing = [name for name in _REQUIRED_PARAMETERS[kind] if values[name] is None]
+    if missing:
+        problems.append(
+            Problem("DistributionParameterMissing", f"{kind.value} needs {' and '.join(missing)}", field)
+        )
+    used = _REQUIRED_PARAMETERS[kind] + _OPTIONAL_PARAMETERS[kind]
+    unused = [name for name in _ALL_PARAMETERS if values[name] is not None and name not in used]
+    if unused:
+        problems.append(
+            Problem(
+                "DistributionParameterUnused",
+                f"{kind.value} does not use {' or '.join(unused)}; remove it or change distribution",
+                field,
+            )
+        )
+    ordered = [
+        (name, values[name]) for name in ("min", "mean", "max") if name in used and values[name] is not None
+    ]
+    for (low_name, low), (high_name, high) in itertools.pairwise(ordered):
+        if low > high:
+            problems.append(
+                Problem(
+                    "DistributionRangeInvalid",
+                    f"{low_name} ({low}) must not exceed {high_name} ({high})",
+                    field,
+                )
+            )
+    return problems
+
+
+def _check_levels(spec: LoadTestSpec) -> list[Problem]:
+    levels = spec.load.levels
+    field = "spec.load.levels"
+    problems: list[Problem] = []
+    if not levels:
+        return [Problem("LevelsNotSet", "give at least one load level", field)]
+    if any(level < 1 for level in levels):
+        problems.append(Problem("LevelNotPositive", f"every level must be at least 1, got {levels}", field))
+    duplicates = sorted({level for level in levels if levels.count(level) > 1})
+    if duplicates:
+        problems.append(Problem("LevelsNotUnique", f"levels {duplicates} appear more than once", field))
+    elif levels != sorted(levels):
+        problems.append(
+            Problem("LevelsNotSorted", f"list levels in ascending order, e.g. {sorted(levels)}", field)
+        )
+    return problems
+
+
+def _check_level_length(spec: LoadTestSpec) -> list[Problem]:
+    load = spec.load
+    field = "spec.load"
+    if load.requests_per_level is None and load.level_duration_seconds is None:
+        return [Problem("LevelLengthNotSet", "set requestsPerLevel or levelDurationSeconds", field)]
+    if load.requests_per_level is not None and load.level_duration_seconds is not None:
+        return [
+            Problem(
+                "LevelLengthAmbiguous", "set only one of requestsPerLevel and levelDurationSeconds", field
+            )
+        ]
+    requests = load.requests_per_level
+    if requests is not None and load.mode is LoadMode.CONCURRENCY and load.levels:
+        too_high = [level for level in load.levels if level > requests]
+        if too_high:
+            return [
+                Problem(
+                    "RequestsBelowLevel",
+                    f"requestsPerLevel ({requests}) is below levels {too_high}: those levels could never "
+                    f"have that many requests in flight; raise requestsPerLevel to at least {max(too_high)}",
+                    "spec.load.requestsPerLevel",
+                )
+            ]
+    return []
+
+
+def _check_mode_fields(spec: LoadTestSpec) -> list[Problem]:
+    load = spec.load
+    if load.mode is LoadMode.RATE:
+        return []
+    problems: list[Problem] = []
+    if load.arrival is not None:
+        problems.append(
+            Problem(
+                "ArrivalNeedsRateMode",
+                "arrival only applies in Rate mode; remove it or set mode: Rate",
+                "spec.load.arrival",
+            )
+        )
+    if load.max_concurrency is not None:
+        problems.append(
+            Problem(
+                "MaxConcurrencyNeedsRateMode",
+                "in Concurrency mode the levels are the concurrency; remove maxConcurrency or set mode: Rate",
+                "spec.load.maxConcurrency",
+            )
+        )
+    return problems
+
+
+def _check_shards(spec: LoadTestSpec) -> list[Problem]:
+    generator = spec.load_generator
+    load = spec.load
+    shards = generator.parallelism
+    field = "spec.loadGenerator.parallelism"
+    problems: list[Problem] = []
+    # Each shard must carry at least one unit of every level, or some shards would idle and the
+    # level's load could not be split evenly.
+    if load.mode is LoadMode.CONCURRENCY and load.levels and shards > min(load.levels):
+        problems.append(
+            Problem(
+                "TooManyShards",
+                f"parallelism ({shards}) exceeds the smallest level ({min(load.levels)}): every shard "
+                f"needs at least one request in flight; set parallelism to at most {min(load.levels)}",
+                field,
+            )
+        )
+    if load.max_concurrency is not None and shards > load.max_concurrency:
+        problems.append(
+            Problem(
+                "TooManyShards",
+                f"parallelism ({shards}) exceeds maxConcurrency ({load.max_concurrency}); lower parallelism",
+                field,
+            )
+        )
+    if load.requests_per_level is not None and shards > load.requests_per_level:
+        problems.append(
+            Problem(
+                "TooManyShards",
+                f"parallelism ({shards}) exceeds requestsPerLevel ({load.requests_per_level}); "
+                "every shard needs at least one request per level",
+                field,
+            )
+        )
+    minimum = generator.min_succeeded_shards
+    if minimum is not None and minimum > shards:
+        problems.append(
+            Problem(
+                "MinSucceededShardsTooLarge",
+                f"minSucceededShards ({minimum}) exceeds parallelism ({shards}); the run could never succeed",
+                "spec.loadGenerator.minSucceededShards",
+            )
+        )
+    return problems
+
+
+def _check_slo_and_criteria(spec: LoadTestSpec) -> list[Problem]:
+    slo = spec.slo
+    criteria = spec.success_criteria
+    problems: list[Problem] = []
+    if (
+        slo is not None
+        and slo.ttft_milliseconds is None
+        and slo.tpot_milliseconds is None
+        and (slo.e2e_milliseconds is None)
+    ):
+        problems.append(
+            Problem(
+                "SloEmpty",
+                "set at least one of ttftMilliseconds, tpotMilliseconds, e2eMilliseconds, or remove slo",
+                "spec.slo",
+            )
+        )
+    if criteria is None:
+        return problems
+    for name, value in (
+        ("minGoodputPercent", criteria.min_goodput_percent),
+        ("minLevelWithinSlo", criteria.min_level_within_slo),
+    ):
+        if value is not None and slo is None:
+            problems.append(
+                Problem(
+                    "CriteriaNeedSlo",
+                    f"{name} judges requests against the SLO; add spec.slo",
+                    f"spec.successCriteria.{name}",
+                )
+            )
+    level = criteria.min_level_within_slo
+    if level is not None and level not in spec.load.levels:
+        problems.append(
+            Problem(
+                "CriteriaLevelUnknown",
+                f"minLevelWithinSlo ({level}) is not one of the levels {spec.load.levels}",
+                "spec.successCriteria.minLevelWithinSlo",
+            )
+        )
+    return problems
+
+
+# ---- Checks against objects fetched from the cluster ------------------------------------------------
+
+
+def check_service(service: Mapping[str, Any] | None, ref: ServiceRef) -> list[Problem]:
+    """Problems with the target Service (`None` when it does not exist)."""
+    field = "spec.target.serviceRef"
+    if service is None:
+        return [Problem("ServiceNotFound", f"no Service {ref.name!r} in this namespace", field)]
+    svc_spec: Mapping[str, Any] = service.get("spec") or {}
+    problems: list[Problem] = []
+    if svc_spec.get("type") == "ExternalName" or svc_spec.get("clusterIP") in (None, "", "None"):
+        problems.append(
+            Problem(
+                "ServiceWithoutClusterIP",
+                f"Service {ref.name!r} has no ClusterIP (headless or ExternalName); give it a ClusterIP "
+                "or use url",
+                field,
+            )
+        )
+    if not svc_spec.get("selector"):
+        problems.append(
+            Problem(
+                "ServiceWithoutSelector",
+                f"Service {ref.name!r} has no selector, so its pods cannot be found; add a selector",
+                field,
+            )
+        )
+    ports = sorted(p["port"] for p in svc_spec.get("ports") or [] if "port" in p)
+    if ref.port not in ports:
+        problems.append(
+            Problem(
+                "ServicePortNotFound",
+                f"Service {ref.name!r} has no port {ref.port}; its ports are {ports}",
+                f"{field}.port",
+            )
+        )
+    return problems
+
+
+def check_target_pods(pods: Sequence[Mapping[str, Any]], service_name: str) -> list[Problem]:
+    """Problems with the pods the target Service selects: at least one must be running and ready."""
+    if any(is_pod_ready(pod) for pod in pods):
+        return []
+    phases = sorted(str((pod.get("status") or {}).get("phase", "Unknown")) for pod in pods)
+    seen = f"found {len(pods)} pod(s), phases {phases}" if pods else "its selector matches no pods"
+    return [
+        Problem(
+            "NoReadyPods",
+            f"Service {service_name!r} selects no running, ready pod ({seen}); wait for the server to start",
+            "spec.target.serviceRef",
+        )
+    ]
+
+
+def check_secret_key(secret: Mapping[str, Any] | None, ref: SecretKeyRef, field: str) -> list[Problem]:
+    """Problems with a Secret key reference (`secret` is None when the Secret does not exist)."""
+    if secret is None:
+        return [Problem("SecretNotFound", f"no Secret {ref.name!r} in this namespace", field)]
+    keys = sorted({*(secret.get("data") or {}), *(secret.get("stringData") or {})})
+    if ref.key not in keys:
+        return [
+            Problem("SecretKeyNotFound", f"Secret {ref.name!r} has no key {ref.key!r}; keys: {keys}", field)
+        ]
+    return []
+
+
+def check_config_map_key(
+    config_map: Mapping[str, Any] | None, ref: ConfigMapKeyRef, field: str
+) -> list[Problem]:
+    """Problems with a ConfigMap key reference (`config_map` is None when it does not exist)."""
+    if config_map is None:
+        return [Problem("ConfigMapNotFound", f"no ConfigMap {ref.name!r} in this namespace", field)]
+    keys = sorted({*(config_map.get("data") or {}), *(config_map.get("binaryData") or {})})
+    if ref.key not in keys:
+        return [
+            Problem(
+                "ConfigMapKeyNotFound", f"ConfigMap {ref.name!r} has no key {ref.key!r}; keys: {keys}", field
+            )
+        ]
+    return []

@@ -1,0 +1,1 @@
+"""kopf handler registration: thin functions that hand the body to the reconcilers."""

@@ -1,0 +1,152 @@
+"""The operator's Kubernetes I/O: a thin async facade over the official client.
+
+Everything goes in and out as plain dicts exactly as the API server speaks them (camelCase), so the pure
+builders and analysis never see client model classes. Calls run in a thread (the client is synchronous).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+JsonDict = dict[str, Any]
+
+
+class KubeError(RuntimeError):
+    """An API call failed for a reason other than 'not found' or 'already exists'."""
+
+    def __init__(self, what: str, exc: ApiException) -> None:
+        self.status = int(exc.status or 0)
+        reason = _api_message(exc)
+        super().__init__(f"{what}: HTTP {self.status} {reason}")
+
+
+def _api_message(exc: ApiException) -> str:
+    try:
+        return str(json.loads(exc.body or "{}").get("message", exc.reason))
+    except (ValueError, AttributeError):
+        return str(exc.reason)
+
+
+def load_client_config() -> client.ApiClient:
+    """In-cluster credentials inside a pod, else the local kubeconfig ($KUBECONFIG)."""
+    try:
+        config.load_incluster_config()
+    except config.ConfigException:
+        config.load_kube_config()
+    return client.ApiClient()
+
+
+class Kube:
+    def __init__(self, api_client: client.ApiClient) -> None:
+        self.core = client.CoreV1Api(api_client)
+        self.batch = client.BatchV1Api(api_client)
+        self.rbac = client.RbacAuthorizationV1Api(api_client)
+        self.apps = client.AppsV1Api(api_client)
+        self.custom = client.CustomObjectsApi(api_client)
+
+    # -- reads --------------------------------------------------------------------------------------
+    async def get_object(self, what: str, call: Callable[..., Any], *args: Any) -> JsonDict | None:
+        """One object as a dict, or None when it does not exist."""
+        try:
+            resp = await asyncio.to_thread(call, *args, _preload_content=False)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise KubeError(f"reading {what}", exc) from exc
+        result: JsonDict = json.loads(resp.data)
+        return result
+
+    async def list_objects(
+        self, what: str, call: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> list[JsonDict]:
+        try:
+            resp = await asyncio.to_thread(call, *args, _preload_content=False, **kwargs)
+        except ApiException as exc:
+            raise KubeError(f"listing {what}", exc) from exc
+        items: list[JsonDict] = json.loads(resp.data).get("items", [])
+        return items
+
+    async def service(self, namespace: str, name: str) -> JsonDict | None:
+        return await self.get_object(
+            f"service {namespace}/{name}", self.core.read_namespaced_service, name, namespace
+        )
+
+    async def pods(self, namespace: str, selector: str) -> list[JsonDict]:
+        return await self.list_objects(
+            "pods", self.core.list_namespaced_pod, namespace, label_selector=selector
+        )
+
+    async def node(self, name: str) -> JsonDict | None:
+        return await self.get_object(f"node {name}", self.core.read_node, name)
+
+    async def secret(self, namespace: str, name: str) -> JsonDict | None:
+        return await self.get_object(
+            f"secret {namespace}/{name}", self.core.read_namespaced_secret, name, namespace
+        )
+
+    async def configmap(self, namespace: str, name: str) -> JsonDict | None:
+        return await self.get_object(
+            f"configmap {namespace}/{name}", self.core.read_namespaced_config_map, name, namespace
+        )
+
+    async def configmaps(self, namespace: str, selector: str) -> list[JsonDict]:
+        return await self.list_objects(
+            "configmaps", self.core.list_namespaced_config_map, namespace, label_selector=selector
+        )
+
+    async def jobs(self, namespace: str, selector: str) -> list[JsonDict]:
+        return await self.list_objects(
+            "jobs", self.batch.list_namespaced_job, namespace, label_selector=selector
+        )
+
+    async def deployment(self, namespace: str, name: str) -> JsonDict | None:
+        return await self.get_object(
+            f"deployment {namespace}/{name}", self.apps.read_namespaced_deployment, name, namespace
+        )
+
+    async def pod_log_tail(self, namespace: str, pod: str, lines: int = 20) -> str:
+        try:
+            text: str = await asyncio.to_thread(
+                self.core.read_namespaced_pod_log, pod, namespace, tail_lines=lines
+            )
+        except ApiException:
+            return ""  # a log is a courtesy in an error message, never a reason to fail
+        return text
+
+    # -- writes -------------------------------------------------------------------------------------
+    async def create(self, manifest: JsonDict) -> bool:
+        """Create one object; an object that already exists counts as success (idempotent retries).
+
+        Returns True when this call created it."""
+        kind = manifest["kind"]
+        ns = manifest["metadata"].get("namespace", "")
+        name = manifest["metadata"]["name"]
+        creators: dict[str, Callable[..., Any]] = {
+            "ConfigMap": self.core.create_namespaced_config_map,
+            "ServiceAccount": self.core.create_namespaced_service_account,
+            "Job": self.batch.create_namespaced_job,
+            "Role": self.rbac.create_namespaced_role,
+            "RoleBinding": self.rbac.create_namespaced_role_binding,
+        }
+        try:
+            await asyncio.to_thread(creators[kind], ns, manifest)
+        except ApiException as exc:
+            if exc.status == 409:
+                return False
+            raise KubeError(f"creating {kind} {ns}/{name}", exc) from exc
+        return True
+
+    async def delete_job(self, namespace: str, name: str) -> None:
+        try:
+            await asyncio.to_thread(
+                self.batch.delete_namespaced_job, name, namespace, propagation_policy="Background"
+            )
+        except ApiException as exc:
+            if exc.status != 404:
+                raise KubeError(f"deleting job {namespace}/{name}", exc) from exc

@@ -1,0 +1,97 @@
+"""`llmload-operator`: settings, store, metrics and the kopf run loop."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from typing import Any
+
+import httpx
+import kopf
+from sqlalchemy.exc import SQLAlchemyError
+
+from loadtest_operator.handlers import loadtest
+from loadtest_operator.kube import Kube, load_client_config
+from loadtest_operator.metrics import OperatorMetrics
+from loadtest_operator.reconcile import Context
+from loadtest_operator.settings import OperatorSettings
+from loadtest_operator.store import create_store_engine, upgrade
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="llmload-operator",
+        description="Kubernetes operator for LoadTest and CapacityRecommendation resources. "
+        "Settings come from LLMLOAD_* environment variables (see docs/operations.md).",
+    )
+    parser.add_argument("--version", action="version", version="llmload-operator 0.1.0")
+    parser.parse_args(argv)
+    return argparse.Namespace()
+
+
+def build_context(settings: OperatorSettings, log: logging.Logger) -> Context:
+    engine = create_store_engine(settings.effective_database_url)
+    try:
+        upgrade(engine)
+    except SQLAlchemyError as exc:
+        # Results wait in ConfigMaps and status until the store is reachable; the operator still runs.
+        log.warning("SQL store not reachable at start-up (%s); runs are stored once it is", exc)
+    return Context(
+        kube=Kube(load_client_config()),
+        settings=settings,
+        metrics=OperatorMetrics(),
+        engine=engine,
+        http=httpx.AsyncClient(),
+        log=log,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parse_args(argv)
+    settings = OperatorSettings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        stream=sys.stdout,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # kopf logs every timer tick at INFO; our own reconciler logs what matters.
+    logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    log = logging.getLogger("llmload.operator")
+    ctx = build_context(settings, log)
+    if settings.metrics_port:
+        ctx.metrics.serve(settings.metrics_port)
+    registry = kopf.OperatorRegistry()
+    loadtest.register(registry, settings.reconcile_interval_seconds)
+
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        # A private registry does not get kopf's default login handlers; the official client's
+        # credential loading (in-cluster token or kubeconfig) is the one we want.
+        info: kopf.ConnectionInfo | None = kopf.login_via_client(**kwargs)
+        return info
+
+    @kopf.on.startup(registry=registry)
+    def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+        # Timers tick every few seconds: per-tick success events would drown the ones we post.
+        settings.posting.level = logging.WARNING
+        settings.watching.server_timeout = 300
+        settings.persistence.finalizer = "llmload.io/finalizer"
+
+    health = f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None
+    asyncio.run(
+        kopf.operator(
+            registry=registry,
+            memo=kopf.Memo(ctx=ctx),
+            standalone=True,
+            clusterwide=not settings.namespaces,
+            namespaces=settings.namespaces,
+            liveness_endpoint=health,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""The operator's own Prometheus metrics (llmload_*), low-cardinality labels only (never uids)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+
+from loadtest_operator.api import LevelResult
+
+LEVEL_LABELS = ("namespace", "loadtest", "model", "level")
+
+
+class OperatorMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.reconciles = Counter("llmload_reconciles_total", "Reconciles run", ["kind"], registry=r)
+        self.reconcile_errors = Counter(
+            "llmload_reconcile_errors_total", "Reconciles that raised an error", ["kind"], registry=r
+        )
+        self.runs = Counter(
+            "llmload_runs_total",
+            "LoadTest runs finished, by outcome (condition reason)",
+            ["outcome"],
+            registry=r,
+        )
+        self.store_errors = Counter(
+            "llmload_store_errors_total", "Failed writes to the SQL store (retried)", registry=r
+        )
+        self.level_rps = Gauge(
+            "llmload_level_requests_per_second", "Completed requests per second", LEVEL_LABELS, registry=r
+        )
+        self.level_output_tps = Gauge(
+            "llmload_level_output_tokens_per_second", "Generated tokens per second", LEVEL_LABELS, registry=r
+        )
+        self.level_goodput = Gauge(
+            "llmload_level_goodput_ratio",
+            "Share of requests meeting every SLO (0-1)",
+            LEVEL_LABELS,
+            registry=r,
+        )
+        self.level_error_ratio = Gauge(
+            "llmload_level_error_ratio", "Share of failed requests (0-1)", LEVEL_LABELS, registry=r
+        )
+        self.level_latency = Gauge(
+            "llmload_level_latency_seconds",
+            "Latency percentiles of a level",
+            [*LEVEL_LABELS, "metric", "quantile"],
+            registry=r,
+        )
+
+    def serve(self, port: int) -> None:
+        start_http_server(port, registry=self.registry)
+
+    def record_levels(self, namespace: str, loadtest: str, model: str, levels: list[LevelResult]) -> None:
+        for lv in levels:
+            labels = (namespace, loadtest, model, str(lv.level))
+            self.level_rps.labels(*labels).set(lv.requests_per_second)
+            self.level_output_tps.labels(*labels).set(lv.output_tokens_per_second)
+            if lv.goodput is not None:
+                self.level_goodput.labels(*labels).set(lv.goodput.percent / 100.0)
+            if lv.requests:
+                self.level_error_ratio.labels(*labels).set((lv.requests - lv.successes) / lv.requests)
+            for metric in ("ttft", "tpot", "itl", "e2e"):
+                summary = getattr(lv, metric)
+                if summary is None:
+                    continue
+                for quantile, value in (("0.5", summary.p50), ("0.9", summary.p90), ("0.99", summary.p99)):
+                    if value is not None:
+                        self.level_latency.labels(*labels, metric, quantile).set(value / 1000.0)

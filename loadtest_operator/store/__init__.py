@@ -1,0 +1,36 @@
+"""The SQL history of LoadTest runs: SQLite by default, PostgreSQL when configured.
+
+Synchronous on purpose; the operator calls it through `asyncio.to_thread`.
+"""
+
+from loadtest_operator.store.engine import create_store_engine, database_url
+from loadtest_operator.store.migrate import current_revision, downgrade, head_revision, upgrade
+from loadtest_operator.store.models import LevelResultRow, Run
+from loadtest_operator.store.records import level_row, run_row
+from loadtest_operator.store.repository import (
+    RunQuery,
+    get_run,
+    level_history,
+    list_level_results,
+    list_runs,
+    save_run,
+)
+
+__all__ = [
+    "LevelResultRow",
+    "Run",
+    "RunQuery",
+    "create_store_engine",
+    "current_revision",
+    "database_url",
+    "downgrade",
+    "get_run",
+    "head_revision",
+    "level_history",
+    "level_row",
+    "list_level_results",
+    "list_runs",
+    "run_row",
+    "save_run",
+    "upgrade",
+]

@@ -1,0 +1,89 @@
+"""Tables of the run history. Changing them needs a new Alembic revision in migrations/versions/."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, ForeignKeyConstraint, Index
+from sqlmodel import Field, SQLModel
+
+from loadtest_operator.store.types import JsonType, UtcDateTime
+
+
+class Run(SQLModel, table=True):
+    """One run of one LoadTest, keyed by the LoadTest's uid and spec.runId (so a retried write updates
+    the same row, and a LoadTest re-created under the same name starts a new history entry)."""
+
+    __tablename__ = "runs"
+    __table_args__ = (
+        Index("ix_runs_started_at", "started_at"),
+        Index("ix_runs_status_started_at", "status", "started_at"),
+        Index("ix_runs_model_started_at", "model", "started_at"),
+        Index("ix_runs_target_started_at", "target", "started_at"),
+        Index("ix_runs_namespace_name_started_at", "namespace", "name", "started_at"),
+    )
+
+    loadtest_uid: str = Field(primary_key=True, max_length=64)
+    run_id: int = Field(primary_key=True)
+    namespace: str = Field(max_length=253)
+    name: str = Field(max_length=253)
+    target: str = Field(max_length=2048, description="service/<name>:<port> or the URL")
+    model: str | None = Field(default=None, max_length=512)
+    api: str = Field(max_length=32)
+    mode: str = Field(max_length=32)
+    status: str = Field(max_length=32, description="Running, Succeeded or Failed")
+    reason: str | None = Field(default=None, max_length=1024)
+    started_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime, nullable=True))
+    best_goodput_level: int | None = None
+    spec: dict[str, Any] = Field(sa_column=Column(JsonType, nullable=False))
+    summary: dict[str, Any] | None = Field(default=None, sa_column=Column(JsonType, nullable=True))
+    updated_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+
+
+class LevelResultRow(SQLModel, table=True):
+    """Merged results of one load level of one run. The figures are columns so history queries can filter
+    and plot them; `result` keeps the full LevelResult for anything not promoted to a column."""
+
+    __tablename__ = "level_results"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["loadtest_uid", "run_id"],
+            ["runs.loadtest_uid", "runs.run_id"],
+            name="fk_level_results_run",
+            ondelete="CASCADE",
+        ),
+    )
+
+    loadtest_uid: str = Field(primary_key=True, max_length=64)
+    run_id: int = Field(primary_key=True)
+    level: int = Field(primary_key=True)
+    requests: int
+    successes: int
+    errors: int
+    requests_per_second: float
+    output_tokens_per_second: float
+    total_tokens_per_second: float
+    ttft_p50_ms: float | None = None
+    ttft_p90_ms: float | None = None
+    ttft_p99_ms: float | None = None
+    ttft_mean_ms: float | None = None
+    tpot_p50_ms: float | None = None
+    tpot_p90_ms: float | None = None
+    tpot_p99_ms: float | None = None
+    tpot_mean_ms: float | None = None
+    itl_p50_ms: float | None = None
+    itl_p90_ms: float | None = None
+    itl_p99_ms: float | None = None
+    itl_mean_ms: float | None = None
+    e2e_p50_ms: float | None = None
+    e2e_p90_ms: float | None = None
+    e2e_p99_ms: float | None = None
+    e2e_mean_ms: float | None = None
+    goodput_count: int | None = None
+    goodput_per_second: float | None = None
+    goodput_percent: float | None = None
+    within_slo: bool | None = None
+    client_saturated: bool = False
+    started_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime, nullable=True))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime, nullable=True))
+    result: dict[str, Any] = Field(sa_column=Column(JsonType, nullable=False))

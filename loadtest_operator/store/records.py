@@ -1,0 +1,82 @@
+"""Rows from the API models: what the operator hands to `save_run`."""
+
+from datetime import datetime
+from typing import Any
+
+from loadtest_operator.analysis.target import target_display
+from loadtest_operator.api import LatencySummary, LevelResult, LoadTestSpec
+from loadtest_operator.store.models import LevelResultRow, Run
+
+
+def run_row(
+    *,
+    uid: str,
+    namespace: str,
+    name: str,
+    spec: LoadTestSpec,
+    status: str,
+    started_at: datetime,
+    updated_at: datetime,
+    reason: str | None = None,
+    finished_at: datetime | None = None,
+    model: str | None = None,
+    best_goodput_level: int | None = None,
+    summary: dict[str, Any] | None = None,
+) -> Run:
+    """A `runs` row for run spec.runId of the LoadTest `uid`. `model` is the resolved model (the spec's
+    when None); `summary` is free-form JSON (e.g. the status without its per-level results)."""
+    return Run(
+        loadtest_uid=uid,
+        run_id=spec.run_id,
+        namespace=namespace,
+        name=name,
+        target=target_display(spec),
+        model=model or spec.target.model,
+        api=spec.target.api.value,
+        mode=spec.load.mode.value,
+        status=status,
+        reason=reason,
+        started_at=started_at,
+        finished_at=finished_at,
+        best_goodput_level=best_goodput_level,
+        spec=spec.model_dump(mode="json", by_alias=True, exclude_none=True),
+        summary=summary,
+        updated_at=updated_at,
+    )
+
+
+def level_row(uid: str, run_id: int, result: LevelResult) -> LevelResultRow:
+    """A `level_results` row: the figures as columns, the whole result as JSON."""
+    return LevelResultRow(
+        loadtest_uid=uid,
+        run_id=run_id,
+        level=result.level,
+        requests=result.requests,
+        successes=result.successes,
+        errors=result.requests - result.successes,
+        requests_per_second=result.requests_per_second,
+        output_tokens_per_second=result.output_tokens_per_second,
+        total_tokens_per_second=result.total_tokens_per_second,
+        **_latency_columns("ttft", result.ttft),
+        **_latency_columns("tpot", result.tpot),
+        **_latency_columns("itl", result.itl),
+        **_latency_columns("e2e", result.e2e),
+        goodput_count=result.goodput.count if result.goodput else None,
+        goodput_per_second=result.goodput.per_second if result.goodput else None,
+        goodput_percent=result.goodput.percent if result.goodput else None,
+        within_slo=result.within_slo,
+        client_saturated=result.client_saturated,
+        started_at=result.start,
+        finished_at=result.end,
+        result=result.model_dump(mode="json", by_alias=True, exclude_none=True),
+    )
+
+
+def _latency_columns(metric: str, summary: LatencySummary | None) -> dict[str, float | None]:
+    summary = summary or LatencySummary()
+    return {
+        f"{metric}_p50_ms": summary.p50,
+        f"{metric}_p90_ms": summary.p90,
+        f"{metric}_p99_ms": summary.p99,
+        f"{metric}_mean_ms": summary.mean,
+    }

@@ -1,0 +1,130 @@
+"""Writes and history queries. Writes are upserts keyed by (LoadTest uid, runId): a retry, or an operator
+that restarts halfway through ingesting a run, never duplicates it."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, desc
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session, SQLModel, col, select
+
+from loadtest_operator.store.models import LevelResultRow, Run
+
+
+def save_run(engine: Engine, run: Run, levels: Sequence[LevelResultRow] | None = None) -> None:
+    """Insert or update `run`, atomically with its levels.
+
+    `levels=None` leaves stored levels alone (a "run started" write); a sequence replaces them, so the
+    stored levels are exactly the ones given, however often this is called.
+    """
+    for row in levels or ():
+        if (row.loadtest_uid, row.run_id) != (run.loadtest_uid, run.run_id):
+            raise ValueError(f"level {row.level} belongs to another run")
+    with engine.begin() as connection:
+        _upsert(connection, run, ("loadtest_uid", "run_id"))
+        if levels is not None:
+            kept = [row.level for row in levels]
+            connection.execute(
+                delete(LevelResultRow).where(
+                    col(LevelResultRow.loadtest_uid) == run.loadtest_uid,
+                    col(LevelResultRow.run_id) == run.run_id,
+                    col(LevelResultRow.level).not_in(kept),
+                )
+            )
+            for row in levels:
+                _upsert(connection, row, ("loadtest_uid", "run_id", "level"))
+
+
+def _upsert(connection: Connection, row: SQLModel, keys: tuple[str, ...]) -> None:
+    table = type(row).__table__  # type: ignore[attr-defined]
+    values: dict[str, Any] = {c.name: getattr(row, c.name) for c in table.columns}
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        pg = postgresql.insert(table).values(values)
+        connection.execute(pg.on_conflict_do_update(index_elements=list(keys), set_=_updates(pg, keys)))
+    elif dialect == "sqlite":
+        lite = sqlite.insert(table).values(values)
+        connection.execute(lite.on_conflict_do_update(index_elements=list(keys), set_=_updates(lite, keys)))
+    else:
+        raise ValueError(f"upsert not implemented for {dialect}")
+
+
+def _updates(statement: postgresql.Insert | sqlite.Insert, keys: tuple[str, ...]) -> dict[str, Any]:
+    return {c.name: c for c in statement.excluded if c.name not in keys}
+
+
+@dataclass(frozen=True, slots=True)
+class RunQuery:
+    """Filters of the run history; every filter set must match. Newest first."""
+
+    namespace: str | None = None
+    name: str | None = None
+    model: str | None = None
+    target: str | None = None
+    status: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 100
+
+
+def list_runs(engine: Engine, query: RunQuery | None = None) -> list[Run]:
+    """Runs matching `query`, newest (by started_at) first."""
+    query = query or RunQuery()
+    statement = select(Run)
+    for column, value in (
+        (Run.namespace, query.namespace),
+        (Run.name, query.name),
+        (Run.model, query.model),
+        (Run.target, query.target),
+        (Run.status, query.status),
+    ):
+        if value is not None:
+            statement = statement.where(col(column) == value)
+    if query.since is not None:
+        statement = statement.where(col(Run.started_at) >= query.since)
+    if query.until is not None:
+        statement = statement.where(col(Run.started_at) < query.until)
+    statement = statement.order_by(desc(col(Run.started_at)), col(Run.loadtest_uid)).limit(query.limit)
+    with Session(engine) as session:
+        return list(session.exec(statement).all())
+
+
+def get_run(engine: Engine, uid: str, run_id: int) -> Run | None:
+    with Session(engine) as session:
+        return session.get(Run, (uid, run_id))
+
+
+def list_level_results(engine: Engine, uid: str, run_id: int) -> list[LevelResultRow]:
+    """A run's levels in ascending order."""
+    statement = (
+        select(LevelResultRow)
+        .where(col(LevelResultRow.loadtest_uid) == uid, col(LevelResultRow.run_id) == run_id)
+        .order_by(col(LevelResultRow.level))
+    )
+    with Session(engine) as session:
+        return list(session.exec(statement).all())
+
+
+def level_history(
+    engine: Engine, *, level: int, model: str | None = None, target: str | None = None, limit: int = 100
+) -> list[tuple[Run, LevelResultRow]]:
+    """How one load level performed across finished runs, newest first (for trend graphs)."""
+    statement = (
+        select(Run, LevelResultRow)
+        .join(
+            LevelResultRow,
+            (col(LevelResultRow.loadtest_uid) == col(Run.loadtest_uid))
+            & (col(LevelResultRow.run_id) == col(Run.run_id)),
+        )
+        .where(col(LevelResultRow.level) == level, col(Run.finished_at).is_not(None))
+    )
+    if model is not None:
+        statement = statement.where(col(Run.model) == model)
+    if target is not None:
+        statement = statement.where(col(Run.target) == target)
+    statement = statement.order_by(desc(col(Run.started_at))).limit(limit)
+    with Session(engine) as session:
+        return [(run, row) for run, row in session.exec(statement).all()]

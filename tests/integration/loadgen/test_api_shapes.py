@@ -1,0 +1,46 @@
+"""Each API shape, streaming and not, end to end over loopback against the real mock server."""
+
+import pytest
+
+from loadgen.runner import run
+
+from .conftest import StartMock, small_config
+
+
+@pytest.mark.parametrize("api", ["chat", "completions"])
+@pytest.mark.parametrize("stream", [True, False])
+async def test_every_request_succeeds_with_exact_token_counts(
+    start_mock: StartMock, api: str, stream: bool
+) -> None:
+    server, url = await start_mock(ttft_ms=20, itl_ms=2)
+    result = await run(small_config(url, api=api, stream=stream))
+    level = result.levels[0]
+    assert result.model == "mock-model"  # discovered from /v1/models
+    assert (level.requests, level.successes, level.errors) == (12, 12, {})
+    assert level.raw.output_tokens == [8] * 12
+    assert level.token_mismatch_count == 0
+    assert level.usage_missing_count == 0
+    summary = level.summary()
+    assert summary.ttft.min is not None
+    assert summary.ttft.min >= 20.0
+    assert summary.e2e.min is not None
+    assert summary.e2e.min >= 20.0 + 7 * 2.0 - 1.0
+    if stream:
+        assert summary.itl.count == 12 * 7
+        assert summary.itl.mean == pytest.approx(2.0, abs=1.0)
+        assert summary.tpot.p50 == pytest.approx(2.0, abs=1.0)
+        assert len(server.truth.read) == 12
+    else:
+        assert summary.ttft.p50 == summary.e2e.p50  # the whole reply arrives at once
+        assert summary.itl.count == 0
+        assert summary.tpot.count == 0
+    assert 0 < level.start < level.end
+    assert level.request_throughput > 0
+
+
+async def test_a_sweep_reports_each_level_in_order(start_mock: StartMock) -> None:
+    _, url = await start_mock(itl_ms=1)
+    result = await run(small_config(url, levels=[1, 3], requests_per_level=6))
+    assert [lv.offered_load for lv in result.levels] == [1, 3]
+    assert [lv.successes for lv in result.levels] == [6, 6]
+    assert result.levels[0].end <= result.levels[1].start
