@@ -33,9 +33,14 @@ kc apply -n "$NS" -f examples/loadtest.yaml >/dev/null
 ok "kubectl apply -f examples/loadtest.yaml"
 
 deadline=$(( $(date +%s) + 600 ))
+last=""
 while :; do
   line=$(kc get loadtest demo -n "$NS" -o jsonpath='{.status.phase} {.status.progress.completedRequests}/{.status.progress.totalRequests} requests, level {.status.progress.currentLevel}' 2>/dev/null || true)
-  printf '\r    %-70s' "$line" >&2
+  if [ "$line" != "$last" ]; then
+    # One updating line on a terminal, one line per change in a log.
+    if [ -t 2 ]; then printf '\r    %-70s' "$line" >&2; else printf '    %s\n' "$line" >&2; fi
+    last=$line
+  fi
   case "$line" in Succeeded*|Failed*|Rejected*) break ;; esac
   [ "$(date +%s)" -lt "$deadline" ] || { echo >&2; die "the LoadTest did not finish in 10 minutes" "kubectl describe loadtest demo -n $NS"; }
   sleep 2

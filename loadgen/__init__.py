@@ -1,0 +1,8 @@
+"""Load generator for OpenAI-compatible LLM servers, with a bundled mock server.
+
+Entry points: `loadgen.config.build_config` (the run-config schema),
+`loadgen.runner.run` (one run), `loadgen.merge.merge_results` and
+`loadgen.compact.encode_compact` / `decode_compact` (shard results),
+`loadgen.progress.ProgressReporter` (progress hook), `loadgen.cli.main`.
+Nothing here imports Kubernetes.
+"""

@@ -212,7 +212,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
             configmap.report_error(str(exc))
         return 2
     reporter = FanOutReporter(reporters)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    # In JSON mode the reporter already logs warnings as JSON lines; keep stderr for real failures.
+    logging.basicConfig(
+        level=logging.WARNING if as_text else logging.ERROR, format="%(levelname)s %(message)s"
+    )
     try:
         result = _execute(config, args.workers, reporter)
     except (OSError, RuntimeError, ValueError, aiohttp.ClientError) as exc:
@@ -234,7 +237,7 @@ def _execute(config: RunConfig, workers: int, reporter: ProgressReporter) -> Run
     if workers > 1:
         from loadgen.workers import run_workers
 
-        result = run_workers(config, workers)
+        result = run_workers(config, workers, reporter)
         for level in result.levels:
             reporter.on_level_end(level)
         reporter.on_finished(result)

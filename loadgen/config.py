@@ -169,6 +169,10 @@ def shard_seed(seed: int, index: int, count: int) -> int:
     return int.from_bytes(digest, "big")
 
 
+class ConfigError(ValueError):
+    """A run config that cannot be used; the message says what to change."""
+
+
 def load_config_file(path: Path) -> dict[str, Any]:
     text = path.read_text()
     data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
@@ -183,10 +187,6 @@ def build_config(data: dict[str, Any]) -> RunConfig:
         return RunConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc)) from None
-
-
-class ConfigError(ValueError):
-    pass
 
 
 def format_validation_error(exc: ValidationError) -> str:

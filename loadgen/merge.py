@@ -29,7 +29,9 @@ def merge_results(results: Sequence[RunResult]) -> RunResult:
     levels = [merge_levels([r.levels[i] for r in results], slo, thresholds) for i in range(len(first.levels))]
     config = {**first.config, "shard_index": 0, "shard_count": 1}
     warnings = sorted({w for r in results for w in r.warnings})
-    return RunResult(model=first.model, config=config, levels=levels, warnings=warnings)
+    return RunResult(
+        model=first.model, config=config, levels=levels, calibration=first.calibration, warnings=warnings
+    )
 
 
 def merge_levels(parts: Sequence[LevelResult], slo: Slo, thresholds: SaturationThresholds) -> LevelResult:

@@ -20,10 +20,6 @@ class LevelRecorder:
         self.usage_missing = 0
         self.last_end = 0.0
 
-    @property
-    def completed(self) -> int:
-        return self.requests
-
     def record(self, out: Outcome, scheduled: float, target_input_tokens: int = 0) -> None:
         """Add one finished request; `scheduled` is its planned send time (= sent when closed loop)."""
         self.requests += 1

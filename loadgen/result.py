@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -171,6 +170,7 @@ class RunResult(BaseModel):
     model: str
     config: dict[str, Any] = Field(description="the run config as data (never holds the API key)")
     levels: list[LevelResult]
+    calibration: str | None = Field(None, description="how prompt words were fitted to server tokens")
     warnings: list[str] = Field(default_factory=list)
 
     def summaries(self) -> list[LevelSummary]:
@@ -257,7 +257,3 @@ def build_level(
         itl=itl.to_data(),
         loop_lag=loop_lag.to_data(),
     )
-
-
-def is_finite(x: float | None) -> bool:
-    return x is not None and math.isfinite(x)

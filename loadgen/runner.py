@@ -52,6 +52,7 @@ async def run(
     reporter = reporter or NullReporter()
     rng = random.Random(shard_seed(config.seed, config.shard_index, config.shard_count))
     warnings: list[str] = []
+    calibration: str | None = None
     async with make_session(config.request_timeout_seconds) as session:
         target = Target(config.base_url, config.api, config.resolve_api_key(), config.stream)
         model = config.model or await discover_model(session, config.base_url, target.headers)
@@ -69,8 +70,8 @@ async def run(
                     "was too short to fit (set warmup_requests >= 2)"
                 )
             else:
-                source = PromptSource(config, model, rng, fit=fit, dataset=dataset)
-                log.info("calibrated prompt length: %s", fit)
+                source = PromptSource(config, model, rng, fit=fit, dataset=dataset, text=source.text)
+                calibration = f"{fit.source}: {fit.slope:.4f} tokens per word + {fit.intercept:.1f}"
         else:
             await warmup(session, config, target, source, calibrate=False)
         clock = _Clock()
@@ -83,7 +84,9 @@ async def run(
             reporter.on_level_end(result)
             if result.client_saturated:
                 log.warning("level %d client-saturated: %s", index, "; ".join(result.saturation_reasons))
-    run_result = RunResult(model=model, config=config.dump_public(), levels=levels, warnings=warnings)
+    run_result = RunResult(
+        model=model, config=config.dump_public(), levels=levels, calibration=calibration, warnings=warnings
+    )
     reporter.on_finished(run_result)
     return run_result
 

@@ -39,15 +39,11 @@ class MetricStats(BaseModel):
     p99: float | None
     p99_9: float | None
 
-    def at(self, q: float) -> float | None:
-        """Any percentile: the named ones directly, others are not kept."""
-        return {50.0: self.p50, 90.0: self.p90, 95.0: self.p95, 99.0: self.p99, 99.9: self.p99_9}.get(q)
-
 
 def describe(values: Sequence[float], scale: float = 1.0) -> MetricStats:
     """Stats of exact samples; `scale` converts the unit (e.g. 1e-3 for us -> ms)."""
     if not values:
-        return _empty()
+        return empty_stats()
     ordered = sorted(values)
     # math.fsum: the mean must not depend on the order samples were merged in.
     mean = math.fsum(ordered) / len(ordered)
@@ -65,11 +61,7 @@ def describe(values: Sequence[float], scale: float = 1.0) -> MetricStats:
     )
 
 
-def _empty() -> MetricStats:
+def empty_stats() -> MetricStats:
     return MetricStats(
         count=0, mean=None, min=None, max=None, p50=None, p90=None, p95=None, p99=None, p99_9=None
     )
-
-
-def empty_stats() -> MetricStats:
-    return _empty()

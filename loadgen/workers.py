@@ -1,4 +1,9 @@
-"""--workers N: run N processes, each with its share of the load, and merge their results exactly."""
+"""--workers N: run N processes, each with its share of the load, and merge their results exactly.
+
+Workers send two kinds of messages on one queue: progress (at most about once
+a second, from the runner's own throttle) and, at the end, their compact
+result. The parent sums progress across workers for its reporter.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +12,43 @@ import multiprocessing as mp
 import queue
 import time
 from multiprocessing.synchronize import Barrier
+from typing import Any
 
 from loadgen.compact import decode_compact, encode_compact
-from loadgen.config import RunConfig
+from loadgen.config import RunConfig, split_evenly
 from loadgen.eventloop import run_async
 from loadgen.merge import merge_results
-from loadgen.result import RunResult
+from loadgen.progress import ProgressReporter
+from loadgen.result import LevelResult, RunResult
 
 # A worker silent this long past the run's own time bound is taken as failed.
 _RESULT_GRACE_S = 120.0
 
+# (kind, worker index, payload): kind "progress" -> (level, completed, total); "result" -> compact text
+Message = tuple[str, int, Any]
 
-def _worker(
-    config_json: str, index: int, count: int, barrier: Barrier, results: mp.Queue[tuple[int, str]]
-) -> None:
+
+class _QueueReporter:
+    """A worker's reporter: forwards progress to the parent process."""
+
+    def __init__(self, index: int, messages: mp.Queue[Message]) -> None:
+        self._index = index
+        self._messages = messages
+
+    def on_level_start(self, level_index: int, offered_load: int, total: int | None) -> None:
+        self._messages.put(("progress", self._index, (level_index, 0, total)))
+
+    def on_progress(self, completed: int, total: int | None, level_index: int) -> None:
+        self._messages.put(("progress", self._index, (level_index, completed, total)))
+
+    def on_level_end(self, level: LevelResult) -> None:
+        pass
+
+    def on_finished(self, result: RunResult) -> None:
+        pass
+
+
+def _worker(config_json: str, index: int, count: int, barrier: Barrier, messages: mp.Queue[Message]) -> None:
     from loadgen.runner import run  # imported in the child: keep the parent light
 
     config = RunConfig.model_validate_json(config_json).for_shard(index, count)
@@ -29,34 +57,63 @@ def _worker(
         # Levels start together in every worker, so their windows line up.
         await asyncio.get_running_loop().run_in_executor(None, barrier.wait)
 
-    result = run_async(run(config, level_gate=gate))
-    results.put((index, encode_compact(result)))
+    result = run_async(run(config, _QueueReporter(index, messages), level_gate=gate))
+    messages.put(("result", index, encode_compact(result)))
 
 
-def run_workers(config: RunConfig, workers: int) -> RunResult:
+class _ProgressSum:
+    """Adds up the workers' latest progress and passes it on to the parent's reporter."""
+
+    def __init__(self, reporter: ProgressReporter, config: RunConfig) -> None:
+        self._reporter = reporter
+        self._config = config
+        self._level = -1
+        self._latest: dict[int, tuple[int, int | None]] = {}
+
+    def _share(self, total: int) -> int:
+        return split_evenly(total, self._config.shard_index, self._config.shard_count)
+
+    def update(self, worker: int, level: int, completed: int, total: int | None) -> None:
+        # This process runs one shard; its workers split that shard's share of the level.
+        count = self._config.requests_per_level
+        shard_total = self._share(count) if count is not None else None
+        if level > self._level:
+            self._level = level
+            self._latest = {}
+            self._reporter.on_level_start(level, self._share(self._config.levels[level]), shard_total)
+        if level == self._level:
+            self._latest[worker] = (completed, total)
+            self._reporter.on_progress(sum(c for c, _ in self._latest.values()), shard_total, level)
+
+
+def run_workers(config: RunConfig, workers: int, reporter: ProgressReporter | None = None) -> RunResult:
     ctx = mp.get_context("spawn")
     barrier = ctx.Barrier(workers)
-    results: mp.Queue[tuple[int, str]] = ctx.Queue()
+    messages: mp.Queue[Message] = ctx.Queue()
     procs = [
         ctx.Process(
-            target=_worker, args=(config.model_dump_json(), i, workers, barrier, results), daemon=True
+            target=_worker, args=(config.model_dump_json(), i, workers, barrier, messages), daemon=True
         )
         for i in range(workers)
     ]
     for p in procs:
         p.start()
+    progress = _ProgressSum(reporter, config) if reporter is not None else None
     collected: dict[int, RunResult] = {}
     deadline = time.monotonic() + _run_bound_seconds(config) + _RESULT_GRACE_S
     try:
         while len(collected) < workers:
             try:
-                index, text = results.get(timeout=1.0)
+                kind, index, payload = messages.get(timeout=1.0)
             except queue.Empty:
                 failed = [i for i, p in enumerate(procs) if p.exitcode not in (None, 0)]
                 if failed or time.monotonic() > deadline:
                     raise RuntimeError(f"worker(s) {failed} gave no result; see their errors above") from None
                 continue
-            collected[index] = decode_compact(text)
+            if kind == "result":
+                collected[index] = decode_compact(payload)
+            elif progress is not None:
+                progress.update(index, *payload)
     finally:
         for p in procs:
             p.join(timeout=5)

@@ -115,13 +115,18 @@ class PromptSource:
         rng: random.Random,
         fit: TokenFit = TokenFit(),
         dataset: list[str] | None = None,
+        text: SyntheticText | None = None,
     ) -> None:
         self._config = config
         self._model = model
         self._rng = rng
         self.fit = fit
         self._dataset = dataset
-        self._text = SyntheticText(random.Random(rng.random())) if dataset is None else None
+        if dataset is not None:
+            self.text = None
+        else:
+            # Building the corpus takes a moment: a re-fitted source reuses the old one's.
+            self.text = text or SyntheticText(random.Random(rng.random()))
         shared = config.workload.shared_prefix_tokens
         # The prefix is the same text for every shard (seeded by the run seed only).
         self._prefix = (
@@ -139,12 +144,12 @@ class PromptSource:
         self._counter += 1
         if self._dataset is not None:
             return self._prefix + self._rng.choice(self._dataset), 0
-        assert self._text is not None
+        assert self.text is not None
         target = sample_input_tokens(self._config.workload.input_tokens, self._rng)
         body_tokens = target - self._config.workload.shared_prefix_tokens
         # A unique head defeats the server's prefix cache across requests.
         prompt = (
-            f"{self._prefix}{self._rng.getrandbits(48):x} {self._text.words(self.fit.words_for(body_tokens))}"
+            f"{self._prefix}{self._rng.getrandbits(48):x} {self.text.words(self.fit.words_for(body_tokens))}"
         )
         return prompt, target
 
@@ -165,5 +170,5 @@ class PromptSource:
         return json.dumps(payload, separators=(",", ":")).encode()
 
     def calibration_text(self, words: int) -> str:
-        assert self._text is not None
-        return f"{self._rng.getrandbits(48):x} {self._text.words(words)}"
+        assert self.text is not None
+        return f"{self._rng.getrandbits(48):x} {self.text.words(words)}"

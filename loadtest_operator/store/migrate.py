@@ -37,7 +37,7 @@ _MIGRATION_LOCK_ID = 0x6C6C6D6C6F6164
 def _serialize_migrations(connection: Connection) -> None:
     """Two operator pods starting at once must not both create the tables: on PostgreSQL, hold an
     advisory lock for the migration's transaction. (SQLite locks the whole file on the first write.)"""
-    if connection.dialect.name == "postgresql-disabled":
+    if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
 
 

@@ -148,7 +148,7 @@ def test_semantically_invalid_spec_is_refused_with_a_message_and_no_jobs(
     assert accepted is not None
     assert accepted["status"] == "False"
     assert "levels" in accepted["message"]
-    assert "sort" in accepted["message"].lower()
+    assert "ascending" in accepted["message"]
     assert lt["status"]["phase"] == "Rejected"
     assert cluster.get_json("jobs", "-n", namespace)["items"] == []
 

@@ -23,6 +23,8 @@ async def test_prompts_hit_the_server_token_count(start_mock: StartMock, tokeniz
     inputs = result.levels[0].raw.input_tokens
     assert statistics.fmean(inputs) == pytest.approx(300, rel=0.03)
     assert result.warnings == []
+    assert result.calibration is not None
+    assert result.calibration.startswith("/tokenize" if tokenize else "warmup")
 
 
 async def test_without_tokenize_or_warmup_the_run_warns(start_mock: StartMock) -> None:
@@ -85,11 +87,12 @@ async def test_capacity_limit_queues_requests_and_metrics_show_it(start_mock: St
 
 
 async def test_ramp_up_starts_users_one_after_another(start_mock: StartMock) -> None:
-    _, url = await start_mock(ttft_ms=10)
+    _, url = await start_mock(ttft_ms=200)
     config = small_config(url, levels=[4], requests_per_level=4, ramp_up_seconds=0.6)
     level = (await run(config)).levels[0]
     assert level.successes == 4
-    # The last user starts 3/4 of 0.6 s in; without a ramp the level lasts about 20 ms.
+    # Users start at 0, 0.15, 0.3 and 0.45 s; the one starting at 0.3 s takes the last request and
+    # finishes at 0.5 s. All four at once would be done at 0.2 s.
     assert level.duration_seconds >= 0.45
 
 
