@@ -203,6 +203,7 @@ def main() -> None:
     print(
         f"mock on CPU {MOCK_CPU}, clients on CPU {CLIENT_CPU}; {os.cpu_count()} CPUs; python {sys.version.split()[0]}"
     )
+    print(f"load average before: {os.getloadavg()[0]:.2f} (other work on these CPUs skews every figure)")
 
     # 1. Client-bound rate.
     mock = Mock(ttft_ms=0, itl_ms=0)
@@ -279,7 +280,9 @@ def main() -> None:
     print("\nTargets")
     for text, ok in checks:
         print(f"  [{'met' if ok else 'MISSED'}] {text}")
-    print(f"\n(benchmark took {time.monotonic() - started:.0f} s)")
+    print(
+        f"\n(benchmark took {time.monotonic() - started:.0f} s; load average after: {os.getloadavg()[0]:.2f})"
+    )
 
 
 if __name__ == "__main__":

@@ -34,6 +34,8 @@ class Outcome:
     usage_output_tokens: int = -1
     usage_prompt_tokens: int = -1
     error: str | None = None
+    # Offset of the content marker in this stream's chunks, once seen (-1: not yet).
+    marker_at: int = -1
 
 
 class Target:
@@ -130,32 +132,28 @@ async def _read_stream(
 def scan_events(block: bytes, sep: bytes, marker: bytes, out: Outcome) -> tuple[int, bool]:
     """Content events and whether [DONE] came, in `block`: complete SSE events joined by `sep`.
 
-    Counts byte patterns over the whole block at once; only when the events are
-    not all of the shapes vLLM sends (content, empty content, usage, [DONE])
-    does it look at them one by one.
+    A server writes every chunk of one stream with the same prefix, so the
+    content marker sits at the same offset in each: after the first `find`,
+    one `startswith` at that offset settles an event. Events of other shapes
+    (usage, errors, unusual spacing) are parsed as JSON.
     """
-    events = block.count(sep) + 1
-    content = block.count(marker)
-    empty = block.count(marker + b'"') if content else 0
-    done = _DONE in block
-    usage = block.count(b'"usage"')
-    if content + done + usage == events and usage <= 1 and b'"error"' not in block:
-        if usage:
-            at = block.find(b'"usage"')
-            first = block.rfind(sep, 0, at)
-            last = block.find(sep, at)
-            _slow_event(block[first + len(sep) if first >= 0 else 0 : last if last >= 0 else len(block)], out)
-        return content - empty, done
     n = 0
-    marker_len = len(marker)
+    done = False
+    at = out.marker_at
+    after = at + len(marker)
     for ev in block.split(sep):
-        i = ev.find(marker)
-        if i >= 0 and ev[i + marker_len : i + marker_len + 1] != b'"':  # '""' is empty content
+        if at < 0 or not ev.startswith(marker, at):
+            i = ev.find(marker)
+            if i < 0:
+                if ev.startswith(_DONE):
+                    done = True
+                elif ev:
+                    n += _slow_event(ev, out)
+                continue
+            out.marker_at = at = i
+            after = at + len(marker)
+        if not ev.startswith(b'"', after):  # '""' is empty content (a role or finish chunk)
             n += 1
-        elif ev.startswith(_DONE):
-            done = True
-        elif ev:
-            n += _slow_event(ev, out)
     return n, done
 
 

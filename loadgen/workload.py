@@ -27,6 +27,7 @@ _WORDS = (
     "large often together asked house world going want school important until form food keep"
 )
 _VOCABULARY = tuple(_WORDS.split())
+_SLOT = "\u0000prompt\u0000"  # a placeholder no real prompt contains
 
 
 @dataclass(frozen=True)
@@ -137,11 +138,10 @@ class PromptSource:
             if shared
             else ""
         )
-        self._counter = 0
+        self._templates = {stream: self._template(stream) for stream in (True, False)}
 
     def next_prompt(self) -> tuple[str, int]:
         """A prompt and the number of input tokens aimed for (0 when unknown: dataset)."""
-        self._counter += 1
         if self._dataset is not None:
             return self._prefix + self._rng.choice(self._dataset), 0
         assert self.text is not None
@@ -154,20 +154,27 @@ class PromptSource:
         return prompt, target
 
     def body(self, prompt: str, stream: bool | None = None) -> bytes:
+        stream = self._config.stream if stream is None else stream
+        head, tail = self._templates[stream]
+        # Only the prompt changes between requests: splice it into pre-serialised JSON.
+        return head + json.dumps(prompt).encode() + tail
+
+    def _template(self, stream: bool) -> tuple[bytes, bytes]:
         cfg = self._config
-        stream = cfg.stream if stream is None else stream
         out_tokens = cfg.workload.output_tokens
         payload: dict[str, Any] = {"model": self._model, "max_tokens": out_tokens, "stream": stream}
-        if cfg.api == "chat":
-            payload["messages"] = [{"role": "user", "content": prompt}]
-        else:
-            payload["prompt"] = prompt
         if stream:
             payload["stream_options"] = {"include_usage": True}
         if cfg.workload.pin_output_length:
             payload["min_tokens"] = out_tokens
             payload["ignore_eos"] = True
-        return json.dumps(payload, separators=(",", ":")).encode()
+        if cfg.api == "chat":
+            payload["messages"] = [{"role": "user", "content": _SLOT}]
+        else:
+            payload["prompt"] = _SLOT
+        text = json.dumps(payload, separators=(",", ":")).encode()
+        head, tail = text.split(json.dumps(_SLOT).encode())
+        return head, tail
 
     def calibration_text(self, words: int) -> str:
         assert self.text is not None

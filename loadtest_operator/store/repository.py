@@ -18,13 +18,14 @@ def save_run(engine: Engine, run: Run, levels: Sequence[LevelResultRow] | None =
     """Insert or update `run`, atomically with its levels.
 
     `levels=None` leaves stored levels alone (a "run started" write); a sequence replaces them, so the
-    stored levels are exactly the ones given, however often this is called.
+    stored levels are exactly the ones given, however often this is called. A run recorded as finished is
+    never turned back into an unfinished one: a delayed "started" write after the final one is ignored.
     """
     for row in levels or ():
         if (row.loadtest_uid, row.run_id) != (run.loadtest_uid, run.run_id):
             raise ValueError(f"level {row.level} belongs to another run")
     with engine.begin() as connection:
-        _upsert(connection, run, ("loadtest_uid", "run_id"))
+        _upsert(connection, run, ("loadtest_uid", "run_id"), keep_finished=True)
         if levels is not None:
             kept = [row.level for row in levels]
             connection.execute(
@@ -38,22 +39,28 @@ def save_run(engine: Engine, run: Run, levels: Sequence[LevelResultRow] | None =
                 _upsert(connection, row, ("loadtest_uid", "run_id", "level"))
 
 
-def _upsert(connection: Connection, row: SQLModel, keys: tuple[str, ...]) -> None:
+def _upsert(
+    connection: Connection, row: SQLModel, keys: tuple[str, ...], keep_finished: bool = False
+) -> None:
+    """INSERT ... ON CONFLICT DO UPDATE. With `keep_finished`, a stored row with finished_at set is only
+    updated by another finished row."""
     table = type(row).__table__  # type: ignore[attr-defined]
     values: dict[str, Any] = {c.name: getattr(row, c.name) for c in table.columns}
     dialect = connection.dialect.name
+    statement: postgresql.Insert | sqlite.Insert
     if dialect == "postgresql":
-        pg = postgresql.insert(table).values(values)
-        connection.execute(pg.on_conflict_do_update(index_elements=list(keys), set_=_updates(pg, keys)))
+        statement = postgresql.insert(table).values(values)
     elif dialect == "sqlite":
-        lite = sqlite.insert(table).values(values)
-        connection.execute(lite.on_conflict_do_update(index_elements=list(keys), set_=_updates(lite, keys)))
+        statement = sqlite.insert(table).values(values)
     else:
         raise ValueError(f"upsert not implemented for {dialect}")
-
-
-def _updates(statement: postgresql.Insert | sqlite.Insert, keys: tuple[str, ...]) -> dict[str, Any]:
-    return {c.name: c for c in statement.excluded if c.name not in keys}
+    updates = {c.name: c for c in statement.excluded if c.name not in keys}
+    condition = None
+    if keep_finished:
+        condition = table.c.finished_at.is_(None) | statement.excluded.finished_at.is_not(None)
+    connection.execute(
+        statement.on_conflict_do_update(index_elements=list(keys), set_=updates, where=condition)
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,13 +7,15 @@ because a database quietly was not there.
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 import psycopg
 import pytest
@@ -22,6 +24,7 @@ from sqlalchemy.engine import Engine
 from loadtest_operator.store import create_store_engine
 
 PG_BINDIR_ENV = "LLMLOAD_PG_BINDIR"
+DEBIAN_PG_ROOT = Path("/usr/lib/postgresql")
 SUPERUSER = "postgres"
 # Durability is not under test; these make the throwaway server start and write faster.
 FAST_UNSAFE_SETTINGS = "-c fsync=off -c full_page_writes=off -c synchronous_commit=off"
@@ -42,15 +45,13 @@ class PostgresServer:
         )
 
 
-def find_pg_bindir() -> Path:
-    """initdb and pg_ctl live outside PATH on Debian (/usr/lib/postgresql/<version>/bin)."""
-    candidates = []
-    if os.environ.get(PG_BINDIR_ENV):
-        candidates.append(Path(os.environ[PG_BINDIR_ENV]))
-    candidates += sorted(
-        Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), reverse=True
-    )
-    on_path = shutil.which("pg_ctl")
+def find_pg_bindir(env: Mapping[str, str] = os.environ, debian_root: Path = DEBIAN_PG_ROOT) -> Path:
+    """The directory holding initdb and pg_ctl: $LLMLOAD_PG_BINDIR, else the newest Debian install
+    (/usr/lib/postgresql/<version>/bin, outside PATH), else PATH. Fails the tests when there is none."""
+    candidates = [Path(env[PG_BINDIR_ENV])] if env.get(PG_BINDIR_ENV) else []
+    versions = [p for p in debian_root.glob("*/bin") if p.parent.name.isdigit()]
+    candidates += sorted(versions, key=lambda p: int(p.parent.name), reverse=True)
+    on_path = shutil.which("pg_ctl", path=env.get("PATH", ""))
     if on_path:
         candidates.append(Path(on_path).parent)
     for bindir in candidates:
@@ -84,9 +85,16 @@ def _run(command: list[str], what: str, log: Path | None = None) -> None:
         pytest.fail(f"{what} failed ({result.returncode}): {' '.join(command)}\n{details}", pytrace=False)
 
 
+def _interrupt_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # CI runners stop a job with SIGTERM; as KeyboardInterrupt, pytest still runs fixture teardown, so
+    # the server is stopped instead of outliving the test run.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     bindir = find_pg_bindir()
+    previous_handler = signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
     # Not under pytest's tmp_path: that lives in a root-only directory the postgres user cannot enter.
     root = Path(tempfile.mkdtemp(prefix="llmload-pg-"))
     data, sockets, log = root / "data", root / "sockets", root / "server.log"
@@ -123,6 +131,7 @@ def postgres_server() -> Iterator[PostgresServer]:
                 [*pg_ctl, "-m", "fast", "-w", "stop"], capture_output=True, check=False, timeout=60
             )
         shutil.rmtree(root, ignore_errors=True)
+        signal.signal(signal.SIGTERM, previous_handler)
 
 
 @pytest.fixture

@@ -1,10 +1,12 @@
 """Engine settings: what a database setting turns into, and migrations racing each other."""
 
-import threading
+import multiprocessing
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier as BarrierType
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import Engine
+from sqlalchemy import create_engine
 
 from loadtest_operator.store import (
     create_store_engine,
@@ -41,27 +43,37 @@ def test_unsupported_database_is_refused() -> None:
         create_store_engine("mysql://db/llmload")
 
 
-def test_concurrent_upgrades_on_postgresql(postgres_url: str) -> None:
-    # Operator pods starting together all migrate; the advisory lock makes them take turns.
-    engines: list[Engine] = [create_store_engine(postgres_url) for _ in range(4)]
-    barrier = threading.Barrier(len(engines))
-    errors: list[BaseException] = []
-
-    def migrate(engine: Engine) -> None:
-        barrier.wait()
-        try:
-            upgrade(engine)
-        except Exception as error:  # noqa: BLE001 - collected and asserted on below
-            errors.append(error)
-
-    threads = [threading.Thread(target=migrate, args=(engine,)) for engine in engines]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+def _upgrade_in_process(url: str, barrier: BarrierType, results: "Queue[str]") -> None:
+    # lock_timeout turns a regression (no lock: sessions block each other) into a prompt failure.
+    engine = create_engine(url, connect_args={"options": "-c lock_timeout=10s"})
+    barrier.wait()
     try:
-        assert errors == []
-        assert current_revision(engines[0]) == head_revision()
+        upgrade(engine)
+        results.put("ok")
+    except Exception as error:  # noqa: BLE001 - reported to the test through the queue
+        results.put(f"{type(error).__name__}: {error}")
     finally:
-        for engine in engines:
-            engine.dispose()
+        engine.dispose()
+
+
+def test_concurrent_upgrades_on_postgresql(postgres_url: str) -> None:
+    # Operator pods starting together all migrate; the advisory lock makes them take turns. Separate
+    # processes, like separate pods: Alembic keeps its migration context in module globals, so threads
+    # would not show what pods do.
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(4)
+    results: Queue[str] = context.Queue()
+    processes = [
+        context.Process(target=_upgrade_in_process, args=(postgres_url, barrier, results)) for _ in range(4)
+    ]
+    for process in processes:
+        process.start()
+    outcomes = [results.get(timeout=120) for _ in processes]
+    for process in processes:
+        process.join(timeout=30)
+    assert outcomes == ["ok"] * 4
+    engine = create_store_engine(postgres_url)
+    try:
+        assert current_revision(engine) == head_revision()
+    finally:
+        engine.dispose()

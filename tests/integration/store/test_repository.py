@@ -159,6 +159,18 @@ def test_started_then_finished_updates_one_row(store: Engine) -> None:
     assert run.finished_at == T0 + timedelta(minutes=10)
 
 
+def test_a_late_started_write_never_unfinishes_a_run(store: Engine) -> None:
+    save_run(store, make_run(status="Succeeded"), make_levels())
+    save_run(store, make_run(status="Running", finished=False))  # delayed retry of the first write
+    run = get_run(store, "uid-1", 0)
+    assert run is not None
+    assert (run.status, run.finished_at) == ("Succeeded", T0 + timedelta(minutes=10))
+    save_run(store, make_run(status="Failed"))  # a finished write still replaces a finished one
+    run = get_run(store, "uid-1", 0)
+    assert run is not None
+    assert run.status == "Failed"
+
+
 def test_levels_are_replaced_not_accumulated(store: Engine) -> None:
     save_run(store, make_run(), make_levels(levels=(1, 2, 4)))
     save_run(store, make_run(), make_levels(levels=(1, 2)))
