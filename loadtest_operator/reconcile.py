@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -48,6 +47,7 @@ from loadtest_operator.analysis.validation import (
     check_secret_key,
     check_service,
     check_target_pods,
+    parse_spec,
     validate_spec,
 )
 from loadtest_operator.api import (
@@ -60,6 +60,7 @@ from loadtest_operator.api import (
     Progress,
     ResolvedTarget,
 )
+from loadtest_operator.api.wire import to_wire
 from loadtest_operator.builders.configmaps import build_result_config_map, build_run_config_config_map
 from loadtest_operator.builders.job import ShardJobInputs, build_shard_job
 from loadtest_operator.builders.labels import run_selector
@@ -110,16 +111,10 @@ class Reconcile:
 
     # -- the entry point ----------------------------------------------------------------------------
     async def run(self) -> dict[str, Any]:
-        try:
-            spec = LoadTestSpec.model_validate(self.body.get("spec") or {})
-        except ValidationError as exc:
-            problems = [
-                Problem("InvalidSpec", err["msg"], "spec." + ".".join(str(p) for p in err["loc"]))
-                for err in exc.errors()
-            ]
-            if self._rejected_already(run_id=self.status.run_id or 0):
-                return {}
-            self._reject(self.status.run_id or 0, problems)
+        spec, problems = parse_spec(self.body.get("spec") or {})
+        if spec is None:
+            if not self._rejected_already(run_id=self.status.run_id or 0):
+                self._reject(self.status.run_id or 0, problems)
             return self.patch
         same_run = self.status.run_id == spec.run_id
         if same_run and is_finished(self.conditions):
@@ -164,10 +159,8 @@ class Reconcile:
             levels=None,
             bestGoodputLevel=None,
             summary=None,
-            target=target.model_dump(mode="json", by_alias=True, exclude_none=True),
-            progress=Progress(total_requests=_total_requests(spec)).model_dump(
-                mode="json", by_alias=True, exclude_none=True
-            ),
+            target=to_wire(target),
+            progress=to_wire(Progress(total_requests=_total_requests(spec))),
         )
         self._write_conditions()
         self.event(
@@ -276,13 +269,15 @@ class Reconcile:
             if progress.current_level_index is not None
             else None
         )
-        new_progress = Progress(
-            completed_requests=progress.completed_requests,
-            total_requests=_total_requests(spec),
-            current_level=level,
-            shards_succeeded=progress.succeeded,
-            shards_failed=progress.failed,
-        ).model_dump(mode="json", by_alias=True, exclude_none=True)
+        new_progress = to_wire(
+            Progress(
+                completed_requests=progress.completed_requests,
+                total_requests=_total_requests(spec),
+                current_level=level,
+                shards_succeeded=progress.succeeded,
+                shards_failed=progress.failed,
+            )
+        )
         old_progress = (self.body.get("status") or {}).get("progress")
         if new_progress != old_progress:
             self.patch["progress"] = new_progress
@@ -322,16 +317,18 @@ class Reconcile:
         if failed:
             summary += f" (partial: {len(done)} of {len(done) + len(failed)} shards)"
         self.patch.update(
-            levels=[lv.model_dump(mode="json", by_alias=True, exclude_none=True) for lv in levels],
+            levels=[to_wire(lv) for lv in levels],
             bestGoodputLevel=best,
             summary=summary,
             progress={
-                **Progress(
-                    completed_requests=sum(lv.requests for lv in levels),
-                    total_requests=_total_requests(spec),
-                    shards_succeeded=len(done),
-                    shards_failed=len(failed),
-                ).model_dump(mode="json", by_alias=True, exclude_none=True),
+                **to_wire(
+                    Progress(
+                        completed_requests=sum(lv.requests for lv in levels),
+                        total_requests=_total_requests(spec),
+                        shards_succeeded=len(done),
+                        shards_failed=len(failed),
+                    )
+                ),
                 "currentLevel": None,  # a merge patch keeps keys it is not told to clear
             },
         )
@@ -409,7 +406,7 @@ class Reconcile:
             updated_at=self.now,
             model=model or (status.target.model if status.target else None),
             best_goodput_level=status.best_goodput_level,
-            summary=status.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"levels"}),
+            summary={k: v for k, v in to_wire(status).items() if k != "levels"},
         )
         rows = [level_row(self.owner.uid, spec.run_id, lv) for lv in levels]
         try:

@@ -5,10 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from loadtest_operator.api import LoadTestSpec, TokenDistribution
-from loadtest_operator.builders.job import API_KEY_ENV
-
-# Where the shard pod finds a dataset ConfigMap key (mounted by the Job builder).
-DATASET_MOUNT_DIR = "/etc/llmload/dataset"
+from loadtest_operator.builders.job import API_KEY_ENV, DATASET_MOUNT_DIR
 
 
 def _tokens(dist: TokenDistribution) -> dict[str, Any]:
