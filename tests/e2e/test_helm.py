@@ -24,12 +24,6 @@ def helm(cluster: Cluster, *args: str, timeout: float = 300) -> subprocess.Compl
     return proc
 
 
-def test_chart_crd_is_the_generated_one() -> None:
-    assert (CHART / "crds" / "loadtest.yaml").read_text() == (ROOT / "crds" / "loadtest.yaml").read_text(), (
-        "helm/llmload/crds is stale: run `make crds`"
-    )
-
-
 def test_helm_installed_operator_runs_a_loadtest_with_its_own_rbac(
     cluster: Cluster, namespace: str, mock_vllm: str
 ) -> None:
