@@ -21,6 +21,7 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from loadgen.eventloop import loop_name
 from loadgen.result import RunResult
@@ -54,9 +55,9 @@ class Mock:
             urllib.request.Request(f"{self.url}/mock/reset", method="POST"), timeout=10
         ).read()
 
-    def truth(self) -> dict[str, list[float]]:
+    def truth(self) -> dict[str, Any]:
         with urllib.request.urlopen(f"{self.url}/mock/truth", timeout=30) as resp:
-            data: dict[str, list[float]] = json.loads(resp.read())
+            data: dict[str, Any] = json.loads(resp.read())
             return data
 
     def stop(self) -> None:
@@ -149,13 +150,19 @@ class Accuracy:
     server_parse_p50: float
 
 
-def truth_figures(truth: dict[str, list[float]]) -> tuple[int, float, float, float, float]:
-    """Server truth: TTFT from the request's bytes leaving the socket to the first chunk's flush."""
-    ttft = sorted((f - r) * 1e3 for r, f in zip(truth["read"], truth["first_flush"], strict=True))
-    parse = sorted((h - r) * 1e3 for r, h in zip(truth["read"], truth["handled"], strict=True))
+def truth_figures(truth: dict[str, Any], since_unix: float) -> tuple[int, float, float, float, float]:
+    """Server truth for requests read after `since_unix` (the measured level, not the warmup):
+    TTFT from the request's bytes coming off the socket to the first chunk's flush."""
+    since = since_unix - truth["unix_minus_perf"]
+    keep = [i for i, r in enumerate(truth["read"]) if r >= since]
+    read, handled = [truth["read"][i] for i in keep], [truth["handled"][i] for i in keep]
+    first_flush, last_flush = [truth["first_flush"][i] for i in keep], [truth["last_flush"][i] for i in keep]
+    chunks = [truth["chunks"][i] for i in keep]
+    ttft = sorted((f - r) * 1e3 for r, f in zip(read, first_flush, strict=True))
+    parse = sorted((h - r) * 1e3 for r, h in zip(read, handled, strict=True))
     gaps = [
         (last - first) * 1e3 / (n - 1)
-        for first, last, n in zip(truth["first_flush"], truth["last_flush"], truth["chunks"], strict=True)
+        for first, last, n in zip(first_flush, last_flush, chunks, strict=True)
         if n > 1
     ]
     return (
@@ -171,8 +178,9 @@ def accuracy(concurrency: int, seconds: float) -> Accuracy:
     mock = Mock(ttft_ms=100, itl_ms=10)
     try:
         mock.reset_truth()
-        result, rss_kib = run_loadgen(mock.url, concurrency, seconds, output_tokens=128, warmup=0)
-        n, t50, t99, itl, parse50 = truth_figures(mock.truth())
+        # One warmup round opens every connection before the measured level, as in steady use.
+        result, rss_kib = run_loadgen(mock.url, concurrency, seconds, output_tokens=128, warmup=concurrency)
+        n, t50, t99, itl, parse50 = truth_figures(mock.truth(), result.levels[0].start)
     finally:
         mock.stop()
     level = result.levels[0]

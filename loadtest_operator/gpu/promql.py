@@ -150,18 +150,11 @@ def histogram_count_over(histogram: str, sel: Selector, window: str) -> str:
     return f"sum(increase({sel.of(histogram + '_count')}[{window}]))"
 
 
-@dataclass(frozen=True)
-class QuerySet:
-    """Named queries of one window; the names are the keys `aggregate.py` reads."""
-
-    queries: dict[str, str]
-
-
 QUANTILES = {"p50": 0.5, "p90": 0.9, "p99": 0.99}
 
 
 def gpu_queries(sel: Selector, window: str) -> dict[str, str]:
-    """Per-GPU-series queries of one window for the DCGM selector found by discovery."""
+    """Named (the keys `aggregate.py` reads) per-GPU-series queries of one window for the DCGM selector found by discovery."""
     return {
         "util_avg": avg_over(GPU_UTIL, sel, window),
         "util_max": max_over(GPU_UTIL, sel, window),
