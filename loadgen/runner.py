@@ -130,7 +130,9 @@ async def warmup(
     if count == 0:
         return None
     points: list[tuple[int, int]] = []
-    limit = asyncio.Semaphore(8)
+    # As many at once as the first level has users, so that level starts on open connections.
+    first_share = split_evenly(config.levels[0], config.shard_index, config.shard_count)
+    limit = asyncio.Semaphore(max(8, first_share) if config.load_mode == "concurrency" else 8)
 
     async def one(i: int) -> None:
         async with limit:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from statistics import fmean
 from typing import Any
 
+from loadtest_operator.gpu.discovery import gpu_identity
 from loadtest_operator.gpu.models import (
     EnergySource,
     GpuLevelMetrics,
@@ -38,6 +39,9 @@ class GapTolerance:
 
     relative: float = 0.20
     absolute_ms: float = 5.0
+
+
+DEFAULT_TOLERANCE = GapTolerance()
 
 
 def parse_vector(result: Sequence[Mapping[str, Any]]) -> list[Sample]:
@@ -102,7 +106,7 @@ def efficiency(energy_j: float | None, output_tokens: int) -> tuple[float | None
 
 def gpu_level_metrics(results: Results, window_seconds: float, output_tokens: int) -> GpuLevelMetrics | None:
     """None when the window holds no GPU sample at all (e.g. shorter than the scrape interval)."""
-    gpus = {_gpu_identity(s.labels) for key in ("util_avg", "power_avg") for s in results.get(key, ())}
+    gpus = {gpu_identity(s.labels) for key in ("util_avg", "power_avg") for s in results.get(key, ())}
     if not gpus:
         return None
     energy, source = energy_joules(results, window_seconds)
@@ -126,10 +130,6 @@ def gpu_level_metrics(results: Results, window_seconds: float, output_tokens: in
         output_tokens_per_joule=per_joule,
         joules_per_1k_output_tokens=per_1k,
     )
-
-
-def _gpu_identity(labels: Mapping[str, str]) -> str:
-    return labels.get("UUID") or f"{labels.get('Hostname', '')}/gpu{labels.get('gpu', '')}"
 
 
 def server_latency(results: Results, prefix: str) -> ServerLatency | None:
@@ -163,7 +163,7 @@ def server_level_metrics(
     results: Results,
     client_ttft_ms: float | None,
     client_e2e_ms: float | None,
-    tolerance: GapTolerance = GapTolerance(),
+    tolerance: GapTolerance = DEFAULT_TOLERANCE,
 ) -> ServerLevelMetrics | None:
     """None when vLLM reported nothing in the window. Means of running/waiting are summed over pods (the
     target's total in flight); maxima are per pod (the sum of per-pod maxima never happened at once)."""

@@ -93,12 +93,12 @@ def discover_dcgm(pods: Sequence[PodRef], series: Sequence[Labels]) -> DcgmMatch
                 selector=sel,
                 tried=tried,
                 gpu_models=tuple(sorted({s["modelName"] for s in matched if s.get("modelName")})),
-                gpu_uuids=tuple(sorted({_gpu_identity(s) for s in matched})),
+                gpu_uuids=tuple(sorted({gpu_identity(s) for s in matched})),
             )
     return DcgmMatch(MatchedBy.NONE, None, tried, (), ())
 
 
-def _gpu_identity(labels: Labels) -> str:
+def gpu_identity(labels: Labels) -> str:
     # UUID names the physical GPU; the same GPU scraped by two jobs is still one GPU.
     return labels.get("UUID") or f"{labels.get('Hostname', '')}/gpu{labels.get('gpu', '')}"
 

@@ -87,4 +87,3 @@ def test_database_secret_and_dashboards(helm_bin: str) -> None:
     dashboards = next(c for c in by_kind(docs, "ConfigMap") if c["metadata"]["name"].endswith("-dashboards"))
     assert dashboards["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert "loadtests.json" in dashboards["data"]
-

@@ -1,7 +1,9 @@
 """Prompt calibration, open-loop rate, the in-flight cap, queueing at capacity, the reporter."""
 
 import asyncio
+import json
 import statistics
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -123,3 +125,21 @@ async def test_the_reporter_hears_each_stage_about_once_a_second(start_mock: Sta
     progress = [v for k, v in reporter.events if k == "progress"]
     assert progress[-1] == (12, 12)
     assert 2 <= len(progress) <= 5
+
+
+async def test_sharegpt_prompts_are_sent_and_counted_by_the_server(
+    start_mock: StartMock, tmp_path: Path
+) -> None:
+    _, url = await start_mock()
+    dataset = tmp_path / "sharegpt.json"
+    conversations = [
+        {"conversations": [{"from": "human", "value": "tell me " + "more " * k}]} for k in (3, 30)
+    ]
+    dataset.write_text(json.dumps(conversations))
+    config = small_config(url, workload={"dataset_path": str(dataset), "output_tokens": 4})
+    result = await run(config)
+    inputs = set(result.levels[0].raw.input_tokens)
+    # Completions: 1 BOS token + "tell me" + k x "more", as the mock counts them.
+    assert inputs <= {1 + 2 + 3, 1 + 2 + 30}
+    assert len(inputs) == 2
+    assert result.calibration is None

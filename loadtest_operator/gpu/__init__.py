@@ -1,0 +1,34 @@
+"""GPU (DCGM) and server-side (vLLM) metrics of a LoadTest's levels, from Prometheus.
+
+Pure: `promql` (query strings), `discovery` (which series are the target's), `aggregate` (figures and
+efficiency), `collect` (orchestration over a source), `models` (status models). I/O: `prometheus`.
+"""
+
+from loadtest_operator.gpu.aggregate import DEFAULT_TOLERANCE, GapTolerance
+from loadtest_operator.gpu.collect import LevelMetrics, LevelWindow
+from loadtest_operator.gpu.discovery import MatchedBy, PodRef
+from loadtest_operator.gpu.models import (
+    EnergySource,
+    GpuDiscovery,
+    GpuLevelMetrics,
+    GpuMetricsReason,
+    LatencyGap,
+    ServerLatency,
+    ServerLevelMetrics,
+)
+
+__all__ = [
+    "DEFAULT_TOLERANCE",
+    "EnergySource",
+    "GapTolerance",
+    "GpuDiscovery",
+    "GpuLevelMetrics",
+    "GpuMetricsReason",
+    "LatencyGap",
+    "LevelMetrics",
+    "LevelWindow",
+    "MatchedBy",
+    "PodRef",
+    "ServerLatency",
+    "ServerLevelMetrics",
+]
