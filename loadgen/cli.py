@@ -24,38 +24,38 @@ from loadgen.table import render_table
 # (flag, run-config path, type, help). Every RunConfig field has a flag; `--config` takes the same schema.
 _RUN_FLAGS: list[tuple[str, tuple[str, ...], Any, str]] = [
     ("--target-url", ("target_url",), str, "base URL of the OpenAI-compatible server, e.g. http://127.0.0.1:8000"),
-    ("--model", ("model",), str, "model name (default: the first model of /v1/models)"),
-    ("--api", ("api",), str, "chat or completions (default completions)"),
+    ("--model", ("model",), str, "model name (unset: the first model of /v1/models)"),
+    ("--api", ("api",), str, "API shape"),
     ("--api-key-env", ("api_key_env",), str, "environment variable holding the API key"),
     ("--api-key-file", ("api_key_file",), str, "file holding the API key (e.g. a mounted Secret)"),
-    ("--load-mode", ("load_mode",), str, "concurrency (closed loop, N users) or rate (open loop, req/s)"),
+    ("--load-mode", ("load_mode",), str, "concurrency: closed loop, N users; rate: open loop, requests/s"),
     ("--levels", ("levels",), str, "comma-separated load levels swept in order, e.g. 1,8,32"),
-    ("--arrival", ("arrival",), str, "rate mode: constant or poisson (default poisson)"),
+    ("--arrival", ("arrival",), str, "rate mode: arrival process"),
     ("--max-in-flight", ("max_in_flight",), int, "rate mode: cap on outstanding requests (late sends are recorded)"),
     ("--requests-per-level", ("requests_per_level",), int, "measured requests per level"),
     ("--level-duration-seconds", ("level_duration_seconds",), float, "length of each level (ends at the first bound)"),
     ("--ramp-up-seconds", ("ramp_up_seconds",), float, "concurrency mode: start users evenly over this long"),
-    ("--warmup-requests", ("warmup_requests",), int, "requests sent before the first level, not counted (default 0)"),
-    ("--request-timeout-seconds", ("request_timeout_seconds",), float, "per-request timeout (default 600)"),
+    ("--warmup-requests", ("warmup_requests",), int, "requests sent before the first level, not counted"),
+    ("--request-timeout-seconds", ("request_timeout_seconds",), float, "per-request timeout"),
     ("--slo-ttft-ms", ("slo", "ttft_ms"), float, "SLO: time to first token, ms"),
     ("--slo-tpot-ms", ("slo", "tpot_ms"), float, "SLO: time per output token, ms"),
     ("--slo-e2e-ms", ("slo", "e2e_ms"), float, "SLO: end-to-end latency, ms"),
-    ("--slo-percentile", ("slo", "percentile"), float, "percentile the level's SLO verdict uses (default 99)"),
+    ("--slo-percentile", ("slo", "percentile"), float, "percentile the level's SLO verdict uses"),
     ("--input-tokens", ("workload", "input_tokens", "mean"), int, "prompt tokens (fixed length, or normal's mean)"),
-    ("--input-tokens-distribution", ("workload", "input_tokens", "distribution"), str, "fixed, uniform or normal"),
+    ("--input-tokens-distribution", ("workload", "input_tokens", "distribution"), str, "shape of the prompt-length distribution"),
     ("--input-tokens-min", ("workload", "input_tokens", "min"), int, "uniform: lower bound; normal: clip below"),
     ("--input-tokens-max", ("workload", "input_tokens", "max"), int, "uniform: upper bound; normal: clip above"),
     ("--input-tokens-stddev", ("workload", "input_tokens", "stddev"), float, "normal: standard deviation"),
-    ("--output-tokens", ("workload", "output_tokens"), int, "output tokens per request (default 128)"),
+    ("--output-tokens", ("workload", "output_tokens"), int, "output tokens per request"),
     ("--dataset", ("workload", "dataset_path"), str, "ShareGPT-format JSON file to take prompts from"),
     ("--shared-prefix-tokens", ("workload", "shared_prefix_tokens"), int, "common prefix on every prompt"),
-    ("--seed", ("seed",), int, "seed for prompts and arrivals (default 0)"),
+    ("--seed", ("seed",), int, "seed for prompts and arrivals"),
     ("--saturation-schedule-lag-p99-ms", ("saturation", "schedule_lag_p99_ms"), float,
-     "flag the level client-saturated above this schedule lag p99 (default 10)"),
+     "flag the level client-saturated above this schedule lag p99"),
     ("--saturation-loop-lag-p50-ms", ("saturation", "loop_lag_p50_ms"), float,
-     "... above this event-loop lag p50 (default 2)"),
+     "... above this event-loop lag p50"),
     ("--saturation-loop-lag-p99-ms", ("saturation", "loop_lag_p99_ms"), float,
-     "... above this event-loop lag p99 (default 20)"),
+     "... above this event-loop lag p99"),
     ("--shard-index", ("shard_index",), int, "this shard's index when the load is split across pods"),
     ("--shard-count", ("shard_count",), int, "number of shards the load is split across"),
 ]  # fmt: skip
@@ -77,13 +77,14 @@ def _build_parser() -> argparse.ArgumentParser:
         "run",
         help="run a load test",
         description="Run a load test. Flags override the same fields of --config.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     run.add_argument(
         "--config", type=Path, help="YAML or JSON file with run-config fields (the operator's schema)"
     )
-    for flag, _, kind, text in _RUN_FLAGS:
-        run.add_argument(flag, type=kind, default=None, help=text)
+    for flag, path, kind, text in _RUN_FLAGS:
+        default = _schema_default(path)
+        shown = f"{text} (default: {default})" if default is not None else text
+        run.add_argument(flag, type=kind, default=None, choices=_CHOICES.get(flag), help=shown)
     for flag, _, text in _RUN_SWITCHES:
         run.add_argument(flag, action="store_true", default=None, help=text)
     run.add_argument("--workers", type=int, default=1, help="processes to split this run's load across")
@@ -136,6 +137,27 @@ def _build_parser() -> argparse.ArgumentParser:
     merge.add_argument("inputs", nargs="+", type=Path)
     merge.add_argument("--output", type=Path, required=True)
     return parser
+
+
+_CHOICES = {
+    "--api": ("chat", "completions"),
+    "--load-mode": ("concurrency", "rate"),
+    "--arrival": ("constant", "poisson"),
+    "--input-tokens-distribution": ("fixed", "uniform", "normal"),
+}
+
+
+def _schema_default(path: tuple[str, ...]) -> Any:
+    """The run-config schema's default for a field, so --help shows the real one."""
+    field = RunConfig.model_fields[path[0]]
+    if field.is_required():
+        return None
+    value = field.get_default(call_default_factory=True)
+    for name in path[1:]:
+        value = getattr(value, name)
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return value
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:

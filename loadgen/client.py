@@ -1,8 +1,10 @@
 """The hot path: send one request and time its stream with as little work per chunk as possible.
 
-Per received buffer we take one perf_counter() timestamp, split it into SSE
-events and classify each with a byte search; JSON is parsed only for events
-the fast check cannot settle (the usage chunk, errors, unusual spacing).
+Send and receive times come from the socket hooks in timed_protocol (so a
+busy event loop does not delay them). Each received buffer gets one
+timestamp; its SSE events are classified with byte checks, and JSON is
+parsed only for events those cannot settle (the usage chunk, errors,
+unusual spacing).
 """
 
 from __future__ import annotations
@@ -132,10 +134,27 @@ async def _read_stream(
 def scan_events(block: bytes, sep: bytes, marker: bytes, out: Outcome) -> tuple[int, bool]:
     """Content events and whether [DONE] came, in `block`: complete SSE events joined by `sep`.
 
-    A server writes every chunk of one stream with the same prefix, so the
-    content marker sits at the same offset in each: after the first `find`,
-    one `startswith` at that offset settles an event. Events of other shapes
-    (usage, errors, unusual spacing) are parsed as JSON.
+    The usual block holds only the shapes vLLM sends (content chunks, empty
+    role/finish chunks, one usage chunk, [DONE] last), which three byte counts
+    over the block settle. Anything else is looked at event by event.
+    """
+    events = block.count(sep) + 1
+    content = block.count(marker)
+    empty = block.count(marker + b'"') if content else 0
+    done = block.endswith(_DONE)
+    usage_at = block.rfind(b'"usage"')
+    if content + done + (usage_at >= 0) == events:
+        if usage_at >= 0:
+            first = block.rfind(sep, 0, usage_at)
+            last = block.find(sep, usage_at)
+            _slow_event(block[first + len(sep) if first >= 0 else 0 : last if last >= 0 else len(block)], out)
+        return content - empty, done
+    return _scan_each(block, sep, marker, out)
+
+
+def _scan_each(block: bytes, sep: bytes, marker: bytes, out: Outcome) -> tuple[int, bool]:
+    """Event by event. A server writes every chunk of one stream with the same prefix, so the
+    content marker sits at the same offset in each: after one `find`, a `startswith` settles an event.
     """
     n = 0
     done = False

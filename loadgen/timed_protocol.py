@@ -30,11 +30,11 @@ class _StampedTransport:
         self._owner = owner
 
     def write(self, data: Any) -> None:
-        self._owner.last_write = perf_counter()
+        self._owner.sending()
         self._transport.write(data)
 
     def writelines(self, chunks: Iterable[Any]) -> None:
-        self._owner.last_write = perf_counter()
+        self._owner.sending()
         self._transport.writelines(chunks)
 
     def __getattr__(self, name: str) -> Any:
@@ -52,6 +52,11 @@ class TimedResponseHandler(ResponseHandler):
         super().connection_made(transport)
         if self.transport is not None:
             self.transport = cast(asyncio.Transport, _StampedTransport(self.transport, self))
+
+    def sending(self) -> None:
+        self.last_write = perf_counter()
+        # Whatever arrived before a new request (e.g. the end of the last response) is not its answer.
+        self.arrival = 0.0
 
     def data_received(self, data: bytes) -> None:
         if not self.arrival:

@@ -270,3 +270,41 @@ def test_status_is_explainable_and_printer_columns_show_the_outcome(cluster: Clu
     columns = json.loads(cluster.kubectl("get", "crd", "loadtests.llmload.io", "-o", "json").stdout)
     names = [c["name"] for c in columns["spec"]["versions"][0]["additionalPrinterColumns"]]
     assert {"Target", "Model", "Succeeded", "Reason", "Age"} <= set(names)
+
+
+def test_database_outage_loses_no_result(
+    cluster: Cluster, namespace: str, mock_vllm: str, tmp_path: Path
+) -> None:
+    # Nothing listens on port 1: every write to the store fails at once.
+    down = OperatorProcess(
+        cluster, namespace, tmp_path / "down", database_url="postgresql+psycopg://x@127.0.0.1:1/x"
+    )
+    (tmp_path / "down").mkdir()
+    down.start()
+    try:
+        cluster.apply(loadtest("nodb", load={"levels": [2], "requestsPerLevel": 10}), namespace)
+        lt = wait_finished(cluster, namespace, "nodb")
+    finally:
+        down.stop()
+        print(f"\n==== operator log (database down) ====\n{down.log_tail()}")
+    succeeded, stored = condition(lt, "Succeeded"), condition(lt, "Stored")
+    assert succeeded is not None
+    assert succeeded["status"] == "True"
+    assert stored is not None
+    assert (stored["status"], stored["reason"]) == ("False", "DatabaseUnavailable")
+    assert lt["status"]["levels"][0]["successes"] == 10
+
+    up = OperatorProcess(cluster, namespace, tmp_path)
+    up.start()
+    try:
+        wait_until(
+            lambda: (condition(get_lt(cluster, namespace, "nodb"), "Stored") or {}).get("status") == "True",
+            timeout=60,
+            what="the run to reach the store once it is back",
+        )
+    finally:
+        up.stop()
+    engine = create_store_engine(str(up.sqlite_path))
+    (run,) = list_runs(engine)
+    assert (run.name, run.status) == ("nodb", "Succeeded")
+    assert [r.requests for r in list_level_results(engine, run.loadtest_uid, 0)] == [10]

@@ -44,3 +44,13 @@ async def test_a_sweep_reports_each_level_in_order(start_mock: StartMock) -> Non
     assert [lv.offered_load for lv in result.levels] == [1, 3]
     assert [lv.successes for lv in result.levels] == [6, 6]
     assert result.levels[0].end <= result.levels[1].start
+
+
+async def test_timestamps_of_one_response_never_leak_into_the_next(start_mock: StartMock) -> None:
+    # Zero latency over one keep-alive connection: a socket stamp left over from one response (its
+    # closing bytes) must not be taken as the next response's first-chunk time.
+    _, url = await start_mock()
+    level = (await run(small_config(url, levels=[1], requests_per_level=60))).levels[0]
+    assert level.successes == 60
+    assert min(level.raw.ttft_us) >= 0
+    assert all(t <= e for t, e in zip(level.raw.ttft_us, level.raw.e2e_us, strict=True))

@@ -44,7 +44,9 @@ def test_run_writes_json_logs_and_a_result(mock_url: str, tmp_path: Path) -> Non
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     events = [json.loads(line)["event"] for line in proc.stdout.splitlines()]  # not a TTY: JSON lines
-    assert events == ["level_start", "level_end", "level_start", "level_end", "finished"]
+    # ("progress" and "warning" lines may come between, e.g. on a busy machine.)
+    lifecycle = [e for e in events if e not in ("progress", "warning")]
+    assert lifecycle == ["level_start", "level_end", "level_start", "level_end", "finished"]
     doc = json.loads(out.read_text())
     assert [s["ttft"]["count"] for s in doc["summary"]] == [10, 10]
     result = read_result(out)

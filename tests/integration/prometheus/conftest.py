@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -75,10 +75,29 @@ def find_prometheus(env: Mapping[str, str] = os.environ) -> Path:
 
 
 def free_port(host: str = LOOPBACK) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+    return free_ports(1, host)[0]
+
+
+def free_ports(count: int, host: str = LOOPBACK) -> list[int]:
+    """Distinct free ports (all held open until every one is picked)."""
+    with ExitStack() as stack:
+        sockets = [
+            stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) for _ in range(count)
+        ]
+        for sock in sockets:
+            sock.bind((host, 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+
+
+Targets = Mapping[str, Sequence[tuple[str, Mapping[str, str]]]]
+
+
+def write_targets(sd_dir: Path, file_name: str, targets: Sequence[tuple[str, Mapping[str, str]]]) -> None:
+    """Write a file_sd file atomically (Prometheus may read it any moment): (address, labels) pairs."""
+    doc = [{"targets": [address], "labels": dict(labels)} for address, labels in targets]
+    tmp = sd_dir / f".{file_name}.tmp"
+    tmp.write_text(json.dumps(doc))
+    tmp.replace(sd_dir / file_name)
 
 
 @dataclass(frozen=True)
@@ -87,17 +106,32 @@ class PrometheusServer:
     sd_dir: Path
 
     def set_targets(self, file_name: str, targets: Sequence[tuple[str, Mapping[str, str]]]) -> None:
-        """Write a file_sd file atomically (Prometheus may read it any moment): (address, labels) pairs."""
-        doc = [{"targets": [address], "labels": dict(labels)} for address, labels in targets]
-        tmp = self.sd_dir / f".{file_name}.tmp"
-        tmp.write_text(json.dumps(doc))
-        tmp.replace(self.sd_dir / file_name)
+        """Change targets of a running Prometheus. Its discovery manager passes updates on at most every
+        5 s, so targets known up front belong in `run_prometheus(targets=...)` instead."""
+        write_targets(self.sd_dir, file_name, targets)
 
     def query(self, expr: str) -> list[dict[str, Any]]:
         response = httpx.get(f"{self.url}/api/v1/query", params={"query": expr}, timeout=5)
         response.raise_for_status()
         result: list[dict[str, Any]] = response.json()["data"]["result"]
         return result
+
+    def wait_until_discovered(self, instances: Sequence[str], timeout: float = 15.0) -> None:
+        """Until Prometheus scrapes these instances (its discovery first passes targets on after up to
+        5 s); they need not be listening yet."""
+        deadline = time.monotonic() + timeout
+        while True:
+            response = httpx.get(f"{self.url}/api/v1/targets", params={"state": "active"}, timeout=5)
+            response.raise_for_status()
+            active = {t["labels"]["instance"] for t in response.json()["data"]["activeTargets"]}
+            if set(instances) <= active:
+                return
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"targets not discovered within {timeout}s: {sorted(set(instances) - active)}",
+                    pytrace=False,
+                )
+            time.sleep(0.2)
 
     def wait_until_up(self, instances: Sequence[str], timeout: float = 15.0) -> None:
         """Until every instance (host:port) has been scraped successfully at least once."""
@@ -119,15 +153,19 @@ def _interrupt_on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 @contextmanager
 def run_prometheus(
-    root: Path, host: str = LOOPBACK, ready_timeout: float = 30.0
+    root: Path, targets: Targets | None = None, host: str = LOOPBACK, ready_timeout: float = 30.0
 ) -> Iterator[PrometheusServer]:
     """Start Prometheus with the file_sd config above under `root`; stop it on exit, whatever happens.
 
-    `host` is the listen address: loopback here; a cluster test passes the address its pods can reach.
+    `targets` (file name -> (address, labels) pairs) are written before the start, so the first
+    scrape comes within one interval. `host` is the listen address: loopback here; a cluster test
+    passes the address its pods can reach.
     """
     binary = find_prometheus()
     sd_dir, data, log = root / "sd", root / "data", root / "prometheus.log"
     sd_dir.mkdir(parents=True)
+    for file_name, file_targets in (targets or {}).items():
+        write_targets(sd_dir, file_name, file_targets)
     config = root / "prometheus.yml"
     config.write_text(CONFIG.format(interval=SCRAPE_INTERVAL_SECONDS, sd=sd_dir))
     port = free_port(host)
@@ -197,11 +235,17 @@ def run_listener(command: Sequence[str], event: str, timeout: float = 15.0) -> I
 
 
 @pytest.fixture(scope="module")
-def prometheus() -> Iterator[PrometheusServer]:
+def scrape_targets() -> Targets:
+    """What `prometheus` scrapes from its start; a test module overrides this fixture."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def prometheus(scrape_targets: Targets) -> Iterator[PrometheusServer]:
     previous = signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
     root = Path(tempfile.mkdtemp(prefix="llmload-prom-"))
     try:
-        with run_prometheus(root) as server:
+        with run_prometheus(root, scrape_targets) as server:
             yield server
     finally:
         shutil.rmtree(root, ignore_errors=True)
