@@ -282,14 +282,12 @@ class Reconcile:
         if new_progress != old_progress:
             self.patch["progress"] = new_progress
         running_pods = sum(1 for p in pods if (p.get("status") or {}).get("phase") == "Running")
-        if running_pods and find_condition(self.conditions, ConditionType.RUNNING) is not None:
-            before = find_condition(self.conditions, ConditionType.RUNNING)
-            if before is not None and before.reason != reasons.SHARDS_RUNNING:
-                self._set(
-                    ConditionType.RUNNING, ConditionStatus.TRUE, reasons.SHARDS_RUNNING,
-                    f"{running_pods} shard pod(s) running",
-                )  # fmt: skip
-                self._write_conditions()
+        before = find_condition(self.conditions, ConditionType.RUNNING)
+        if running_pods and before is not None and before.reason != reasons.SHARDS_RUNNING:
+            message = f"{running_pods} shard pod(s) running"
+            self._set(ConditionType.RUNNING, ConditionStatus.TRUE, reasons.SHARDS_RUNNING, message)
+            self._write_conditions()
+            self.event("Normal", "Running", message)
 
     async def _fail(self, spec: LoadTestSpec, first: ShardState, shards: list[ShardState]) -> None:
         message = first.message or "a shard failed"

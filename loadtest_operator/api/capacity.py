@@ -178,7 +178,7 @@ class CapacityRecommendationSpec(ApiModel):
         ge=0,
         le=1_000,
         description="Extra capacity above the peak, in percent: replicas are sized for "
-        "peak × (1 + headroomPercent/100).",
+        "peak * (1 + headroomPercent/100).",
     )
     search: Search = Field(default_factory=Search, description="How load levels are searched.")
     requests_per_level: int | None = Field(
@@ -246,7 +246,9 @@ class Interval(ApiModel):
 class MeasuredCapacity(ApiModel):
     """What the deployment holds today, at the knee."""
 
-    gpu_model: str | None = Field(default=None, description="GPU product (node label nvidia.com/gpu.product).")
+    gpu_model: str | None = Field(
+        default=None, description="GPU product (node label nvidia.com/gpu.product)."
+    )
     gpus_per_replica: int | None = Field(
         default=None, ge=0, description="nvidia.com/gpu of one replica's pod (limits, else requests)."
     )
@@ -295,10 +297,10 @@ class Recommendation(ApiModel):
     """The sizing for the peak, from the measured knee with one formula (docs/capacity.md)."""
 
     replicas: int = Field(ge=1, description="Recommended Deployment replicas.")
-    total_gpus: int = Field(ge=0, description="replicas × gpusPerReplica.")
+    total_gpus: int = Field(ge=0, description="replicas * gpusPerReplica.")
     tensor_parallel_size: int = Field(ge=1, description="Tensor parallel size the figures hold for.")
     estimated_max_load: float = Field(
-        description="Load the recommended replicas hold within SLO: replicas × capacity per replica "
+        description="Load the recommended replicas hold within SLO: replicas * capacity per replica "
         "(concurrency or requests per second)."
     )
     estimated_output_tokens_per_second_at_peak: float | None = Field(
@@ -310,7 +312,7 @@ class Recommendation(ApiModel):
     formula: str = Field(max_length=4096, description="The formula with its numbers.")
     reasoning: str = Field(max_length=8192, description="The recommendation in plain language.")
     cost_per_hour: str | None = Field(
-        default=None, description="totalGpus × pricePerGpuHour, rounded to cents (decimal string)."
+        default=None, description="totalGpus * pricePerGpuHour, rounded to cents (decimal string)."
     )
     cost_per_million_output_tokens: str | None = Field(
         default=None, description="Cost of one million generated tokens at the peak (decimal string)."

@@ -129,7 +129,7 @@ def test_loadtest_succeeds_with_per_level_results_that_match_the_mock(
     assert [(r.level, r.requests) for r in rows] == [(2, 40), (4, 40)]
 
     events = cluster.get_json("events", "-n", namespace, "--field-selector", "involvedObject.name=sweep")
-    assert {"Started", "Completed"} <= {e["reason"] for e in events["items"]}
+    assert {"Started", "Running", "Completed"} <= {e["reason"] for e in events["items"]}
 
 
 def test_semantically_invalid_spec_is_refused_with_a_message_and_no_jobs(
