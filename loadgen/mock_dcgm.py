@@ -136,9 +136,9 @@ class Exporter:
     signal: Schedule | PolledLoad
     profiling: bool = False
     clock: Callable[[], float] = time.time
-    _energy_mj: float = 0.0  # per GPU since start (every GPU draws the same power)
-    _last: float = field(default=math.nan)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _energy_mj: float = field(default=0.0, init=False)  # per GPU since start (all draw the same power)
+    _last: float = field(default=math.nan, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def _advance(self, now: float) -> None:
         """Integrate power up to `now`, splitting at schedule steps so the integral is exact."""

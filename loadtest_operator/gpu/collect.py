@@ -133,7 +133,16 @@ def _level(
 
 
 def _run(source: MetricsSource, queries: Mapping[str, str], at: float) -> dict[str, list[Sample]]:
-    return {name: parse_vector(source.query(expr, at)) for name, expr in queries.items()}
+    results = {}
+    for name, expr in queries.items():
+        answer = source.query(expr, at)
+        try:
+            results[name] = parse_vector(answer)
+        except (KeyError, IndexError, TypeError, ValueError) as err:
+            raise SourceError(
+                GpuMetricsReason.PROMETHEUS_QUERY_FAILED, f"unexpected answer to {expr}: {err!r}"
+            ) from err
+    return results
 
 
 def _discovery(dcgm: DcgmMatch, vllm: VllmMatch | None) -> GpuDiscovery:
@@ -149,7 +158,7 @@ def _discovery(dcgm: DcgmMatch, vllm: VllmMatch | None) -> GpuDiscovery:
             available=False,
             reason=GpuMetricsReason.NO_SERIES_MATCHED,
             message=f"no {promql.GPU_UTIL} series matched {' or '.join(dcgm.tried)}; {server_note}",
-            matched_by=MatchedBy.NONE.value,
+            matched_by=MatchedBy.NONE,
             queries_tried=list(dcgm.tried),
             **server_fields,
         )
@@ -159,7 +168,7 @@ def _discovery(dcgm: DcgmMatch, vllm: VllmMatch | None) -> GpuDiscovery:
         available=True,
         reason=GpuMetricsReason.METRICS_COLLECTED,
         message=f"{len(dcgm.gpu_uuids)} GPU(s) ({models}) matched by {dcgm.matched_by.value} {query}; {server_note}",
-        matched_by=dcgm.matched_by.value,
+        matched_by=dcgm.matched_by,
         query=query,
         gpu_models=list(dcgm.gpu_models) or None,
         gpu_count=len(dcgm.gpu_uuids),

@@ -12,6 +12,7 @@ from enum import StrEnum
 from pydantic import Field
 
 from loadtest_operator.api.base import ApiModel
+from loadtest_operator.gpu.discovery import MatchedBy
 
 
 class GpuMetricsReason(StrEnum):
@@ -40,8 +41,8 @@ class GpuDiscovery(ApiModel):
     )
     reason: GpuMetricsReason = Field(description="CamelCase reason for the GpuMetricsAvailable condition.")
     message: str = Field(default="", description="What was tried and what was found, for a person.")
-    matched_by: str = Field(
-        default="None",
+    matched_by: MatchedBy = Field(
+        default=MatchedBy.NONE,
         description="Which labels tied the DCGM series to the target pods: ExportedPodLabels "
         "(exported_namespace/exported_pod), PodLabels (namespace/pod), Hostname (the pods' nodes), or None.",
     )

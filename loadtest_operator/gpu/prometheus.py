@@ -52,14 +52,17 @@ class PrometheusSource:
         self._url = url
 
     def series(self, matches: Sequence[str], start: float, end: float) -> list[dict[str, str]]:
-        data = self._call(
-            lambda: self._client.get_series(
+        def request() -> list[dict[str, str]]:
+            data = self._client.get_series(
                 start=datetime.fromtimestamp(start, UTC),
                 end=datetime.fromtimestamp(end, UTC),
                 params={"match[]": list(matches)},
             )
-        )
-        return [{str(k): str(v) for k, v in item.items()} for item in data]
+            # Inside _call: a malformed answer is classified like any other failure.
+            return [{str(k): str(v) for k, v in item.items()} for item in data]
+
+        result: list[dict[str, str]] = self._call(request)
+        return result
 
     def query(self, expr: str, at: float) -> list[dict[str, Any]]:
         data = self._call(lambda: self._client.custom_query(expr, params={"time": f"{at:.3f}"}))
@@ -83,7 +86,7 @@ class PrometheusSource:
                 GpuMetricsReason.PROMETHEUS_UNREACHABLE,
                 f"{self._url} unreachable: {type(err).__name__}: {err}",
             ) from err
-        except (ValueError, KeyError, TypeError) as err:
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
             # A body that is not Prometheus' JSON: a proxy's error page, a wrong URL path.
             raise SourceError(
                 GpuMetricsReason.PROMETHEUS_QUERY_FAILED, f"{self._url} answered unexpectedly: {err!r}"

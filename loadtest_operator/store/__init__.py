@@ -5,7 +5,14 @@ Synchronous on purpose; the operator calls it through `asyncio.to_thread`.
 
 from loadtest_operator.store.engine import create_store_engine, database_url
 from loadtest_operator.store.migrate import current_revision, downgrade, head_revision, upgrade
-from loadtest_operator.store.models import LevelResultRow, Run
+from loadtest_operator.store.models import LevelResultRow, RecommendationRow, Run
+from loadtest_operator.store.recommendations import (
+    ChildRun,
+    get_recommendation,
+    list_recommendations,
+    recommendation_row,
+    save_recommendation,
+)
 from loadtest_operator.store.records import level_row, run_row
 from loadtest_operator.store.repository import (
     RunQuery,
@@ -17,20 +24,26 @@ from loadtest_operator.store.repository import (
 )
 
 __all__ = [
+    "ChildRun",
     "LevelResultRow",
+    "RecommendationRow",
     "Run",
     "RunQuery",
     "create_store_engine",
     "current_revision",
     "database_url",
     "downgrade",
+    "get_recommendation",
     "get_run",
     "head_revision",
     "level_history",
     "level_row",
     "list_level_results",
+    "list_recommendations",
     "list_runs",
+    "recommendation_row",
     "run_row",
+    "save_recommendation",
     "save_run",
     "upgrade",
 ]

@@ -87,3 +87,36 @@ class LevelResultRow(SQLModel, table=True):
     started_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime, nullable=True))
     finished_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime, nullable=True))
     result: dict[str, Any] = Field(sa_column=Column(JsonType, nullable=False))
+
+
+class RecommendationRow(SQLModel, table=True):
+    """The latest state of one CapacityRecommendation, keyed by its uid (a retried write updates the same
+    row). `children` lists its child LoadTests with their uids and runIds, which key their runs in `runs`;
+    `recommendation` and `measured` keep the status objects whole."""
+
+    __tablename__ = "recommendations"
+    __table_args__ = (
+        Index("ix_recommendations_updated_at", "updated_at"),
+        Index("ix_recommendations_namespace_name_updated_at", "namespace", "name", "updated_at"),
+        Index("ix_recommendations_target_updated_at", "target", "updated_at"),
+    )
+
+    uid: str = Field(primary_key=True, max_length=64)
+    namespace: str = Field(max_length=253)
+    name: str = Field(max_length=253)
+    target: str = Field(max_length=2048, description="service/<name>:<port> or the URL")
+    deployment: str = Field(max_length=253)
+    mode: str | None = Field(default=None, max_length=32, description="Concurrency or Rate")
+    peak: int | None = None
+    knee_level: int | None = None
+    replicas: int | None = None
+    total_gpus: int | None = None
+    cost_per_hour: str | None = Field(default=None, max_length=32, description="decimal string")
+    currency: str | None = Field(default=None, max_length=3)
+    ready_reason: str | None = Field(default=None, max_length=1024)
+    children: list[dict[str, Any]] = Field(sa_column=Column(JsonType, nullable=False))
+    measured: dict[str, Any] | None = Field(default=None, sa_column=Column(JsonType, nullable=True))
+    recommendation: dict[str, Any] | None = Field(default=None, sa_column=Column(JsonType, nullable=True))
+    spec: dict[str, Any] = Field(sa_column=Column(JsonType, nullable=False))
+    created_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))

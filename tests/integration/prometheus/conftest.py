@@ -57,11 +57,11 @@ scrape_configs:
 """
 
 
-def find_prometheus(env: Mapping[str, str] = os.environ) -> Path:
+def find_prometheus(env: Mapping[str, str] = os.environ, default: Path = Path(DEFAULT_PROMETHEUS)) -> Path:
     """$LLMLOAD_PROMETHEUS, else Debian's /usr/bin/prometheus, else PATH; fails the tests when absent."""
     candidates = [
         env.get(PROMETHEUS_ENV, ""),
-        DEFAULT_PROMETHEUS,
+        str(default),
         shutil.which("prometheus", path=env.get("PATH", "")),
     ]
     for candidate in candidates:

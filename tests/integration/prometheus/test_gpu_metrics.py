@@ -1,7 +1,7 @@
 """GPU and vLLM figures through a real Prometheus: stand-in dcgm-exporters and the mock vLLM server as
 processes on 127.0.0.1, scraped every second, queried by the operator's collector.
 
-One timeline (about 12 s) serves every test: the exporters follow a schedule of load steps (idle, then
+One timeline (about 20 s) serves every test: the exporters follow a schedule of load steps (idle, then
 4 requests running, then idle) that fixes what the GPUs must show, while a client drives 4 concurrent
 streams against the mock vLLM during the loaded window.
 """
@@ -39,7 +39,7 @@ LOAD = 4
 # scrape answered late skews the energy counter against its timestamp.
 TTFT_MS, ITL_MS, OUTPUT_TOKENS = 40.0, 20.0, 8
 WINDOW_SECONDS = 4.0
-STARTUP_SECONDS = 3.0  # processes up and scraped (every target already discovered) before the first step
+STARTUP_SECONDS = 5.0  # processes up and scraped (every target already discovered) before the first step
 
 
 @dataclass(frozen=True)
@@ -145,10 +145,13 @@ def scenario(prometheus: PrometheusServer, ports: Ports, scrape_targets: Targets
                       "--pod", "1=llm/other-0/other", "--schedule", schedule, "--profiling"),
             "mock_dcgm_listening",
         )  # fmt: skip
-        # node-b: pod mapping off (no namespace/pod labels): only the Hostname fallback can match.
+        # node-b: pod mapping off (no namespace/pod labels): only the Hostname fallback can match. Its
+        # load is what the mock vLLM reports running, polled every 0.1 s.
         dcgm_b = start(
-            mock_dcgm(ports.dcgm_b, "--hostname", "node-b", "--schedule", schedule), "mock_dcgm_listening"
-        )
+            mock_dcgm(ports.dcgm_b, "--hostname", "node-b", "--load-url", f"http://{vllm}/metrics",
+                      "--poll-interval", "0.1"),
+            "mock_dcgm_listening",
+        )  # fmt: skip
         # node-c: scraped with honor_labels: true, so the pod labels keep their own names.
         dcgm_c = start(
             mock_dcgm(
@@ -225,7 +228,8 @@ async def test_vllm_series_line_up_with_the_client(scenario: Scenario) -> None:
     assert idle.server.requests_running_max == 0
     assert idle.server.requests == 0
     assert loaded.server.requests_running_max == LOAD
-    assert 3 <= (loaded.server.requests_running_mean or 0) <= LOAD
+    # A busy CI machine delays the client between requests: the mean dips below LOAD, not to idle.
+    assert LOAD / 2 <= (loaded.server.requests_running_mean or 0) <= LOAD
     assert loaded.server.kv_cache_usage_percent_max is not None
     assert loaded.server.kv_cache_usage_percent_max > 0
     assert loaded.server.requests == approx(scenario.requests, rel=0.15)
@@ -246,16 +250,24 @@ async def test_vllm_series_line_up_with_the_client(scenario: Scenario) -> None:
 
 
 async def test_hostname_fallback_without_pod_mapping(scenario: Scenario) -> None:
-    discovery, (_, loaded) = await collect_level_metrics(
+    discovery, (idle, loaded) = await collect_level_metrics(
         scenario.url, None, [PodRef("vllm-b", "llm", "node-b")], [scenario.idle, scenario.loaded]
     )
     assert discovery.matched_by == MatchedBy.HOSTNAME
     assert discovery.query == '{Hostname="node-b"}'
     assert discovery.gpu_count == 1
     assert discovery.server_pods is None  # no vLLM series for this pod
+    assert idle.gpu is not None
     assert loaded.gpu is not None
     assert loaded.server is None
-    assert loaded.gpu.energy_joules == approx((IDLE_WATTS + WATTS_PER_LOAD * LOAD) * WINDOW_SECONDS, rel=0.03)
+    # This exporter follows the running requests it polls from the mock vLLM: idle, then up to LOAD.
+    # A few power snapshots cannot pin down a polled integral, so bound it by what the script allows.
+    assert idle.gpu.power_watts_max == IDLE_WATTS
+    assert idle.gpu.energy_joules == approx(IDLE_WATTS * WINDOW_SECONDS, rel=0.03)
+    assert loaded.gpu.power_watts_max == IDLE_WATTS + WATTS_PER_LOAD * LOAD
+    assert loaded.gpu.energy_joules is not None
+    assert loaded.gpu.energy_joules > 2 * IDLE_WATTS * WINDOW_SECONDS
+    assert loaded.gpu.energy_joules <= 1.03 * (IDLE_WATTS + WATTS_PER_LOAD * LOAD) * WINDOW_SECONDS
     assert loaded.gpu.sm_active_ratio_mean is None  # no profiling metrics on this exporter
 
 

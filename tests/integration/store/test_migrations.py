@@ -14,7 +14,7 @@ from loadtest_operator.store.models import Run
 
 pytestmark = pytest.mark.integration
 
-TABLES = {"runs", "level_results"}
+TABLES = {"runs", "level_results", "recommendations"}
 
 
 def tables(engine: Engine) -> set[str]:
@@ -70,3 +70,16 @@ def test_migrations_ship_as_package_data() -> None:
     assert revisions, "no revisions"
     pyproject = (Path(__file__).resolve().parents[3] / "pyproject.toml").read_text()
     assert '"*.mako"' in pyproject
+
+
+def test_recommendations_revision_follows_the_first(engine: Engine) -> None:
+    # 0002 only adds the recommendations table: going back to 0001 leaves the run history alone.
+    upgrade(engine, "0001")
+    assert tables(engine) == {"runs", "level_results"}
+    upgrade(engine)
+    assert current_revision(engine) == "0002" == head_revision()
+    indexes = {index["name"] for index in inspect(engine).get_indexes("recommendations")}
+    assert {"ix_recommendations_updated_at", "ix_recommendations_namespace_name_updated_at"} <= indexes
+    downgrade(engine, "0001")
+    assert current_revision(engine) == "0001"
+    assert tables(engine) == {"runs", "level_results"}

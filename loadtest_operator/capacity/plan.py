@@ -1,0 +1,354 @@
+"""One CapacityRecommendation reconcile, decided purely: observed state in, actions and status out.
+
+The handler, on every tick (level-triggered, restart-safe):
+
+  1. parse + validate the spec (validation.py); fetch the Deployment (and its ready pods' nodes) and list
+     the child LoadTests by `children.children_selector(parent)`;
+  2. if `workload.needs_prometheus(...)`: run `prometheus.workload_queries(...)` and pass
+     `prometheus.derive_workload(...)` to `workload.resolve_workload(...)` (a failure is a problem with
+     reason PrometheusUnavailable);
+  3. call `plan(...)` and then do what it says: create `create` (409 AlreadyExists is success), patch
+     `status`, emit `event`, and, only when `scale_to` is set (spec.scaleDeployment), merge-patch the
+     Deployment's replicas.
+
+Everything the search knows comes from the children, so nothing is lost or repeated across restarts.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from statistics import fmean
+from typing import Any
+
+from loadtest_operator.analysis.conditions import find_condition, set_condition
+from loadtest_operator.analysis.problems import Problem, summarize
+from loadtest_operator.api import (
+    CapacityRecommendationSpec,
+    CapacityRecommendationStatus,
+    ConditionStatus,
+    Interval,
+    LoadMode,
+    MeasuredCapacity,
+    Recommendation,
+    ResolvedWorkload,
+    SearchTraceEntry,
+)
+from loadtest_operator.api.wire import to_wire
+from loadtest_operator.capacity import reasons
+from loadtest_operator.capacity.children import (
+    Child,
+    ChildState,
+    Parent,
+    build_child,
+    measurement_hash,
+    read_child,
+)
+from loadtest_operator.capacity.deployment import DeploymentFacts
+from loadtest_operator.capacity.recommend import SizingInputs, recommend
+from loadtest_operator.capacity.search import Done, Measure, SearchSettings, level_verdict, next_step
+from loadtest_operator.capacity.slo import slo_misses, slo_text
+
+_TARGET_DISPLAY_FALLBACK = "?"
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What the handler read this tick."""
+
+    parent: Parent
+    generation: int
+    spec: CapacityRecommendationSpec
+    previous: CapacityRecommendationStatus
+    workload: ResolvedWorkload | None
+    children: Sequence[Mapping[str, Any]]
+    facts: DeploymentFacts | None
+    now: datetime
+    # Semantic spec problems (InvalidSpec), and target problems (TargetUnavailable, PrometheusUnavailable).
+    spec_problems: Sequence[Problem] = ()
+    target_problems: Sequence[Problem] = ()
+    # GPU energy per 1k output tokens by child name, when GPU metrics exist.
+    energy_by_child: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str  # Normal or Warning
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    status: CapacityRecommendationStatus
+    create: list[dict[str, Any]] = field(default_factory=list)
+    event: Event | None = None
+    scale_to: int | None = None
+
+    @property
+    def ready_reason(self) -> str | None:
+        ready = find_condition(self.status.conditions or [], reasons.READY)
+        return None if ready is None else ready.reason
+
+
+def target_display(spec: CapacityRecommendationSpec) -> str:
+    ref = spec.target.service_ref
+    if ref is not None:
+        return f"service/{ref.name}:{ref.port}"
+    return spec.target.url or _TARGET_DISPLAY_FALLBACK
+
+
+def search_settings(spec: CapacityRecommendationSpec) -> SearchSettings:
+    return SearchSettings(
+        mode=spec.search.mode,
+        goodput_percent=spec.slo.goodput_percent,
+        repeats=spec.repeats,
+        start_level=spec.search.start_level,
+        max_levels=spec.search.max_levels,
+        levels=tuple(spec.search.levels or ()),
+    )
+
+
+def plan(observed: Observed) -> Plan:
+    """The actions and the new status for this tick."""
+    spec = observed.spec
+    base = observed.previous.model_copy(
+        update={"observed_generation": observed.generation, "target": target_display(spec)}
+    )
+    if observed.spec_problems:
+        return _ready(observed, base, ConditionStatus.FALSE, *summarize(list(observed.spec_problems)))
+    workload = observed.workload
+    if workload is None:
+        problems = list(observed.target_problems) or [
+            Problem(reasons.SEARCHING, "waiting for the workload to be derived", "spec.workload")
+        ]
+        status = ConditionStatus.FALSE if observed.target_problems else ConditionStatus.UNKNOWN
+        return _ready(observed, base, status, *summarize(problems))
+    measurement = measurement_hash(spec, workload)
+    children = sorted(
+        (c for c in map(read_child, observed.children) if c is not None and c.measurement == measurement),
+        key=lambda c: (c.level, c.repeat),
+    )
+    if observed.previous.measurement != measurement:
+        # What is measured changed: a new search; the old figures no longer hold.
+        base = base.model_copy(update={"measured": None, "recommendation": None})
+    base = base.model_copy(
+        update={
+            "workload": workload,
+            "measurement": measurement,
+            "children": [c.name for c in children] or None,
+            "search_trace": _trace(children, spec) or None,
+        }
+    )
+    failed = [c for c in children if c.state is ChildState.FAILED]
+    if failed:
+        names = ", ".join(f"{c.name} ({c.message})" for c in failed)
+        return _ready(
+            observed,
+            base,
+            ConditionStatus.FALSE,
+            reasons.CHILD_FAILED,
+            f"measurement failed: {names}; delete the failed LoadTest to measure that level again",
+        )
+    running = [c for c in children if c.state is ChildState.RUNNING]
+    if running:
+        return _ready(
+            observed,
+            base,
+            ConditionStatus.UNKNOWN,
+            reasons.SEARCHING,
+            "measuring "
+            + ", ".join(f"level {c.level} (repeat {c.repeat + 1}/{spec.repeats})" for c in running),
+        )
+    settings = search_settings(spec)
+    trace: dict[int, list[float]] = {}
+    for child in children:
+        trace.setdefault(child.level, []).append(child.goodput_percent or 0.0)
+    step = next_step(settings, trace)
+    if isinstance(step, Measure):
+        if observed.target_problems or observed.facts is None:
+            problems = list(observed.target_problems) or [
+                Problem(reasons.TARGET_UNAVAILABLE, "the Deployment's facts are unknown", "spec.target")
+            ]
+            return _ready(observed, base, ConditionStatus.FALSE, *summarize(problems))
+        manifest = build_child(observed.parent, spec, workload, step.level, step.repeat, observed.facts)
+        name = manifest["metadata"]["name"]
+        planned = _ready(
+            observed,
+            base.model_copy(update={"children": [*(base.children or []), name]}),
+            ConditionStatus.UNKNOWN,
+            reasons.SEARCHING,
+            f"measuring level {step.level} (repeat {step.repeat + 1}/{spec.repeats})",
+        )
+        return Plan(status=planned.status, create=[manifest], event=planned.event)
+    return _finish(observed, base, workload, children, step)
+
+
+def _trace(children: Sequence[Child], spec: CapacityRecommendationSpec) -> list[SearchTraceEntry]:
+    settings = search_settings(spec)
+    by_level: dict[int, list[Child]] = {}
+    for child in children:
+        by_level.setdefault(child.level, []).append(child)
+    entries = []
+    for level, group in sorted(by_level.items()):
+        goodputs = [c.goodput_percent for c in group if c.state is ChildState.MEASURED]
+        measured = [g for g in goodputs if g is not None]
+        entries.append(
+            SearchTraceEntry(
+                level=level,
+                goodput_percent=round(min(measured), 2) if measured else None,
+                within_slo=level_verdict(measured, settings) if measured else None,
+                children=[c.name for c in group],
+            )
+        )
+    return entries
+
+
+def _finish(
+    observed: Observed,
+    base: CapacityRecommendationStatus,
+    workload: ResolvedWorkload,
+    children: Sequence[Child],
+    done: Done,
+) -> Plan:
+    spec = observed.spec
+    if done.knee is None:
+        lowest = min((c for c in children), key=lambda c: (c.level, c.goodput_percent or 0.0), default=None)
+        misses = slo_misses(spec.slo, lowest.result) if lowest is not None and lowest.result else []
+        level = lowest.level if lowest is not None else "?"
+        detail = "; ".join(misses) or "no level met the SLO"
+        return _ready(
+            observed,
+            base.model_copy(update={"measured": None, "recommendation": None}),
+            ConditionStatus.FALSE,
+            reasons.SLO_UNREACHABLE,
+            f"even level {level} misses the SLO: {detail}",
+        )
+    at_knee = [c for c in children if c.level == done.knee and c.result is not None]
+    measured = _measured(observed, at_knee, done)
+    facts = next((c.facts for c in at_knee if c.facts is not None), None) or observed.facts
+    if facts is None or facts.current_replicas < 1:
+        return _ready(
+            observed,
+            base,
+            ConditionStatus.FALSE,
+            reasons.TARGET_UNAVAILABLE,
+            "the replicas measured are unknown (no ready replica was recorded)",
+        )
+    cost = spec.cost
+    inputs = SizingInputs(
+        mode=workload.mode,
+        peak=workload.peak,
+        headroom_percent=spec.headroom_percent,
+        knee=done.knee,
+        current_replicas=facts.current_replicas,
+        gpus_per_replica=facts.gpus_per_replica,
+        tensor_parallel_size=facts.tensor_parallel_size,
+        output_tokens_per_second_at_knee=measured.output_tokens_per_second_at_knee,
+        price_per_gpu_hour=None if cost is None else Decimal(cost.price_per_gpu_hour),
+        currency=None if cost is None else cost.currency,
+        energy_per_1k_output_tokens_joules=measured.energy_per_1k_output_tokens_joules,
+        knee_is_lower_bound=done.lower_bound,
+    )
+    recommendation = recommend(
+        inputs,
+        namespace=observed.parent.namespace,
+        deployment=spec.target.deployment_ref.name,
+        slo_text=slo_text(spec.slo),
+        gpu_model=facts.gpu_model,
+    )
+    status = base.model_copy(
+        update={"measured": measured, "recommendation": recommendation, "summary": _summary(recommendation)}
+    )
+    message = (
+        f"{recommendation.replicas} replicas ({recommendation.total_gpus} GPUs) for a peak of {workload.peak}"
+    )
+    planned = _ready(observed, status, ConditionStatus.TRUE, reasons.RECOMMENDED, message)
+    return Plan(
+        status=planned.status,
+        event=planned.event,
+        scale_to=recommendation.replicas if spec.scale_deployment else None,
+    )
+
+
+def _measured(observed: Observed, at_knee: Sequence[Child], done: Done) -> MeasuredCapacity:
+    results = [c.result for c in at_knee if c.result is not None]
+    facts = next((c.facts for c in at_knee if c.facts is not None), None) or observed.facts
+    knee = done.knee or 0
+    per_replica = None if facts is None or facts.current_replicas < 1 else knee / facts.current_replicas
+    mode = observed.workload.mode if observed.workload is not None else LoadMode.CONCURRENCY
+    tokens = [r.output_tokens_per_second for r in results]
+    goodputs = [r.goodput.percent if r.goodput is not None else 0.0 for r in results]
+    energies = [observed.energy_by_child[c.name] for c in at_knee if c.name in observed.energy_by_child]
+    return MeasuredCapacity(
+        gpu_model=facts.gpu_model if facts else None,
+        gpus_per_replica=facts.gpus_per_replica if facts else None,
+        tensor_parallel_size=facts.tensor_parallel_size if facts else None,
+        current_replicas=facts.current_replicas if facts else None,
+        knee_level=done.knee,
+        knee_is_lower_bound=done.lower_bound,
+        max_concurrency_per_replica_at_slo=_r(per_replica)
+        if per_replica is not None and mode is LoadMode.CONCURRENCY
+        else None,
+        max_requests_per_second_per_replica_at_slo=_r(per_replica)
+        if per_replica is not None and mode is LoadMode.RATE
+        else None,
+        requests_per_second_at_knee=_r(fmean(r.requests_per_second for r in results)) if results else None,
+        output_tokens_per_second_at_knee=_r(fmean(tokens)) if tokens else None,
+        goodput_percent_at_knee=_r(min(goodputs)) if goodputs else None,
+        output_tokens_per_second_interval=Interval(min=_r(min(tokens)), max=_r(max(tokens)))
+        if tokens
+        else None,
+        goodput_percent_interval=Interval(min=_r(min(goodputs)), max=_r(max(goodputs))) if goodputs else None,
+        repeats=len(results) or None,
+        energy_per_1k_output_tokens_joules=_r(fmean(energies)) if energies else None,
+    )
+
+
+def _r(value: float) -> float:
+    return round(value, 3)
+
+
+def _summary(recommendation: Recommendation) -> str:
+    cost = (
+        f", {recommendation.cost_per_hour} {recommendation.currency}/h"
+        if recommendation.cost_per_hour is not None
+        else ""
+    )
+    return f"{recommendation.replicas} replicas, {recommendation.total_gpus} GPUs{cost}"
+
+
+def _ready(
+    observed: Observed,
+    status: CapacityRecommendationStatus,
+    condition_status: ConditionStatus,
+    reason: str,
+    message: str,
+) -> Plan:
+    previous = find_condition(observed.previous.conditions or [], reasons.READY)
+    conditions = set_condition(
+        observed.previous.conditions or [],
+        reasons.READY,
+        condition_status,
+        reason,
+        message,
+        now=observed.now,
+        observed_generation=observed.generation,
+    )
+    event = None
+    if previous is None or previous.reason != reason or previous.status != condition_status:
+        event_type = "Warning" if condition_status is ConditionStatus.FALSE else "Normal"
+        event = Event(event_type, reason, message)
+    summary = status.summary if reason == reasons.RECOMMENDED else f"{reason}: {message}"[:1024]
+    return Plan(status=status.model_copy(update={"conditions": conditions, "summary": summary}), event=event)
+
+
+def status_patch(previous: Mapping[str, Any] | None, status: CapacityRecommendationStatus) -> dict[str, Any]:
+    """A merge patch for /status: `status` on the wire (no nulls, no empty strings), plus an explicit null
+    for every top-level field the previous status had and the new one drops (e.g. a recommendation
+    withdrawn by a new search), since a merge patch leaves absent keys alone."""
+    patch = to_wire(status)
+    for key in previous or {}:
+        if key not in patch:
+            patch[key] = None
+    return patch

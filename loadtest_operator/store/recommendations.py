@@ -1,0 +1,115 @@
+"""The CapacityRecommendation history: one row per recommendation uid, upserted on every status change
+worth keeping (a retry or a restarted operator updates the same row)."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import desc
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from loadtest_operator.api import CapacityRecommendationSpec, CapacityRecommendationStatus
+from loadtest_operator.store.models import RecommendationRow
+
+
+@dataclass(frozen=True, slots=True)
+class ChildRun:
+    """A child LoadTest and the key of its run in `runs` (its uid and runId)."""
+
+    name: str
+    loadtest_uid: str
+    run_id: int
+    level: int
+    repeat: int
+
+
+def recommendation_row(
+    *,
+    uid: str,
+    namespace: str,
+    name: str,
+    spec: CapacityRecommendationSpec,
+    status: CapacityRecommendationStatus,
+    children: Sequence[ChildRun],
+    target: str,
+    ready_reason: str | None,
+    created_at: datetime,
+    updated_at: datetime,
+) -> RecommendationRow:
+    recommendation = status.recommendation
+    workload = status.workload
+    return RecommendationRow(
+        uid=uid,
+        namespace=namespace,
+        name=name,
+        target=target,
+        deployment=spec.target.deployment_ref.name,
+        mode=workload.mode.value if workload else None,
+        peak=workload.peak if workload else None,
+        knee_level=status.measured.knee_level if status.measured else None,
+        replicas=recommendation.replicas if recommendation else None,
+        total_gpus=recommendation.total_gpus if recommendation else None,
+        cost_per_hour=recommendation.cost_per_hour if recommendation else None,
+        currency=recommendation.currency if recommendation else None,
+        ready_reason=ready_reason,
+        children=[
+            {
+                "name": c.name,
+                "loadtestUid": c.loadtest_uid,
+                "runId": c.run_id,
+                "level": c.level,
+                "repeat": c.repeat,
+            }
+            for c in sorted(children, key=lambda c: (c.level, c.repeat, c.name))
+        ],
+        measured=status.measured.model_dump(mode="json", by_alias=True, exclude_none=True)
+        if status.measured
+        else None,
+        recommendation=recommendation.model_dump(mode="json", by_alias=True, exclude_none=True)
+        if recommendation
+        else None,
+        spec=spec.model_dump(mode="json", by_alias=True, exclude_none=True),
+        created_at=created_at,
+        updated_at=updated_at,
+    )
+
+
+def save_recommendation(engine: Engine, row: RecommendationRow) -> None:
+    """Insert or update `row` (keyed by uid). created_at keeps its first value."""
+    table = RecommendationRow.__table__  # type: ignore[attr-defined]
+    values: dict[str, Any] = {c.name: getattr(row, c.name) for c in table.columns}
+    with engine.begin() as connection:
+        dialect = connection.dialect.name
+        statement: postgresql.Insert | sqlite.Insert
+        if dialect == "postgresql":
+            statement = postgresql.insert(table).values(values)
+        elif dialect == "sqlite":
+            statement = sqlite.insert(table).values(values)
+        else:
+            raise ValueError(f"upsert not implemented for {dialect}")
+        updates = {c.name: c for c in statement.excluded if c.name not in ("uid", "created_at")}
+        connection.execute(statement.on_conflict_do_update(index_elements=["uid"], set_=updates))
+
+
+def get_recommendation(engine: Engine, uid: str) -> RecommendationRow | None:
+    with Session(engine) as session:
+        return session.get(RecommendationRow, uid)
+
+
+def list_recommendations(
+    engine: Engine, *, namespace: str | None = None, name: str | None = None, limit: int = 100
+) -> list[RecommendationRow]:
+    """Recommendations, most recently updated first."""
+    statement = select(RecommendationRow)
+    if namespace is not None:
+        statement = statement.where(col(RecommendationRow.namespace) == namespace)
+    if name is not None:
+        statement = statement.where(col(RecommendationRow.name) == name)
+    statement = statement.order_by(desc(col(RecommendationRow.updated_at)), col(RecommendationRow.uid)).limit(
+        limit
+    )
+    with Session(engine) as session:
+        return list(session.exec(statement).all())

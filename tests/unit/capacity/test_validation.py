@@ -1,0 +1,112 @@
+"""Cross-field rules of a CapacityRecommendation spec, and the schema rules pydantic enforces."""
+
+from typing import Any
+
+import pytest
+
+from loadtest_operator.capacity.validation import parse_capacity_spec, validate_capacity_spec
+from tests.unit.capacity.specs import make_spec, raw_spec
+
+
+def test_the_example_spec_is_valid() -> None:
+    spec, problems = parse_capacity_spec(raw_spec())
+    assert problems == []
+    assert spec is not None
+    assert validate_capacity_spec(spec) == []
+    assert spec.scale_deployment is False  # never touch the Deployment unless asked
+    assert spec.cost is not None
+    assert spec.cost.currency == "USD"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        (
+            {"workload": {"inputTokens": {"mean": 1}, "outputTokens": {"mean": 1}}},
+            "spec.workload",
+            "exactly one of peakConcurrency",
+        ),
+        (
+            {
+                "workload": {
+                    "peakConcurrency": 5,
+                    "peakRequestsPerSecond": 5,
+                    "inputTokens": {"mean": 1},
+                    "outputTokens": {"mean": 1},
+                }
+            },
+            "spec.workload",
+            "exactly one",
+        ),
+        (
+            {"workload": {"peakConcurrency": 5, "inputTokens": {"mean": 1}}},
+            "spec.workload.outputTokens",
+            "required",
+        ),
+        (
+            {
+                "workload": {
+                    "peakConcurrency": 5,
+                    "inputTokens": {"distribution": "Uniform", "min": 9},
+                    "outputTokens": {"mean": 1},
+                }
+            },
+            "spec.workload.inputTokens",
+            "Uniform needs min and max",
+        ),
+        ({"slo": {"goodputPercent": 90}}, "spec.slo", "at least one"),
+        ({"levelDurationSeconds": 60}, "spec", "exactly one of requestsPerLevel"),
+        ({"search": {"mode": "Levels"}}, "spec.search.levels", "needs levels"),
+        ({"search": {"mode": "Levels", "levels": [8, 4]}}, "spec.search.levels", "sorted"),
+        ({"search": {"levels": [4, 8]}}, "spec.search.levels", "only used with mode Levels"),
+        (
+            {
+                "target": {
+                    "serviceRef": {"name": "v", "port": 1},
+                    "url": "http://x:1",
+                    "deploymentRef": {"name": "v"},
+                }
+            },
+            "spec.target",
+            "exactly one of serviceRef and url",
+        ),
+    ],
+)
+def test_problems(overrides: dict[str, Any], field: str, message: str) -> None:
+    problems = validate_capacity_spec(make_spec(**overrides))
+    assert any(p.field == field and message in p.message and p.reason == "InvalidSpec" for p in problems), (
+        problems
+    )
+
+
+def test_from_prometheus_needs_no_tokens_or_peak() -> None:
+    spec = make_spec(workload={"fromPrometheus": {"windowSeconds": 86_400}})
+    assert validate_capacity_spec(spec) == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "loc"),
+    [
+        ({"cost": {"pricePerGpuHour": "2,50"}}, "spec.cost.pricePerGpuHour"),
+        ({"cost": {"pricePerGpuHour": "-1"}}, "spec.cost.pricePerGpuHour"),
+        ({"cost": {"pricePerGpuHour": "2.5", "currency": "usd"}}, "spec.cost.currency"),
+        ({"repeats": 0}, "spec.repeats"),
+        ({"target": {"serviceRef": {"name": "vllm", "port": 8000}}}, "spec.target.deploymentRef"),
+        ({"search": {"mode": "Sometimes"}}, "spec.search.mode"),
+    ],
+)
+def test_schema_problems_are_reported_not_raised(overrides: dict[str, Any], loc: str) -> None:
+    spec, problems = parse_capacity_spec(raw_spec(**overrides))
+    assert spec is None
+    assert [p.field for p in problems] == [loc]
+
+
+def test_what_a_child_loadtest_would_refuse_is_refused_up_front() -> None:
+    spec = make_spec(
+        target={"url": "http://vllm.example:8000", "deploymentRef": {"name": "vllm"}},
+        loadGenerator={"placement": "SameNode"},
+    )
+    (problem,) = validate_capacity_spec(spec)
+    assert problem.field == "spec.loadGenerator.placement"
+    assert "in the child LoadTests" in problem.message
+    assert validate_capacity_spec(make_spec(loadGenerator={"parallelism": 2, "minSucceededShards": 3}))
