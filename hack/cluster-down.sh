@@ -37,7 +37,7 @@ fi
 
 # 2. The node and the control plane.
 say "stopping kubelet, kube-proxy, control plane"
-for c in kubelet kube-proxy kube-controller-manager kube-scheduler; do stop_component "$c"; done
+for c in prometheus prometheus-sd kubelet kube-proxy kube-controller-manager kube-scheduler; do stop_component "$c"; done
 
 # 3. Containers the kubelet did not get to, then containerd and its shims.
 if alive containerd; then

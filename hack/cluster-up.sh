@@ -14,7 +14,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 is_up() { [ -f "$ADMIN_KUBECONFIG" ] && kc get --raw /readyz >/dev/null 2>&1 && kc get node "$NODE_NAME" >/dev/null 2>&1; }
 if [ "${1:-}" = "--status" ]; then is_up; exit $?; fi
-if is_up; then ok "cluster already running (KUBECONFIG=$ADMIN_KUBECONFIG)"; exit 0; fi
+if is_up; then "$here/prometheus-up.sh"; ok "cluster already running (KUBECONFIG=$ADMIN_KUBECONFIG)"; exit 0; fi
 
 [ "$(id -u)" = 0 ] || die "the local node needs root (network bridge, iptables, containerd)" "run as root, or use USE_EXISTING_CLUSTER=true with KUBECONFIG"
 for c in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl; do
@@ -34,11 +34,6 @@ LOGS=$D/logs
 mkdir -p "$PKI" "$LOGS" "$D/pids" "$D/etcd" "$D/containerd" "$D/kubelet" "$D/cni/net.d" "$D/cni/ipam"
 chmod 700 "$D/etcd"
 
-start() { # start NAME COMMAND...: a daemon in its own session, so Ctrl-C on the caller leaves teardown orderly
-  local name=$1; shift
-  setsid "$@" >"$LOGS/$name.log" 2>&1 < /dev/null &
-  echo $! > "$D/pids/$name.pid"
-}
 
 # ---- certificates and credentials ------------------------------------------------
 step "certificates and tokens"
@@ -248,5 +243,7 @@ kc label node "$NODE_NAME" --overwrite nvidia.com/gpu.present=true nvidia.com/gp
   nvidia.com/gpu.count="${LLMLOAD_FAKE_GPUS:-4}" nvidia.com/gpu.memory=81920 >/dev/null
 gpus() { [ "$(kc get node "$NODE_NAME" -o jsonpath='{.status.allocatable.nvidia\.com/gpu}')" = "${LLMLOAD_FAKE_GPUS:-4}" ]; }
 wait_for 30 "nvidia.com/gpu allocatable" "$LOGS/kubelet.log" gpus
+
+"$here/prometheus-up.sh"
 
 ok "cluster up: export KUBECONFIG=$ADMIN_KUBECONFIG"

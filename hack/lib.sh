@@ -38,6 +38,8 @@ CONTAINERD_SOCK=$CLUSTER_DIR/containerd/containerd.sock
 KUBECTL=$K8S_BIN/kubectl
 ADMIN_KUBECONFIG=$CLUSTER_DIR/kubeconfig
 GUARD_COMMENT=llmload-no-egress
+PROMETHEUS_PORT=9090
+PROMETHEUS_URL=http://$BRIDGE_IP:$PROMETHEUS_PORT
 
 kc() { "$KUBECTL" --kubeconfig "$ADMIN_KUBECONFIG" "$@"; }
 ctr_k8s() { ctr --address "$CONTAINERD_SOCK" --namespace k8s.io "$@"; }
@@ -65,4 +67,13 @@ import_images() {
       || die "importing $archive failed" "rebuild it with hack/build-images.sh"
   done
   ok "images: $(ctr_k8s images ls -q | grep -v '^sha256:' | tr '\n' ' ')"
+}
+
+# start NAME COMMAND...: a daemon in its own session (so Ctrl-C on the caller leaves teardown orderly),
+# its log in $CLUSTER_DIR/logs and its pid in $CLUSTER_DIR/pids.
+start() {
+  local name=$1; shift
+  mkdir -p "$CLUSTER_DIR/logs" "$CLUSTER_DIR/pids"
+  setsid "$@" >"$CLUSTER_DIR/logs/$name.log" 2>&1 < /dev/null &
+  echo $! > "$CLUSTER_DIR/pids/$name.pid"
 }

@@ -14,6 +14,8 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from loadtest_operator.api.group import GROUP, KIND, PLURAL, VERSION
+
 JsonDict = dict[str, Any]
 
 
@@ -110,6 +112,18 @@ class Kube:
             f"deployment {namespace}/{name}", self.apps.read_namespaced_deployment, name, namespace
         )
 
+    async def loadtests(self, namespace: str, selector: str) -> list[JsonDict]:
+        """LoadTests matching a label selector (a CapacityRecommendation's children)."""
+        return await self.list_objects(
+            "loadtests",
+            self.custom.list_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            namespace,
+            PLURAL,
+            label_selector=selector,
+        )
+
     async def pod_log_tail(self, namespace: str, pod: str, lines: int = 20) -> str:
         try:
             text: str = await asyncio.to_thread(
@@ -133,6 +147,9 @@ class Kube:
             "Job": self.batch.create_namespaced_job,
             "Role": self.rbac.create_namespaced_role,
             "RoleBinding": self.rbac.create_namespaced_role_binding,
+            KIND: lambda namespace, body: self.custom.create_namespaced_custom_object(
+                GROUP, VERSION, namespace, PLURAL, body
+            ),
         }
         try:
             await asyncio.to_thread(creators[kind], ns, manifest)
@@ -141,6 +158,19 @@ class Kube:
                 return False
             raise KubeError(f"creating {kind} {ns}/{name}", exc) from exc
         return True
+
+    async def scale_deployment(self, namespace: str, name: str, replicas: int) -> None:
+        """Merge-patch the Deployment's spec.replicas (CapacityRecommendation with scaleDeployment only)."""
+        try:
+            await asyncio.to_thread(
+                self.apps.patch_namespaced_deployment,
+                name,
+                namespace,
+                {"spec": {"replicas": replicas}},
+                _content_type="application/merge-patch+json",
+            )
+        except ApiException as exc:
+            raise KubeError(f"scaling deployment {namespace}/{name}", exc) from exc
 
     async def delete_job(self, namespace: str, name: str) -> None:
         try:

@@ -12,7 +12,7 @@ import httpx
 import kopf
 from sqlalchemy.exc import SQLAlchemyError
 
-from loadtest_operator.handlers import loadtest
+from loadtest_operator.handlers import capacity, loadtest
 from loadtest_operator.kube import Kube, load_client_config
 from loadtest_operator.metrics import OperatorMetrics
 from loadtest_operator.reconcile import Context
@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> None:
         ctx.metrics.serve(settings.metrics_port)
     registry = kopf.OperatorRegistry()
     loadtest.register(registry, settings.reconcile_interval_seconds)
+    capacity.register(registry, settings.reconcile_interval_seconds)
 
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:

@@ -47,6 +47,12 @@ class OperatorMetrics:
             [*LEVEL_LABELS, "metric", "quantile"],
             registry=r,
         )
+        self.capacity_recommended_replicas = Gauge(
+            "llmload_capacity_recommended_replicas",
+            "Replicas a CapacityRecommendation recommends for its Deployment",
+            ["namespace", "capacityrecommendation", "deployment"],
+            registry=r,
+        )
 
     def serve(self, port: int) -> None:
         start_http_server(port, registry=self.registry)
@@ -67,3 +73,6 @@ class OperatorMetrics:
                 for quantile, value in (("0.5", summary.p50), ("0.9", summary.p90), ("0.99", summary.p99)):
                     if value is not None:
                         self.level_latency.labels(*labels, metric, quantile).set(value / 1000.0)
+
+    def record_recommendation(self, namespace: str, name: str, deployment: str, replicas: int) -> None:
+        self.capacity_recommended_replicas.labels(namespace, name, deployment).set(replicas)

@@ -13,6 +13,7 @@ operator restart at any moment neither loses nor duplicates a run. The steps:
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -26,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from loadgen.compact import decode_compact
 from loadgen.merge import merge_results
+from loadgen.result import RunResult
 from loadtest_operator.analysis import reasons
 from loadtest_operator.analysis.conditions import (
     derive_phase,
@@ -67,12 +69,15 @@ from loadtest_operator.builders.labels import run_selector
 from loadtest_operator.builders.names import run_names
 from loadtest_operator.builders.owner import Owner
 from loadtest_operator.builders.rbac import build_role, build_role_binding, build_service_account
+from loadtest_operator.gpu import LevelWindow, PodRef
+from loadtest_operator.gpu.prometheus import collect_level_metrics
 from loadtest_operator.kube import Kube
 from loadtest_operator.metrics import OperatorMetrics
 from loadtest_operator.settings import OperatorSettings
 from loadtest_operator.store import level_row, run_row, save_run
 
 STORED = "Stored"  # condition: the run is in the SQL store (False while the database is unreachable)
+GPU_METRICS_AVAILABLE = "GpuMetricsAvailable"
 EventSink = Callable[[str, str, str], None]  # (type Normal|Warning, reason, message)
 
 
@@ -308,7 +313,7 @@ class Reconcile:
     async def _complete(self, spec: LoadTestSpec, done: list[ShardState], failed: list[ShardState]) -> None:
         parts = [decode_compact(s.result) for s in done if s.result]
         merged = merge_results(parts)
-        levels = levels_status(merged)
+        levels = await self._with_gpu_metrics(spec, merged, levels_status(merged))
         best = best_goodput_level(levels)
         criteria_problems = evaluate_success_criteria(spec.success_criteria, levels)
         summary = summary_line(levels)
@@ -345,6 +350,46 @@ class Reconcile:
             self.ctx.metrics.runs.labels(reasons.COMPLETED).inc()
         self.ctx.metrics.record_levels(self.owner.namespace, self.owner.name, merged.model, levels)
         await self._store(spec, final=True, model=merged.model, levels=levels)
+
+    async def _with_gpu_metrics(
+        self, spec: LoadTestSpec, merged: RunResult, levels: list[LevelResult]
+    ) -> list[LevelResult]:
+        """The levels with what the GPUs and vLLM reported in each level's window. Prometheus trouble only
+        sets GpuMetricsAvailable=False with the reason: it never fails or delays the run's result."""
+        url = (spec.prometheus.url if spec.prometheus else None) or self.ctx.settings.prometheus_url
+        token = await self._prometheus_token(spec)
+        target = self.status.target
+        pods = [PodRef(p.name, self.owner.namespace, p.node) for p in (target.pods if target else None) or []]
+        windows = [
+            LevelWindow(
+                start=raw.start,
+                end=raw.end,
+                output_tokens=raw.output_tokens_total,
+                client_ttft_ms=lv.ttft.mean if lv.ttft else None,
+                client_e2e_ms=lv.e2e.mean if lv.e2e else None,
+            )
+            for raw, lv in zip(merged.levels, levels, strict=True)
+        ]
+        discovery, per_level = await collect_level_metrics(url, token, pods, windows)
+        self._set(
+            GPU_METRICS_AVAILABLE,
+            ConditionStatus.TRUE if discovery.available else ConditionStatus.FALSE,
+            discovery.reason.value,
+            discovery.message,
+        )
+        self.patch["gpuDiscovery"] = to_wire(discovery)
+        return [
+            lv.model_copy(update={"gpu": m.gpu, "server": m.server})
+            for lv, m in zip(levels, per_level, strict=True)
+        ]
+
+    async def _prometheus_token(self, spec: LoadTestSpec) -> str | None:
+        ref = spec.prometheus.bearer_token_secret_ref if spec.prometheus else None
+        if ref is None:
+            return None
+        secret = await self.ctx.kube.secret(self.owner.namespace, ref.name)
+        encoded = ((secret or {}).get("data") or {}).get(ref.key)
+        return base64.b64decode(encoded).decode().strip() if encoded else None
 
     def _finish(self, spec: LoadTestSpec, outcome: ConditionStatus, reason: str, message: str) -> None:
         self._set(ConditionType.RUNNING, ConditionStatus.FALSE, reasons.RUN_FINISHED, "")

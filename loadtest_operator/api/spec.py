@@ -267,7 +267,7 @@ class LoadGenerator(ApiModel):
 
 
 class Prometheus(ApiModel):
-    """Where to read GPU and vLLM metrics for the run's time windows (used by a later release)."""
+    """Where to read GPU (DCGM) and vLLM metrics for the run's level windows."""
 
     url: str | None = Field(
         default=None,
@@ -302,5 +302,5 @@ class LoadTestSpec(ApiModel):
         "until runId changes.",
     )
     prometheus: Prometheus | None = Field(
-        default=None, description="Metrics source for GPU and vLLM series (placeholder, not used yet)."
+        default=None, description="Metrics source for GPU and vLLM series; the operator's default if unset."
     )

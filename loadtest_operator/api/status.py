@@ -6,6 +6,7 @@ from pydantic import Field
 
 from loadtest_operator.api.base import ApiModel
 from loadtest_operator.api.enums import ConditionStatus, Phase
+from loadtest_operator.gpu.models import GpuDiscovery, GpuLevelMetrics, ServerLevelMetrics
 
 CONDITION_REASON_PATTERN = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
 
@@ -14,7 +15,9 @@ class Condition(ApiModel):
     """One aspect of the LoadTest's state, in the metav1.Condition shape."""
 
     type: str = Field(
-        min_length=1, max_length=316, description="Condition type: Accepted, Running or Succeeded."
+        min_length=1,
+        max_length=316,
+        description="Condition type: Accepted, Running, Succeeded, Stored or GpuMetricsAvailable.",
     )
     status: ConditionStatus = Field(description="True, False or Unknown.")
     reason: str = Field(
@@ -111,6 +114,12 @@ class LevelResult(ApiModel):
     )
     start: datetime | None = Field(default=None, description="When the level's measurement started.")
     end: datetime | None = Field(default=None, description="When the level's measurement ended.")
+    gpu: GpuLevelMetrics | None = Field(
+        default=None, description="What the target's GPUs did in this level (DCGM series from Prometheus)."
+    )
+    server: ServerLevelMetrics | None = Field(
+        default=None, description="What vLLM itself reported in this level (its own Prometheus series)."
+    )
 
 
 class LoadTestStatus(ApiModel):
@@ -138,3 +147,6 @@ class LoadTestStatus(ApiModel):
         description="Level with the highest goodput per second (highest request rate without an SLO).",
     )
     summary: str | None = Field(default=None, max_length=1024, description="One-line summary of the run.")
+    gpu_discovery: GpuDiscovery | None = Field(
+        default=None, description="How the target's GPU and vLLM series were found in Prometheus."
+    )

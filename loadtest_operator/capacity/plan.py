@@ -8,8 +8,8 @@ The handler, on every tick (level-triggered, restart-safe):
      `prometheus.derive_workload(...)` to `workload.resolve_workload(...)` (a failure is a problem with
      reason PrometheusUnavailable);
   3. call `plan(...)` and then do what it says: create `create` (409 AlreadyExists is success), patch
-     `status`, emit `event`, and, only when `scale_to` is set (spec.scaleDeployment), merge-patch the
-     Deployment's replicas.
+     `status_patch(old status, status)`, emit `event`, and, only when `scale_to` is set
+     (spec.scaleDeployment), merge-patch the Deployment's replicas.
 
 Everything the search knows comes from the children, so nothing is lost or repeated across restarts.
 """

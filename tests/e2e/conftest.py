@@ -5,7 +5,15 @@ from collections.abc import Generator, Iterator
 
 import pytest
 
-from tests.e2e.harness import Cluster, dump_namespace, fresh_namespace, start_cluster, stop_cluster
+from tests.e2e.harness import (
+    ROOT,
+    Cluster,
+    dump_namespace,
+    fresh_namespace,
+    start_cluster,
+    stop_cluster,
+    wait_until,
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -23,6 +31,18 @@ def cluster() -> Iterator[Cluster]:
         stop_cluster(c)
 
 
+@pytest.fixture(scope="session")
+def crds(cluster: Cluster) -> None:
+    """Every CRD of crds/ installed and served (what `helm install` would put in place)."""
+    cluster.kubectl("apply", "-f", str(ROOT / "crds"))
+    for plural in ("loadtests", "capacityrecommendations"):
+        wait_until(
+            lambda p=plural: cluster.kubectl("get", p, "-A", check=False).returncode == 0,  # type: ignore[misc]
+            timeout=30,
+            what=f"the {plural} CRD to be served",
+        )
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
@@ -38,7 +58,7 @@ _FAILED = pytest.StashKey[bool]()
 
 
 @pytest.fixture
-def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]:
+def namespace(cluster: Cluster, crds: None, request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh namespace per test; its pods, events and logs are printed when the test fails."""
     with fresh_namespace(cluster, re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower())) as ns:
         yield ns

@@ -50,6 +50,36 @@ def job(
     }
 
 
+def scrape_annotations(port: int) -> dict[str, str]:
+    return {"prometheus.io/scrape": "true", "prometheus.io/port": str(port)}
+
+
+def dcgm_exporter_pod(name: str, image: str, node: str, gpu_pod: dict[str, Any]) -> dict[str, Any]:
+    """The DCGM stand-in, mapping GPU 0 to `gpu_pod` as dcgm-exporter's pod mapping would, with power and
+    utilisation following the vLLM pod's running requests."""
+    meta, status = gpu_pod["metadata"], gpu_pod["status"]
+    container_name = gpu_pod["spec"]["containers"][0]["name"]
+    exporter = container(
+        "dcgm-exporter",
+        image,
+        [
+            "python3", "-m", "loadgen.mock_dcgm", "--host", "0.0.0.0", "--port", "9400", "--gpus", "1",
+            "--hostname", node, "--model-name", "NVIDIA A100-SXM4-80GB",
+            "--pod", f"0={meta['namespace']}/{meta['name']}/{container_name}",
+            "--load-url", f"http://{status['podIP']}:8000/metrics", "--poll-interval", "0.5",
+        ],
+        ports=[{"name": "metrics", "containerPort": 9400, "protocol": "TCP"}],
+    )  # fmt: skip
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/name": "dcgm-exporter"},
+                     "annotations": scrape_annotations(9400)},
+        "spec": {"containers": [exporter], "volumes": [{"name": "tmp", "emptyDir": {}}],
+                 "terminationGracePeriodSeconds": 1},
+    }  # fmt: skip
+
+
 def mock_server_deployment(
     name: str, image: str, gpus: int = 0, args: list[str] | None = None
 ) -> dict[str, Any]:
@@ -73,7 +103,8 @@ def mock_server_deployment(
             "replicas": 1,
             "selector": {"matchLabels": labels},
             "template": {
-                "metadata": {"labels": labels},
+                # Scraped by the local node's Prometheus, as kube-prometheus would scrape a vLLM pod.
+                "metadata": {"labels": labels, "annotations": scrape_annotations(8000)},
                 "spec": {
                     "containers": [serve],
                     "volumes": [{"name": "tmp", "emptyDir": {}}],

@@ -12,22 +12,12 @@ from typing import Any
 import pytest
 
 from loadtest_operator.store import create_store_engine, list_level_results, list_runs
-from tests.e2e.harness import ROOT, Cluster, wait_until
+from tests.e2e.harness import Cluster, wait_until
 from tests.e2e.manifests import mock_server_deployment, service
 from tests.e2e.operator_process import OperatorProcess
 
 MOCK_TTFT_MS = 40.0
 MOCK_ITL_MS = 8.0
-
-
-@pytest.fixture(scope="module", autouse=True)
-def loadtest_crd(cluster: Cluster) -> None:
-    cluster.kubectl("apply", "-f", str(ROOT / "crds" / "loadtest.yaml"))
-    wait_until(
-        lambda: cluster.kubectl("get", "loadtests", "-A", check=False).returncode == 0,
-        timeout=30,
-        what="the LoadTest CRD to be served",
-    )
 
 
 @pytest.fixture

@@ -1,0 +1,45 @@
+"""CapacityRecommendation handlers: one timer per object runs the level-triggered reconcile.
+
+As for LoadTests, a timer (not create/update handlers) makes the search restart-safe: every tick rebuilds
+the search from the child LoadTests in the API server. A finished recommendation costs a few reads per
+tick and writes nothing unless something changed (peak, headroom, cost, the Deployment).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from loadtest_operator.api import CAPACITY_PLURAL, GROUP, VERSION
+from loadtest_operator.capacity_reconcile import CapacityReconcile
+from loadtest_operator.kube import KubeError
+from loadtest_operator.reconcile import Context
+
+
+def register(registry: kopf.OperatorRegistry, interval: float) -> None:
+    # uid -> fingerprint of the status last written to the SQL store by this process.
+    stored: dict[str, str] = {}
+
+    @kopf.timer(GROUP, VERSION, CAPACITY_PLURAL, interval=interval, registry=registry, id="reconcile")
+    async def reconcile_capacity_recommendation(
+        body: kopf.Body,
+        patch: kopf.Patch,
+        memo: Any,
+        logger: logging.Logger | logging.LoggerAdapter[Any],
+        **_: Any,
+    ) -> None:
+        ctx: Context = memo["ctx"]
+        ctx.metrics.reconciles.labels("CapacityRecommendation").inc()
+
+        def event(type_: str, reason: str, message: str) -> None:
+            kopf.event(body, type=type_, reason=reason, message=message)
+
+        try:
+            status_patch = await CapacityReconcile(ctx=ctx, body=body, event=event, stored=stored).run()
+        except KubeError as exc:
+            ctx.metrics.reconcile_errors.labels("CapacityRecommendation").inc()
+            raise kopf.TemporaryError(str(exc), delay=max(interval, 5)) from exc
+        for key, value in status_patch.items():
+            patch.status[key] = value
