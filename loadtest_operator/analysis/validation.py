@@ -100,7 +100,18 @@ def _check_workload(spec: LoadTestSpec) -> list[Problem]:
                 )
             )
     if workload.output_tokens is not None:
-        problems += check_distribution(workload.output_tokens, f"{field}.outputTokens")
+        output_problems = check_distribution(workload.output_tokens, f"{field}.outputTokens")
+        problems += output_problems
+        if not output_problems and workload.output_tokens.distribution is not Distribution.FIXED:
+            # The load generator pins every answer to one length (max_tokens with vLLM's min_tokens and
+            # ignore_eos), so TPOT and throughput compare across levels; a spread is not supported yet.
+            problems.append(
+                Problem(
+                    "OutputDistributionNotSupported",
+                    "the load generator requests one answer length per run; use distribution: Fixed with mean",
+                    f"{field}.outputTokens.distribution",
+                )
+            )
     return problems
 
 

@@ -38,6 +38,11 @@ SPEC_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
     ("two workloads", {"workload": DATASET}, ["WorkloadAmbiguous"]),
     ("synthetic without output", {"workload": {"outputTokens": DELETE}}, ["OutputTokensNotSet"]),
     (
+        "output spread not supported",
+        {"workload": {"outputTokens": {"distribution": "Uniform", "mean": None, "min": 10, "max": 50}}},
+        ["OutputDistributionNotSupported"],
+    ),
+    (
         "fixed without mean",
         {"workload": {"outputTokens": {"distribution": "Fixed", "mean": None}}},
         ["DistributionParameterMissing"],
