@@ -110,3 +110,17 @@ def test_condition_serialises_in_metav1_shape() -> None:
         "lastTransitionTime": "2026-11-23T04:00:00Z",
         "observedGeneration": 3,
     }
+
+
+def test_names_with_digits_keep_the_api_spelling() -> None:
+    from loadtest_operator.api.base import api_name
+    from tests.unit.operator.specs import make_spec
+
+    spec = make_spec({"slo": {"e2eMilliseconds": 2000}})
+
+    assert spec.slo is not None
+    assert spec.slo.e2e_milliseconds == 2000
+    assert [api_name(n) for n in ("e2e_gap", "joules_per_1k_output_tokens")] == [
+        "e2eGap",
+        "joulesPer1kOutputTokens",
+    ]

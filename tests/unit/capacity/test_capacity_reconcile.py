@@ -1,0 +1,252 @@
+"""The CapacityRecommendation reconcile's I/O orchestration against an in-memory API server: it creates
+each child once, writes status only when it changes, scales only when asked, and stores the row."""
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
+
+import httpx
+import pytest
+from sqlalchemy.engine import Engine
+
+from loadtest_operator.capacity_reconcile import CapacityReconcile
+from loadtest_operator.kube import Kube
+from loadtest_operator.metrics import OperatorMetrics
+from loadtest_operator.reconcile import Context
+from loadtest_operator.settings import OperatorSettings
+from loadtest_operator.store import create_store_engine, list_recommendations, upgrade
+from tests.unit.capacity.specs import PARENT, raw_spec
+from tests.unit.capacity.test_plan import finish
+
+KNEE = 4
+NODE = "node-a"
+
+
+def deployment(ready: int = 1, replicas: int = 1) -> dict[str, Any]:
+    return {
+        "metadata": {"name": "vllm", "namespace": PARENT.namespace},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": "vllm"}},
+            "template": {
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "vllm",
+                            "args": ["--model", "m"],
+                            "resources": {"limits": {"nvidia.com/gpu": "1"}},
+                        }
+                    ]
+                }
+            },
+        },
+        "status": {"readyReplicas": ready, "updatedReplicas": ready},
+    }
+
+
+def ready_pod(name: str) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "labels": {"app": "vllm"}},
+        "spec": {"nodeName": NODE},
+        "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]},
+    }
+
+
+class FakeKube:
+    """Just the calls the capacity reconcile makes, over dicts."""
+
+    def __init__(self, deployment: dict[str, Any] | None) -> None:
+        self.deployment_obj = deployment
+        self.loadtest_objs: dict[str, dict[str, Any]] = {}
+        self.created: list[str] = []
+        self.scaled: list[int] = []
+
+    async def deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.deployment_obj
+
+    async def service(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return {"metadata": {"name": name}, "spec": {"selector": {"app": "vllm"}}}
+
+    async def pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        return [ready_pod("vllm-0")] if self.deployment_obj else []
+
+    async def node(self, name: str) -> dict[str, Any] | None:
+        return {"metadata": {"name": name, "labels": {"nvidia.com/gpu.product": "NVIDIA-L4"}}}
+
+    async def secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return None
+
+    async def loadtests(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        return list(self.loadtest_objs.values())
+
+    async def create(self, manifest: dict[str, Any]) -> bool:
+        name = manifest["metadata"]["name"]
+        if name in self.loadtest_objs:
+            return False
+        self.created.append(name)
+        self.loadtest_objs[name] = manifest
+        return True
+
+    async def scale_deployment(self, namespace: str, name: str, replicas: int) -> None:
+        self.scaled.append(replicas)
+        if self.deployment_obj is not None:
+            self.deployment_obj["spec"]["replicas"] = replicas
+
+    def finish_all(self) -> None:
+        for name, obj in self.loadtest_objs.items():
+            if "status" not in obj:
+                self.loadtest_objs[name] = finish(obj, KNEE)
+
+
+class Harness:
+    def __init__(self, kube: FakeKube, spec: dict[str, Any], engine: Engine | None = None) -> None:
+        self.kube = kube
+        self.ctx = Context(
+            kube=cast(Kube, kube),
+            settings=OperatorSettings(),
+            metrics=OperatorMetrics(),
+            engine=engine,
+            http=httpx.AsyncClient(transport=httpx.MockTransport(lambda _: httpx.Response(503))),
+            log=logging.getLogger("test"),
+        )
+        self.body: dict[str, Any] = {
+            "metadata": {
+                "name": PARENT.name,
+                "namespace": PARENT.namespace,
+                "uid": PARENT.uid,
+                "generation": 1,
+                "creationTimestamp": "2026-11-23T05:00:00Z",
+            },
+            "spec": spec,
+        }
+        self.events: list[tuple[str, str, str]] = []
+        self.stored: dict[str, str] = {}
+        self.tick = 0
+
+    def reconcile(self) -> dict[str, Any]:
+        """One tick; the patch is applied to the body as the API server would (a merge patch)."""
+        self.tick += 1
+        now = datetime(2026, 11, 23, 5, self.tick, tzinfo=UTC)
+        run = CapacityReconcile(
+            ctx=self.ctx,
+            body=self.body,
+            event=lambda *e: self.events.append(e),
+            stored=self.stored,
+            now=now,
+        )
+        patch = asyncio.run(run.run())
+        status = dict(self.body.get("status") or {})
+        for key, value in patch.items():
+            if value is None:
+                status.pop(key, None)
+            else:
+                status[key] = value
+        self.body["status"] = status
+        return patch
+
+    def ready(self) -> dict[str, Any]:
+        return next(c for c in self.body["status"]["conditions"] if c["type"] == "Ready")
+
+    def search(self, limit: int = 30) -> None:
+        for _ in range(limit):
+            self.reconcile()
+            if self.ready()["status"] != "Unknown":
+                return
+            self.kube.finish_all()
+        raise AssertionError("the search did not end")
+
+
+SPEC = raw_spec(
+    workload={"peakConcurrency": 10, "inputTokens": {"mean": 32}, "outputTokens": {"mean": 40}},
+    headroomPercent=20,
+)
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Engine:
+    engine = create_store_engine(str(tmp_path / "llmload.db"))
+    upgrade(engine)
+    return engine
+
+
+def test_a_tick_repeated_creates_nothing_twice_and_writes_nothing() -> None:
+    h = Harness(FakeKube(deployment()), SPEC)
+
+    first = h.reconcile()
+    h.reconcile()  # sees its child running: the trace gains the level
+    third = h.reconcile()
+
+    assert len(h.kube.created) == 1
+    assert first["conditions"][0]["reason"] == "Searching"
+    assert third == {}
+    assert [e[1] for e in h.events] == ["Searching"]
+
+
+def test_the_search_ends_in_the_formulas_recommendation_and_the_store(engine: Engine) -> None:
+    h = Harness(FakeKube(deployment()), SPEC, engine)
+
+    h.search()
+
+    status = h.body["status"]
+    assert h.ready()["reason"] == "Recommended"
+    assert status["measured"]["kneeLevel"] == KNEE
+    assert status["recommendation"]["replicas"] == 3  # ceil(10 * 1.2 / (4 / 1))
+    assert len(h.kube.created) == len(set(h.kube.created)) == len(status["searchTrace"])
+    assert h.kube.scaled == []
+    assert h.reconcile() == {}
+    rows = list_recommendations(engine)
+    assert [(r.name, r.replicas, r.knee_level, r.ready_reason) for r in rows] == [
+        (PARENT.name, 3, KNEE, "Recommended")
+    ]
+    assert sorted(c["name"] for c in rows[0].children or []) == sorted(h.kube.created)
+    gauge = h.ctx.metrics.registry.get_sample_value(
+        "llmload_capacity_recommended_replicas",
+        {"namespace": PARENT.namespace, "capacityrecommendation": PARENT.name, "deployment": "vllm"},
+    )
+    assert gauge == 3
+
+
+def test_scale_deployment_patches_the_replicas_once() -> None:
+    h = Harness(FakeKube(deployment()), {**SPEC, "scaleDeployment": True})
+
+    h.search()
+    h.reconcile()
+
+    assert h.kube.scaled == [3]
+    assert "Scaled" in [e[1] for e in h.events]
+
+
+def test_a_missing_deployment_is_target_unavailable_and_creates_nothing() -> None:
+    h = Harness(FakeKube(None), SPEC)
+
+    h.reconcile()
+
+    assert (h.ready()["status"], h.ready()["reason"]) == ("False", "TargetUnavailable")
+    assert "vllm" in h.ready()["message"]
+    assert h.kube.created == []
+
+
+def test_a_spec_that_does_not_parse_is_invalid_spec_with_one_event() -> None:
+    h = Harness(FakeKube(deployment()), {**SPEC, "headroomPercent": "lots"})
+
+    h.reconcile()
+    again = h.reconcile()
+
+    assert (h.ready()["status"], h.ready()["reason"]) == ("False", "InvalidSpec")
+    assert "headroomPercent" in h.ready()["message"]
+    assert again == {}
+    assert [e[1] for e in h.events] == ["InvalidSpec"]
+    assert h.kube.created == []
+
+
+def test_from_prometheus_without_prometheus_says_so() -> None:
+    spec = raw_spec(workload={"fromPrometheus": {"windowSeconds": 3600}})
+    h = Harness(FakeKube(deployment()), {**spec, "prometheus": {"url": "http://prometheus.invalid:9090"}})
+
+    h.reconcile()
+
+    assert (h.ready()["status"], h.ready()["reason"]) == ("False", "PrometheusUnavailable")
+    assert "prometheus.invalid" in h.ready()["message"]
+    assert h.kube.created == []
