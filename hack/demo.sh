@@ -22,11 +22,19 @@ if "$here/cluster-up.sh" --status; then import_images; fi
 step "6/6 operator (helm install), mock vLLM and the demo LoadTest in namespace $NS"
 kc create namespace "$NS" --dry-run=client -o yaml | kc apply -f - >/dev/null
 "$HELM_BIN" --kubeconfig "$ADMIN_KUBECONFIG" upgrade --install llmload helm/llmload \
-  --namespace "$NS" --set "watchNamespaces={$NS}" --wait --timeout 180s >/dev/null
+  --namespace "$NS" --set "watchNamespaces={$NS}" --set "prometheus.url=$PROMETHEUS_URL" \
+  --wait --timeout 180s >/dev/null
 ok "operator: $(kc get deploy -n "$NS" llmload -o jsonpath='{.status.readyReplicas}')/1 ready"
 kc apply -n "$NS" -f examples/mock-vllm.yaml >/dev/null
 kc rollout status -n "$NS" deployment/mock-vllm --timeout=120s >/dev/null
 ok "mock vLLM ready behind Service mock-vllm"
+pod=$(kc get pods -n "$NS" -l app.kubernetes.io/name=mock-vllm -o jsonpath='{.items[0].metadata.name} {.items[0].status.podIP} {.items[0].spec.nodeName}')
+read -r pod_name pod_ip node <<< "$pod"
+kc delete pod dcgm-exporter -n "$NS" --ignore-not-found --wait=true >/dev/null
+sed -e "s|@IMAGE@|$PROJECT_IMAGE|" -e "s|@NODE@|$node|" -e "s|@NAMESPACE@|$NS|" -e "s|@POD@|$pod_name|" \
+  -e "s|@POD_IP@|$pod_ip|" "$here/dcgm-standin.yaml" | kc apply -n "$NS" -f - >/dev/null
+kc wait --for=condition=Ready pod/dcgm-exporter -n "$NS" --timeout=60s >/dev/null
+ok "DCGM stand-in exporting GPU 0 of $pod_name; Prometheus on $PROMETHEUS_URL scrapes both"
 # A re-run of the demo starts a fresh LoadTest (a finished one never re-runs on its own).
 kc delete loadtest demo -n "$NS" --ignore-not-found --wait=true >/dev/null
 kc apply -n "$NS" -f examples/loadtest.yaml >/dev/null

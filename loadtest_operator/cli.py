@@ -26,6 +26,10 @@ COLUMNS = (
     ("e2e", "E2E p50/p99 ms"),
     ("goodput", "Goodput"),
     ("slo", "SLO"),
+    ("gpu_util", "GPU util %"),
+    ("power", "Power W"),
+    ("energy", "J/1k tok"),
+    ("queue", "vLLM run/wait"),
 )
 
 
@@ -50,6 +54,12 @@ def level_rows(status: LoadTestStatus) -> list[dict[str, str]]:
                 "e2e": "/".join(_num(getattr(lv.e2e, q, None)) for q in ("p50", "p99")),
                 "goodput": "-" if lv.goodput is None else f"{lv.goodput.percent:.1f}%",
                 "slo": {True: "met", False: "missed", None: "-"}[lv.within_slo],
+                "gpu_util": _num(lv.gpu.utilization_percent_mean if lv.gpu else None, 0),
+                "power": _num(lv.gpu.power_watts_total_mean if lv.gpu else None, 0),
+                "energy": _num(lv.gpu.joules_per_1k_output_tokens if lv.gpu else None, 0),
+                "queue": "-"
+                if lv.server is None
+                else f"{_num(lv.server.requests_running_mean)}/{_num(lv.server.requests_waiting_mean)}",
             }
         )
     return rows
@@ -81,6 +91,9 @@ def render(body: dict[str, Any]) -> str:
     rows = level_rows(status)
     table = render_table(rows) if rows else "(no per-level results yet)"
     tail = [f"best goodput level: {status.best_goodput_level}"] if status.best_goodput_level else []
+    gpu = next((c for c in status.conditions or [] if c.type == "GpuMetricsAvailable"), None)
+    if gpu is not None:
+        tail.append(f"GPU metrics: {gpu.reason}" + (f" ({gpu.message})" if gpu.message else ""))
     return "\n".join([*head, "", table, *(["", *tail] if tail else [])])
 
 

@@ -12,6 +12,7 @@ of the mock is not there yet; `--max-running` queueing is what exists.)
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -196,3 +197,7 @@ def test_an_slo_nothing_meets_ends_slo_unreachable_naming_the_metric(
     assert "> 5 ms" in cond["message"], cond["message"]
     assert "recommendation" not in cr["status"]
     assert len(children(cluster, namespace)) == 1
+    # Settled: the timer keeps ticking (every second here) but writes nothing more.
+    version = cr["metadata"]["resourceVersion"]
+    time.sleep(4)
+    assert get_cr(cluster, namespace, "hopeless")["metadata"]["resourceVersion"] == version
