@@ -113,6 +113,23 @@ def _build_parser() -> argparse.ArgumentParser:
     mock.add_argument("--ttft-ms", type=float, default=0.0, help="time to first token once running")
     mock.add_argument("--itl-ms", type=float, default=0.0, help="time between tokens")
     mock.add_argument(
+        "--batching",
+        action="store_true",
+        help="continuous batching like vLLM (instead of --ttft-ms/--itl-ms): one engine step emits a "
+        "token for every running request and lasts --step-ms-base + --step-ms-per-seq x running, plus "
+        "the prefill of the requests admitted in it; --max-running is vLLM's max-num-seqs",
+    )
+    mock.add_argument("--step-ms-base", type=float, default=10.0, help="--batching: fixed cost of a step")
+    mock.add_argument(
+        "--step-ms-per-seq", type=float, default=0.5, help="--batching: step cost per running request"
+    )
+    mock.add_argument(
+        "--prefill-ms-per-token",
+        type=float,
+        default=0.0,
+        help="--batching: prefill cost per prompt token, added to the step that admits the request",
+    )
+    mock.add_argument(
         "--default-output-tokens", type=int, default=16, help="tokens when max_tokens is absent"
     )
     mock.add_argument("--max-model-len", type=int, default=8192, help="reported context length")
@@ -270,8 +287,17 @@ def _execute(config: RunConfig, workers: int, reporter: ProgressReporter) -> Run
 
 
 def _cmd_mock(args: argparse.Namespace) -> int:
-    from loadgen.mock_latency import FixedLatency
+    from loadgen.mock_latency import BatchingLatency, FixedLatency, LatencyModel
     from loadgen.mock_server import MockConfig, serve_forever
+
+    if args.batching and (args.ttft_ms or args.itl_ms):
+        print("loadgen: --ttft-ms/--itl-ms are the fixed model's; with --batching use --step-ms-*",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    if min(args.step_ms_base, args.step_ms_per_seq, args.prefill_ms_per_token) < 0:
+        print("loadgen: --step-ms-base, --step-ms-per-seq and --prefill-ms-per-token must be >= 0",
+              file=sys.stderr)  # fmt: skip
+        return 2
 
     config = MockConfig(
         host=args.host,
@@ -290,7 +316,11 @@ def _cmd_mock(args: argparse.Namespace) -> int:
         record_truth=not args.no_truth,
         tokenize_endpoint=not args.no_tokenize,
     )
-    latency = FixedLatency(args.ttft_ms / 1000.0, args.itl_ms / 1000.0)
+    latency: LatencyModel = FixedLatency(args.ttft_ms / 1000.0, args.itl_ms / 1000.0)
+    if args.batching:
+        latency = BatchingLatency(
+            args.step_ms_base / 1000.0, args.step_ms_per_seq / 1000.0, args.prefill_ms_per_token / 1000.0
+        )
     with contextlib.suppress(KeyboardInterrupt):
         run_async(serve_forever(config, latency))
     return 0

@@ -5,11 +5,18 @@ Streams are written the way vLLM writes them (compact JSON chunks, a final
 truth for every request: when it had read the request, when it flushed the
 first and the last content chunk, and how many it sent (perf_counter clock,
 which is system-wide on Linux, so a client on the same machine can compare).
+
+With `BatchingLatency` one engine task drives every request through a
+`BatchingEngine` (continuous batching, `max_running` as vLLM's max-num-seqs);
+each request's handler only waits for the engine to tell it that tokens are
+ready and writes them. Otherwise each request sleeps to its own schedule
+(`FixedLatency`), with `max_running` a semaphore.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import time
@@ -21,7 +28,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
-from loadgen.mock_latency import FixedLatency, LatencyModel
+from loadgen.mock_latency import BatchingEngine, BatchingLatency, FixedLatency, LatencyModel, Sequence
 from loadgen.mock_metrics import VllmMetrics
 
 _TOKENS = tuple(f" {w}" for w in ("alpha", "beta", "gamma", "delta", "omega", "sigma", "theta", "kappa"))
@@ -111,6 +118,22 @@ def _take_arrival(request: web.Request, fallback: float) -> float:
     return fallback
 
 
+class _LiveSeq(Sequence):
+    """A request in the engine, with the event its handler waits on for new tokens."""
+
+    __slots__ = ("ready",)
+
+    def __init__(self, prompt_tokens: int, max_tokens: int, arrival: float) -> None:
+        super().__init__(prompt_tokens, max_tokens, arrival)
+        self.ready = asyncio.Event()
+
+    async def wait_beyond(self, have: int) -> None:
+        """Until the engine has emitted more than `have` tokens of this request."""
+        while self.emitted <= have:
+            self.ready.clear()
+            await self.ready.wait()
+
+
 class MockServer:
     def __init__(self, config: MockConfig, latency: LatencyModel | None = None) -> None:
         self.config = config
@@ -118,8 +141,15 @@ class MockServer:
         self.metrics = VllmMetrics(config.model, config.max_model_len, config.legacy_cache_metric)
         self.truth = Truth()
         self._rng = random.Random(config.seed)
-        self._capacity = asyncio.Semaphore(config.max_running) if config.max_running > 0 else None
         self._tokens_in_use = 0
+        self._engine: BatchingEngine[_LiveSeq] | None = None
+        self._engine_task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        if isinstance(self.latency, BatchingLatency):
+            self._engine = BatchingEngine(self.latency, config.max_running)
+            self._capacity = None  # the engine admits at most max_running at a time
+        else:
+            self._capacity = asyncio.Semaphore(config.max_running) if config.max_running > 0 else None
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -132,7 +162,61 @@ class MockServer:
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/mock/truth", self._get_truth)
         app.router.add_post("/mock/reset", self._reset_truth)
+        app.on_cleanup.append(self._stop_engine)
         return app
+
+    # ---- the batching engine ---------------------------------------------
+
+    def _sync_engine_metrics(self) -> None:
+        engine = self._engine
+        if engine is not None:
+            self.metrics.running = len(engine.running)
+            self.metrics.waiting = len(engine.waiting)
+            self._tokens_in_use = engine.kv_tokens
+
+    def _submit(self, seq: _LiveSeq) -> None:
+        assert self._engine is not None
+        self._engine.submit(seq)
+        self._sync_engine_metrics()
+        if self._engine_task is None or self._engine_task.done():
+            self._engine_task = asyncio.create_task(self._drive())
+        self._wake.set()
+
+    async def _drive(self) -> None:
+        """The engine loop: one task runs every step of every request.
+
+        Steps are laid end to end on a timeline anchored at the step start, so
+        timer lateness does not add up over steps (it is re-anchored to now only
+        when the loop fell a whole step behind). An idle engine starts its next
+        step the moment a request arrives, as vLLM's busy loop does.
+        """
+        engine = self._engine
+        assert engine is not None
+        start = perf_counter()
+        while True:
+            step = engine.begin_step(start)
+            self._sync_engine_metrics()
+            if step is None:
+                self._wake.clear()
+                await self._wake.wait()
+                start = perf_counter()
+                continue
+            end = start + step.duration
+            delay = end - perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            emitted, _ = engine.end_step(end)
+            for seq in emitted:
+                seq.ready.set()
+            self._sync_engine_metrics()
+            start = end if perf_counter() - end < step.duration else perf_counter()
+
+    async def _stop_engine(self, app: web.Application) -> None:
+        task, self._engine_task = self._engine_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     # ---- small endpoints -------------------------------------------------
 
@@ -172,6 +256,7 @@ class MockServer:
         )
 
     async def _metrics(self, request: web.Request) -> web.Response:
+        self._sync_engine_metrics()
         return web.Response(text=self.metrics.render(self._tokens_in_use), content_type="text/plain")
 
     async def _get_truth(self, request: web.Request) -> web.Response:
@@ -223,8 +308,12 @@ class MockServer:
         else:
             prompt_tokens = COMPLETIONS_BOS_TOKENS + count_tokens(str(payload.get("prompt", "")))
         output_tokens = int(payload.get("max_tokens") or cfg.default_output_tokens)
-        cut = bool(cfg.cut_rate) and self._rng.random() < cfg.cut_rate
-        stall = bool(cfg.stall_rate) and self._rng.random() < cfg.stall_rate
+        cut, stall = self._draw_faults()
+        if self._engine is not None:
+            seq = _LiveSeq(prompt_tokens, output_tokens, handled_at)
+            return await self._generate_batched(
+                request, chat, payload, seq, (read_at, handled_at), cut, stall
+            )
 
         metrics = self.metrics
         metrics.waiting += 1
@@ -244,7 +333,8 @@ class MockServer:
                     cut, stall,
                 )  # fmt: skip
             else:
-                response = await self._whole(chat, prompt_tokens, output_tokens, first_at)
+                await _sleep_until(first_at + self._itl_total(output_tokens))
+                response = self._whole(chat, prompt_tokens, output_tokens)
             done = perf_counter()
             metrics.prompt_tokens += prompt_tokens
             metrics.generation_tokens += output_tokens
@@ -259,13 +349,118 @@ class MockServer:
             if self._capacity is not None:
                 self._capacity.release()
 
-    async def _whole(
-        self, chat: bool, prompt_tokens: int, output_tokens: int, first_at: float
-    ) -> web.Response:
-        itl_total = sum(
-            self.latency.inter_token_delay(self.metrics.running) for _ in range(output_tokens - 1)
+    def _draw_faults(self) -> tuple[bool, bool]:
+        cfg = self.config
+        cut = bool(cfg.cut_rate) and self._rng.random() < cfg.cut_rate
+        stall = bool(cfg.stall_rate) and self._rng.random() < cfg.stall_rate
+        return cut, stall
+
+    def _itl_total(self, output_tokens: int) -> float:
+        return sum(self.latency.inter_token_delay(self.metrics.running) for _ in range(output_tokens - 1))
+
+    async def _generate_batched(
+        self,
+        request: web.Request,
+        chat: bool,
+        payload: dict[str, Any],
+        seq: _LiveSeq,
+        received: tuple[float, float],
+        cut: bool,
+        stall: bool,
+    ) -> web.StreamResponse:
+        """One request through the batching engine: queue, prefill, one token per engine step."""
+        prompt_tokens = seq.prompt_tokens
+        self._submit(seq)
+        try:
+            if payload.get("stream"):
+                include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
+                response = await self._stream_batched(request, chat, seq, include_usage, received, cut, stall)
+                if not seq.done:
+                    return response  # cut, or the client left during a stall
+            else:
+                await seq.wait_beyond(seq.max_tokens - 1)
+                response = self._whole(chat, prompt_tokens, seq.max_tokens)
+            assert seq.first_token_at is not None
+            metrics = self.metrics
+            metrics.prompt_tokens += prompt_tokens
+            metrics.generation_tokens += seq.max_tokens
+            metrics.prompt_hist.observe(prompt_tokens)
+            metrics.generation_hist.observe(seq.max_tokens)
+            metrics.ttft.observe(seq.first_token_at - received[0])
+            metrics.e2e.observe(perf_counter() - received[0])
+            return response
+        finally:
+            if self._engine is not None and self._engine.abort(seq):  # the client left early
+                self._sync_engine_metrics()
+
+    async def _stream_batched(
+        self,
+        request: web.Request,
+        chat: bool,
+        seq: _LiveSeq,
+        include_usage: bool,
+        received: tuple[float, float],
+        cut: bool,
+        stall: bool,
+    ) -> web.StreamResponse:
+        """Write each token when the engine emits it; tokens emitted together go out in one write.
+
+        A stall pauses the writing only: the engine keeps generating, and the
+        tokens made meanwhile go out together afterwards. A cut aborts the
+        request in the engine too (vLLM aborts a request whose client left).
+        """
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )
-        await _sleep_until(first_at + itl_total)
+        await response.prepare(request)
+        head, tail, last_tail = _chunk_templates(self.config.model, chat)
+        output_tokens = seq.max_tokens
+        first_flush = last_flush = 0.0
+        sent = 0
+        halfway = output_tokens // 2
+        pending: list[bytes] = []
+        if chat:
+            pending.append(head + b'{"role":"assistant","content":""}' + tail)
+        while sent < output_tokens:
+            await seq.wait_beyond(sent)
+            upto = seq.emitted
+            if (cut or stall) and sent < halfway <= upto:
+                upto = halfway
+            while sent < upto:
+                token = _TOKENS[sent % len(_TOKENS)].encode()
+                end = last_tail if sent == output_tokens - 1 else tail
+                if chat:
+                    pending.append(head + b'{"content":"' + token + b'"}' + end)
+                else:
+                    pending.append(head + token + end)
+                sent += 1
+            await response.write(b"".join(pending))
+            pending.clear()
+            last_flush = perf_counter()
+            if not first_flush:
+                first_flush = last_flush
+            if sent == halfway and cut:
+                assert self._engine is not None
+                self._engine.abort(seq)
+                self._sync_engine_metrics()
+                if request.transport is not None:
+                    request.transport.abort()
+                return response
+            if sent == halfway and stall:
+                stall = False
+                if not await _stall(request, self.config.stall_seconds):
+                    return response
+        if include_usage:
+            usage = json.dumps(_usage(seq.prompt_tokens, output_tokens), separators=(",", ":")).encode()
+            usage_head = head.split(b'"choices"')[0]
+            await response.write(usage_head + b'"choices":[],"usage":' + usage + b"}\n\n")
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        if self.config.record_truth:
+            self.truth.add(*received, first_flush, last_flush, output_tokens)
+        return response
+
+    def _whole(self, chat: bool, prompt_tokens: int, output_tokens: int) -> web.Response:
         text = "".join(_TOKENS[i % len(_TOKENS)] for i in range(output_tokens))
         usage = _usage(prompt_tokens, output_tokens)
         rid = uuid.uuid4().hex

@@ -2,11 +2,10 @@
 test's namespace) searches for the knee of the mock vLLM server by creating child LoadTests, which run
 as real shard Jobs against a real Service, and recommends replicas with the documented formula.
 
-The mock's knee is known: with `--max-running 4` it runs 4 requests at once and queues the rest. At
-concurrency <= 4 the time to first token is the mock's 30 ms; at 5 and above, queued requests wait for a
-running one to finish (~230 ms with 40 tokens at 5 ms), so an SLO of TTFT <= 120 ms met by 90 % of the
-requests holds up to 4 and no further: knee 4 per replica. (The continuous-batching model the issue asks
-of the mock is not there yet; `--max-running` queueing is what exists.)
+The mock runs its continuous-batching model: every engine step emits one token per running request and
+takes STEP_BASE_MS + STEP_PER_SEQ_MS * running, so C concurrent users see TPOT = 10 + 4 * C ms. With an
+SLO of TPOT ≤ 28 ms (half a step between two levels) the knee the model implies in closed form is
+`batching_knee(...)` = 4 per replica (docs/capacity.md, "The mock's knee in closed form").
 """
 
 from __future__ import annotations
@@ -19,15 +18,17 @@ from typing import Any
 
 import pytest
 
+from loadgen.mock_latency import batching_knee
 from loadtest_operator.store import create_store_engine, list_recommendations
 from tests.e2e.harness import Cluster, wait_until
 from tests.e2e.manifests import mock_server_deployment, service
 from tests.e2e.operator_process import OperatorProcess
 
-KNEE = 4  # --max-running of the mock, one replica
+STEP_BASE_MS, STEP_PER_SEQ_MS, MAX_RUNNING = 10.0, 4.0, 64
+SLO_TPOT_MS = 28
+KNEE = batching_knee(STEP_BASE_MS, STEP_PER_SEQ_MS, MAX_RUNNING, SLO_TPOT_MS)
 PEAK = 10
 HEADROOM_PERCENT = 20
-SLO_TTFT_MS = 120
 
 
 @pytest.fixture
@@ -41,7 +42,10 @@ def operator(cluster: Cluster, namespace: str, tmp_path: Path) -> Iterator[Opera
 
 @pytest.fixture
 def mock_vllm(cluster: Cluster, namespace: str) -> str:
-    args = ["--model", "e2e-model", "--ttft-ms", "30", "--itl-ms", "5", "--max-running", str(KNEE)]
+    args = [
+        "--model", "e2e-model", "--batching", "--step-ms-base", str(STEP_BASE_MS),
+        "--step-ms-per-seq", str(STEP_PER_SEQ_MS), "--max-running", str(MAX_RUNNING),
+    ]  # fmt: skip
     cluster.apply(mock_server_deployment("mock-vllm", cluster.image, gpus=1, args=args), namespace)
     cluster.apply(service("mock-vllm", {"app.kubernetes.io/instance": "mock-vllm"}), namespace)
     cluster.kubectl(
@@ -62,7 +66,7 @@ def caprec(name: str, **overrides: Any) -> dict[str, Any]:
             "inputTokens": {"distribution": "Fixed", "mean": 32},
             "outputTokens": {"distribution": "Fixed", "mean": 40},
         },
-        "slo": {"ttftMilliseconds": SLO_TTFT_MS, "percentile": 90, "goodputPercent": 90},
+        "slo": {"tpotMilliseconds": SLO_TPOT_MS, "percentile": 90, "goodputPercent": 90},
         "headroomPercent": HEADROOM_PERCENT,
         "search": {"mode": "Auto", "startLevel": 1, "maxLevels": 10},
         "requestsPerLevel": 20,
@@ -140,6 +144,7 @@ def test_search_finds_the_knee_survives_a_restart_and_recommends_the_formulas_re
     assert (cond["status"], cond["reason"]) == ("True", "Recommended"), cond
     status = cr["status"]
     measured, recommendation = status["measured"], status["recommendation"]
+    assert KNEE == 4
     assert measured["kneeLevel"] == KNEE, status["searchTrace"]
     assert measured["kneeIsLowerBound"] is False
     assert measured["currentReplicas"] == 1
