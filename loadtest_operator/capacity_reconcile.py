@@ -39,7 +39,7 @@ from loadtest_operator.api import (
 )
 from loadtest_operator.api.wire import to_wire
 from loadtest_operator.capacity import reasons
-from loadtest_operator.capacity.children import Parent, children_selector, read_child
+from loadtest_operator.capacity.children import Parent, children_selector, energy_by_child, read_child
 from loadtest_operator.capacity.deployment import DeploymentFacts, check_deployment, deployment_facts
 from loadtest_operator.capacity.plan import Observed, Plan, plan, status_patch, target_display
 from loadtest_operator.capacity.prometheus import derive_workload, scalar_from_response, workload_queries
@@ -115,7 +115,7 @@ class CapacityReconcile:
                 now=self.now,
                 spec_problems=spec_problems,
                 target_problems=target.problems,
-                energy_by_child={},
+                energy_by_child=energy_by_child(children),
             )
         )
         for manifest in decided.create:

@@ -20,7 +20,7 @@ replicas that were actually measured, even after the Deployment has been scaled.
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -258,3 +258,14 @@ def read_child(obj: Mapping[str, Any]) -> Child | None:
         status=status,
         message=message,
     )
+
+
+def energy_by_child(objects: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """GPU joules per 1k output tokens of each finished child, where its GPU metrics were collected."""
+    out: dict[str, float] = {}
+    for obj in objects:
+        for level in (obj.get("status") or {}).get("levels") or []:
+            joules = (level.get("gpu") or {}).get("joulesPer1kOutputTokens")
+            if isinstance(joules, int | float):
+                out[str(obj["metadata"]["name"])] = float(joules)
+    return out

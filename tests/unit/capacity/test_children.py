@@ -172,3 +172,16 @@ def test_read_child_states() -> None:
     assert failed.state is ChildState.FAILED
     assert "ShardFailed" in failed.message
     assert read_child({"metadata": {"name": "a-users-loadtest", "labels": {}}}) is None
+
+
+def test_energy_by_child_reads_the_gpu_figures_of_finished_children() -> None:
+    from loadtest_operator.capacity.children import energy_by_child
+
+    with_gpu = {
+        "metadata": {"name": "a"},
+        "status": {"levels": [{"level": 8, "gpu": {"joulesPer1kOutputTokens": 512.5}}]},
+    }
+    without = {"metadata": {"name": "b"}, "status": {"levels": [{"level": 8}]}}
+    running = {"metadata": {"name": "c"}, "status": {}}
+
+    assert energy_by_child([with_gpu, without, running]) == {"a": 512.5}
