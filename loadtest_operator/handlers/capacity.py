@@ -43,3 +43,9 @@ def register(registry: kopf.OperatorRegistry, interval: float) -> None:
             raise kopf.TemporaryError(str(exc), delay=max(interval, 5)) from exc
         for key, value in status_patch.items():
             patch.status[key] = value
+
+    @kopf.on.event(GROUP, VERSION, CAPACITY_PLURAL, registry=registry)
+    def forget_deleted(event: kopf.RawEvent, uid: str, **_: Any) -> None:
+        # An event handler, not on.delete: that would put a finalizer on every object.
+        if event["type"] == "DELETED":
+            stored.pop(uid, None)
