@@ -11,6 +11,7 @@ Kubernetes 1.20: no CEL validation rules.
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -105,24 +106,32 @@ def loadtest_openapi_schema() -> JsonSchema:
     }
 
 
-def loadtest_crd() -> dict[str, Any]:
-    """The LoadTest CustomResourceDefinition as a plain dict."""
+def _crd(
+    kind: str,
+    plural: str,
+    singular: str,
+    short_names: Sequence[str],
+    printer_columns: list[dict[str, Any]],
+    schema: dict[str, Any],
+) -> dict[str, Any]:
+    """A namespaced CustomResourceDefinition of the llmload.io group: one served and stored version
+    with the status subresource."""
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
         "metadata": {
-            "name": f"{PLURAL}.{GROUP}",
+            "name": f"{plural}.{GROUP}",
             "labels": {"app.kubernetes.io/name": "llmload", "app.kubernetes.io/component": "crd"},
         },
         "spec": {
             "group": GROUP,
             "scope": "Namespaced",
             "names": {
-                "kind": KIND,
-                "listKind": f"{KIND}List",
-                "plural": PLURAL,
-                "singular": SINGULAR,
-                "shortNames": list(SHORT_NAMES),
+                "kind": kind,
+                "listKind": f"{kind}List",
+                "plural": plural,
+                "singular": singular,
+                "shortNames": list(short_names),
                 "categories": list(CATEGORIES),
             },
             "versions": [
@@ -131,12 +140,17 @@ def loadtest_crd() -> dict[str, Any]:
                     "served": True,
                     "storage": True,
                     "subresources": {"status": {}},
-                    "additionalPrinterColumns": PRINTER_COLUMNS,
-                    "schema": {"openAPIV3Schema": loadtest_openapi_schema()},
+                    "additionalPrinterColumns": printer_columns,
+                    "schema": {"openAPIV3Schema": schema},
                 }
             ],
         },
     }
+
+
+def loadtest_crd() -> dict[str, Any]:
+    """The LoadTest CustomResourceDefinition as a plain dict."""
+    return _crd(KIND, PLURAL, SINGULAR, SHORT_NAMES, PRINTER_COLUMNS, loadtest_openapi_schema())
 
 
 def render_crd_yaml() -> str:
@@ -233,36 +247,14 @@ def capacity_openapi_schema() -> JsonSchema:
 
 def capacity_crd() -> dict[str, Any]:
     """The CapacityRecommendation CustomResourceDefinition as a plain dict."""
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {
-            "name": f"{CAPACITY_PLURAL}.{GROUP}",
-            "labels": {"app.kubernetes.io/name": "llmload", "app.kubernetes.io/component": "crd"},
-        },
-        "spec": {
-            "group": GROUP,
-            "scope": "Namespaced",
-            "names": {
-                "kind": CAPACITY_KIND,
-                "listKind": f"{CAPACITY_KIND}List",
-                "plural": CAPACITY_PLURAL,
-                "singular": CAPACITY_SINGULAR,
-                "shortNames": list(CAPACITY_SHORT_NAMES),
-                "categories": list(CATEGORIES),
-            },
-            "versions": [
-                {
-                    "name": VERSION,
-                    "served": True,
-                    "storage": True,
-                    "subresources": {"status": {}},
-                    "additionalPrinterColumns": CAPACITY_PRINTER_COLUMNS,
-                    "schema": {"openAPIV3Schema": capacity_openapi_schema()},
-                }
-            ],
-        },
-    }
+    return _crd(
+        CAPACITY_KIND,
+        CAPACITY_PLURAL,
+        CAPACITY_SINGULAR,
+        CAPACITY_SHORT_NAMES,
+        CAPACITY_PRINTER_COLUMNS,
+        capacity_openapi_schema(),
+    )
 
 
 def render_capacity_crd_yaml() -> str:

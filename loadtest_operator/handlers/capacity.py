@@ -14,7 +14,7 @@ import kopf
 
 from loadtest_operator.api import CAPACITY_PLURAL, GROUP, VERSION
 from loadtest_operator.capacity_reconcile import CapacityReconcile
-from loadtest_operator.kube import KubeError
+from loadtest_operator.handlers.common import reconcile_into_status
 from loadtest_operator.reconcile import Context
 
 
@@ -31,18 +31,14 @@ def register(registry: kopf.OperatorRegistry, interval: float) -> None:
         **_: Any,
     ) -> None:
         ctx: Context = memo["ctx"]
-        ctx.metrics.reconciles.labels("CapacityRecommendation").inc()
-
-        def event(type_: str, reason: str, message: str) -> None:
-            kopf.event(body, type=type_, reason=reason, message=message)
-
-        try:
-            status_patch = await CapacityReconcile(ctx=ctx, body=body, event=event, stored=stored).run()
-        except KubeError as exc:
-            ctx.metrics.reconcile_errors.labels("CapacityRecommendation").inc()
-            raise kopf.TemporaryError(str(exc), delay=max(interval, 5)) from exc
-        for key, value in status_patch.items():
-            patch.status[key] = value
+        await reconcile_into_status(
+            "CapacityRecommendation",
+            interval,
+            ctx,
+            body,
+            patch,
+            lambda event: CapacityReconcile(ctx=ctx, body=body, event=event, stored=stored).run(),
+        )
 
     @kopf.on.event(GROUP, VERSION, CAPACITY_PLURAL, registry=registry)
     def forget_deleted(event: kopf.RawEvent, uid: str, **_: Any) -> None:

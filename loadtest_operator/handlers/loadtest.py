@@ -13,7 +13,7 @@ from typing import Any
 import kopf
 
 from loadtest_operator.api import GROUP, PLURAL, VERSION
-from loadtest_operator.kube import KubeError
+from loadtest_operator.handlers.common import reconcile_into_status
 from loadtest_operator.reconcile import Context, Reconcile
 
 
@@ -27,15 +27,11 @@ def register(registry: kopf.OperatorRegistry, interval: float) -> None:
         **_: Any,
     ) -> None:
         ctx: Context = memo["ctx"]
-        ctx.metrics.reconciles.labels("LoadTest").inc()
-
-        def event(type_: str, reason: str, message: str) -> None:
-            kopf.event(body, type=type_, reason=reason, message=message)
-
-        try:
-            status_patch = await Reconcile(ctx=ctx, body=body, event=event).run()
-        except KubeError as exc:
-            ctx.metrics.reconcile_errors.labels("LoadTest").inc()
-            raise kopf.TemporaryError(str(exc), delay=max(interval, 5)) from exc
-        for key, value in status_patch.items():
-            patch.status[key] = value
+        await reconcile_into_status(
+            "LoadTest",
+            interval,
+            ctx,
+            body,
+            patch,
+            lambda event: Reconcile(ctx=ctx, body=body, event=event).run(),
+        )
