@@ -13,11 +13,11 @@ import kopf
 from sqlalchemy.exc import SQLAlchemyError
 
 from loadtest_operator.handlers import capacity, loadtest
-from loadtest_operator.kube import Kube, load_client_config
-from loadtest_operator.metrics import OperatorMetrics
-from loadtest_operator.reconcile import Context
-from loadtest_operator.settings import OperatorSettings
-from loadtest_operator.store import create_store_engine, upgrade
+from loadtest_operator.io.kube import Kube, load_client_config
+from loadtest_operator.io.metrics import OperatorMetrics
+from loadtest_operator.io.store import create_store_engine, upgrade
+from loadtest_operator.reconcile.context import Context
+from loadtest_operator.reconcile.settings import OperatorSettings
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -22,11 +22,16 @@ from loadtest_operator.api.capacity import (
     SearchTraceEntry,
     WorkloadSource,
 )
+from loadtest_operator.api.conditions import (
+    CapacityConditionType,
+    CapacityReason,
+    LoadTestConditionType,
+    LoadTestReason,
+)
 from loadtest_operator.api.enums import (
     Api,
     Arrival,
     ConditionStatus,
-    ConditionType,
     Distribution,
     LoadMode,
     Phase,
@@ -71,6 +76,8 @@ __all__ = [
     "VERSION",
     "Api",
     "Arrival",
+    "CapacityConditionType",
+    "CapacityReason",
     "CapacityRecommendationSpec",
     "CapacityRecommendationStatus",
     "CapacitySlo",
@@ -78,7 +85,6 @@ __all__ = [
     "CapacityWorkload",
     "Condition",
     "ConditionStatus",
-    "ConditionType",
     "ConfigMapKeyRef",
     "Cost",
     "DeploymentRef",
@@ -91,6 +97,8 @@ __all__ = [
     "Load",
     "LoadGenerator",
     "LoadMode",
+    "LoadTestConditionType",
+    "LoadTestReason",
     "LoadTestSpec",
     "LoadTestStatus",
     "MeasuredCapacity",

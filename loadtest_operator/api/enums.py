@@ -50,14 +50,6 @@ class Phase(StrEnum):
     FAILED = "Failed"
 
 
-class ConditionType(StrEnum):
-    """Condition types a LoadTest reports."""
-
-    ACCEPTED = "Accepted"
-    RUNNING = "Running"
-    SUCCEEDED = "Succeeded"
-
-
 class ConditionStatus(StrEnum):
     """metav1.ConditionStatus."""
 

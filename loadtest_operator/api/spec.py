@@ -2,7 +2,7 @@
 
 Rules the CRD schema can express (types, enums, ranges, required fields) live here as pydantic constraints
 and end up in the generated CRD. Rules across fields (exactly one of two, levels sorted, ...) cannot be
-expressed in a Kubernetes 1.20 structural schema; they live in `loadtest_operator.analysis.validation`.
+expressed in a Kubernetes 1.20 structural schema; they live in `loadtest_operator.loadtest.validation`.
 No floats: integers carry their unit in the name.
 """
 

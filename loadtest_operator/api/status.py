@@ -6,7 +6,7 @@ from pydantic import Field
 
 from loadtest_operator.api.base import ApiModel
 from loadtest_operator.api.enums import ConditionStatus, Phase
-from loadtest_operator.gpu.models import GpuDiscovery, GpuLevelMetrics, ServerLevelMetrics
+from loadtest_operator.api.gpu import GpuDiscovery, GpuLevelMetrics, ServerLevelMetrics
 
 CONDITION_REASON_PATTERN = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
 

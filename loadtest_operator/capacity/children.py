@@ -32,9 +32,9 @@ from loadtest_operator.api import (
     CapacityRecommendationSpec,
     Condition,
     ConditionStatus,
-    ConditionType,
     LevelResult,
     Load,
+    LoadTestConditionType,
     LoadTestSpec,
     LoadTestStatus,
     ResolvedWorkload,
@@ -227,7 +227,7 @@ def _facts(annotations: Mapping[str, Any]) -> DeploymentFacts | None:
 
 
 def _succeeded(conditions: list[Condition]) -> Condition | None:
-    return next((c for c in conditions if c.type == ConditionType.SUCCEEDED), None)
+    return next((c for c in conditions if c.type == LoadTestConditionType.SUCCEEDED), None)
 
 
 def read_child(obj: Mapping[str, Any]) -> Child | None:

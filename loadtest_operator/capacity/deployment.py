@@ -14,9 +14,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from loadtest_operator.analysis.problems import Problem
-from loadtest_operator.analysis.target import GPU_PRODUCT_LABEL, GPU_RESOURCE
-from loadtest_operator.capacity.reasons import TARGET_UNAVAILABLE
+from loadtest_operator.api.conditions import CapacityReason
+from loadtest_operator.core.problems import Problem
+from loadtest_operator.loadtest.target import GPU_PRODUCT_LABEL, GPU_RESOURCE
 
 _TP_FLAGS = ("--tensor-parallel-size", "--tensor_parallel_size", "-tp")
 
@@ -139,18 +139,22 @@ def check_deployment(name: str, deployment: Mapping[str, Any] | None) -> list[Pr
     measured would not be the replicas sized)."""
     field = "spec.target.deploymentRef"
     if deployment is None:
-        return [Problem(TARGET_UNAVAILABLE, f"Deployment {name} not found in this namespace", field)]
+        return [
+            Problem(
+                CapacityReason.TARGET_UNAVAILABLE, f"Deployment {name} not found in this namespace", field
+            )
+        ]
     spec = deployment.get("spec") or {}
     status = deployment.get("status") or {}
     wanted = int(spec.get("replicas", 1) or 0)
     ready = ready_replicas(deployment)
     if ready < 1:
-        return [Problem(TARGET_UNAVAILABLE, f"Deployment {name} has no ready replica", field)]
+        return [Problem(CapacityReason.TARGET_UNAVAILABLE, f"Deployment {name} has no ready replica", field)]
     updated = int(status.get("updatedReplicas") or 0)
     if ready != wanted or updated != wanted:
         return [
             Problem(
-                TARGET_UNAVAILABLE,
+                CapacityReason.TARGET_UNAVAILABLE,
                 f"Deployment {name} is not settled ({ready} ready, {updated} updated of {wanted}); "
                 "measuring waits for the rollout to finish",
                 field,

@@ -21,8 +21,6 @@ from decimal import Decimal
 from statistics import fmean
 from typing import Any
 
-from loadtest_operator.analysis.conditions import find_condition, set_condition
-from loadtest_operator.analysis.problems import Problem, summarize
 from loadtest_operator.api import (
     CapacityRecommendationSpec,
     CapacityRecommendationStatus,
@@ -34,8 +32,8 @@ from loadtest_operator.api import (
     ResolvedWorkload,
     SearchTraceEntry,
 )
+from loadtest_operator.api.conditions import CapacityConditionType, CapacityReason
 from loadtest_operator.api.wire import to_wire
-from loadtest_operator.capacity import reasons
 from loadtest_operator.capacity.children import (
     Child,
     ChildState,
@@ -48,6 +46,8 @@ from loadtest_operator.capacity.deployment import DeploymentFacts
 from loadtest_operator.capacity.recommend import SizingInputs, recommend
 from loadtest_operator.capacity.search import Done, Measure, SearchSettings, level_verdict, next_step
 from loadtest_operator.capacity.slo import slo_misses, slo_text
+from loadtest_operator.core.conditions import find_condition, set_condition
+from loadtest_operator.core.problems import Problem, summarize
 
 _TARGET_DISPLAY_FALLBACK = "?"
 
@@ -87,7 +87,7 @@ class Plan:
 
     @property
     def ready_reason(self) -> str | None:
-        ready = find_condition(self.status.conditions or [], reasons.READY)
+        ready = find_condition(self.status.conditions or [], CapacityConditionType.READY)
         return None if ready is None else ready.reason
 
 
@@ -120,7 +120,7 @@ def plan(observed: Observed) -> Plan:
     workload = observed.workload
     if workload is None:
         problems = list(observed.target_problems) or [
-            Problem(reasons.SEARCHING, "waiting for the workload to be derived", "spec.workload")
+            Problem(CapacityReason.SEARCHING, "waiting for the workload to be derived", "spec.workload")
         ]
         status = ConditionStatus.FALSE if observed.target_problems else ConditionStatus.UNKNOWN
         return _ready(observed, base, status, *summarize(problems))
@@ -147,7 +147,7 @@ def plan(observed: Observed) -> Plan:
             observed,
             base,
             ConditionStatus.FALSE,
-            reasons.CHILD_FAILED,
+            CapacityReason.CHILD_FAILED,
             f"measurement failed: {names}; delete the failed LoadTest to measure that level again",
         )
     running = [c for c in children if c.state is ChildState.RUNNING]
@@ -156,7 +156,7 @@ def plan(observed: Observed) -> Plan:
             observed,
             base,
             ConditionStatus.UNKNOWN,
-            reasons.SEARCHING,
+            CapacityReason.SEARCHING,
             "measuring "
             + ", ".join(f"level {c.level} (repeat {c.repeat + 1}/{spec.repeats})" for c in running),
         )
@@ -168,7 +168,9 @@ def plan(observed: Observed) -> Plan:
     if isinstance(step, Measure):
         if observed.target_problems or observed.facts is None:
             problems = list(observed.target_problems) or [
-                Problem(reasons.TARGET_UNAVAILABLE, "the Deployment's facts are unknown", "spec.target")
+                Problem(
+                    CapacityReason.TARGET_UNAVAILABLE, "the Deployment's facts are unknown", "spec.target"
+                )
             ]
             return _ready(observed, base, ConditionStatus.FALSE, *summarize(problems))
         manifest = build_child(observed.parent, spec, workload, step.level, step.repeat, observed.facts)
@@ -177,7 +179,7 @@ def plan(observed: Observed) -> Plan:
             observed,
             base.model_copy(update={"children": [*(base.children or []), name]}),
             ConditionStatus.UNKNOWN,
-            reasons.SEARCHING,
+            CapacityReason.SEARCHING,
             f"measuring level {step.level} (repeat {step.repeat + 1}/{spec.repeats})",
         )
         return Plan(status=planned.status, create=[manifest], event=planned.event)
@@ -221,7 +223,7 @@ def _finish(
             observed,
             base.model_copy(update={"measured": None, "recommendation": None}),
             ConditionStatus.FALSE,
-            reasons.SLO_UNREACHABLE,
+            CapacityReason.SLO_UNREACHABLE,
             f"even level {level} misses the SLO: {detail}",
         )
     at_knee = [c for c in children if c.level == done.knee and c.result is not None]
@@ -232,7 +234,7 @@ def _finish(
             observed,
             base,
             ConditionStatus.FALSE,
-            reasons.TARGET_UNAVAILABLE,
+            CapacityReason.TARGET_UNAVAILABLE,
             "the replicas measured are unknown (no ready replica was recorded)",
         )
     cost = spec.cost
@@ -263,7 +265,7 @@ def _finish(
     message = (
         f"{recommendation.replicas} replicas ({recommendation.total_gpus} GPUs) for a peak of {workload.peak}"
     )
-    planned = _ready(observed, status, ConditionStatus.TRUE, reasons.RECOMMENDED, message)
+    planned = _ready(observed, status, ConditionStatus.TRUE, CapacityReason.RECOMMENDED, message)
     return Plan(
         status=planned.status,
         event=planned.event,
@@ -325,10 +327,10 @@ def _ready(
     reason: str,
     message: str,
 ) -> Plan:
-    previous = find_condition(observed.previous.conditions or [], reasons.READY)
+    previous = find_condition(observed.previous.conditions or [], CapacityConditionType.READY)
     conditions = set_condition(
         observed.previous.conditions or [],
-        reasons.READY,
+        CapacityConditionType.READY,
         condition_status,
         reason,
         message,
@@ -339,7 +341,7 @@ def _ready(
     if previous is None or previous.reason != reason or previous.status != condition_status:
         event_type = "Warning" if condition_status is ConditionStatus.FALSE else "Normal"
         event = Event(event_type, reason, message)
-    summary = status.summary if reason == reasons.RECOMMENDED else f"{reason}: {message}"[:1024]
+    summary = status.summary if reason == CapacityReason.RECOMMENDED else f"{reason}: {message}"[:1024]
     return Plan(status=status.model_copy(update={"conditions": conditions, "summary": summary}), event=event)
 
 

@@ -7,8 +7,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from loadtest_operator.analysis.problems import Problem
-from loadtest_operator.analysis.validation import validate_spec
 from loadtest_operator.api import (
     CapacityRecommendationSpec,
     Distribution,
@@ -18,8 +16,10 @@ from loadtest_operator.api import (
     TokenDistribution,
     WorkloadSource,
 )
+from loadtest_operator.api.conditions import CapacityReason
 from loadtest_operator.capacity.children import child_spec
-from loadtest_operator.capacity.reasons import INVALID_SPEC
+from loadtest_operator.core.problems import Problem
+from loadtest_operator.loadtest.validation import validate_spec
 
 
 def parse_capacity_spec(raw: Mapping[str, Any]) -> tuple[CapacityRecommendationSpec | None, list[Problem]]:
@@ -28,7 +28,9 @@ def parse_capacity_spec(raw: Mapping[str, Any]) -> tuple[CapacityRecommendationS
         return CapacityRecommendationSpec.model_validate(raw), []
     except ValidationError as error:
         return None, [
-            Problem(INVALID_SPEC, str(e["msg"]), ".".join(["spec", *(str(p) for p in e["loc"])]))
+            Problem(
+                CapacityReason.INVALID_SPEC, str(e["msg"]), ".".join(["spec", *(str(p) for p in e["loc"])])
+            )
             for e in error.errors()
         ]
 
@@ -38,7 +40,7 @@ def validate_capacity_spec(spec: CapacityRecommendationSpec) -> list[Problem]:
     problems: list[Problem] = []
 
     def bad(field: str, message: str) -> None:
-        problems.append(Problem(INVALID_SPEC, message, field))
+        problems.append(Problem(CapacityReason.INVALID_SPEC, message, field))
 
     target = spec.target
     if (target.service_ref is None) == (target.url is None):
@@ -57,7 +59,8 @@ def validate_capacity_spec(spec: CapacityRecommendationSpec) -> list[Problem]:
     for name, tokens in (("inputTokens", workload.input_tokens), ("outputTokens", workload.output_tokens)):
         if tokens is not None:
             problems += [
-                Problem(INVALID_SPEC, m, f"spec.workload.{name}") for m in _distribution_problems(tokens)
+                Problem(CapacityReason.INVALID_SPEC, m, f"spec.workload.{name}")
+                for m in _distribution_problems(tokens)
             ]
     slo = spec.slo
     if slo.ttft_milliseconds is None and slo.tpot_milliseconds is None and slo.e2e_milliseconds is None:
@@ -87,7 +90,11 @@ def _child_problems(spec: CapacityRecommendationSpec) -> list[Problem]:
         output_tokens=spec.workload.output_tokens or probe_tokens,
     )
     return [
-        Problem(INVALID_SPEC, f"{p.message} (in the child LoadTests: {p.field})", _capacity_field(p.field))
+        Problem(
+            CapacityReason.INVALID_SPEC,
+            f"{p.message} (in the child LoadTests: {p.field})",
+            _capacity_field(p.field),
+        )
         for p in validate_spec(child_spec(spec, probe, 1))
     ]
 

@@ -4,18 +4,19 @@ Pure: `promql` (query strings), `discovery` (which series are the target's), `ag
 efficiency), `collect` (orchestration over a source), `models` (status models). I/O: `prometheus`.
 """
 
-from loadtest_operator.gpu.aggregate import DEFAULT_TOLERANCE, GapTolerance
-from loadtest_operator.gpu.collect import LevelMetrics, LevelWindow
-from loadtest_operator.gpu.discovery import MatchedBy, PodRef
-from loadtest_operator.gpu.models import (
+from loadtest_operator.api.gpu import (
     EnergySource,
     GpuDiscovery,
     GpuLevelMetrics,
     GpuMetricsReason,
     LatencyGap,
+    MatchedBy,
     ServerLatency,
     ServerLevelMetrics,
 )
+from loadtest_operator.gpu.aggregate import DEFAULT_TOLERANCE, GapTolerance
+from loadtest_operator.gpu.collect import LevelMetrics, LevelWindow
+from loadtest_operator.gpu.discovery import PodRef
 
 __all__ = [
     "DEFAULT_TOLERANCE",

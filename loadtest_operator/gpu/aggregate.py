@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from statistics import fmean
 from typing import Any
 
-from loadtest_operator.gpu.discovery import gpu_identity
-from loadtest_operator.gpu.models import (
+from loadtest_operator.api.gpu import (
     EnergySource,
     GpuLevelMetrics,
     LatencyGap,
     ServerLatency,
     ServerLevelMetrics,
 )
+from loadtest_operator.gpu.discovery import gpu_identity
 from loadtest_operator.gpu.promql import QUANTILES
 
 

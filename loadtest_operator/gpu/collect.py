@@ -11,6 +11,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
+from loadtest_operator.api.gpu import (
+    GpuDiscovery,
+    GpuLevelMetrics,
+    GpuMetricsReason,
+    MatchedBy,
+    ServerLevelMetrics,
+)
 from loadtest_operator.gpu import promql
 from loadtest_operator.gpu.aggregate import (
     DEFAULT_TOLERANCE,
@@ -22,7 +29,6 @@ from loadtest_operator.gpu.aggregate import (
 )
 from loadtest_operator.gpu.discovery import (
     DcgmMatch,
-    MatchedBy,
     PodRef,
     VllmMatch,
     dcgm_series_matches,
@@ -30,7 +36,6 @@ from loadtest_operator.gpu.discovery import (
     discover_vllm,
     vllm_selector,
 )
-from loadtest_operator.gpu.models import GpuDiscovery, GpuLevelMetrics, GpuMetricsReason, ServerLevelMetrics
 
 
 class LevelWindow(NamedTuple):

@@ -19,18 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 
+from loadtest_operator.api.gpu import MatchedBy
 from loadtest_operator.gpu.promql import GPU_UTIL, VLLM_RUNNING, Selector, one_of, selector
 
 Labels = Mapping[str, str]
-
-
-class MatchedBy(StrEnum):
-    EXPORTED_POD_LABELS = "ExportedPodLabels"
-    POD_LABELS = "PodLabels"
-    HOSTNAME = "Hostname"
-    NONE = "None"
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from typing import Any
 import kopf
 
 from loadtest_operator.api import CAPACITY_PLURAL, GROUP, VERSION
-from loadtest_operator.capacity_reconcile import CapacityReconcile
 from loadtest_operator.handlers.common import reconcile_into_status
-from loadtest_operator.reconcile import Context
+from loadtest_operator.reconcile.capacity import CapacityReconcile
+from loadtest_operator.reconcile.context import Context
 
 
 def register(registry: kopf.OperatorRegistry, interval: float) -> None:

@@ -8,8 +8,8 @@ from typing import Any
 
 import kopf
 
-from loadtest_operator.kube import KubeError
-from loadtest_operator.reconcile import Context, EventSink
+from loadtest_operator.io.kube import KubeError
+from loadtest_operator.reconcile.context import Context, EventSink
 
 
 async def reconcile_into_status(

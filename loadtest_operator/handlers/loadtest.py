@@ -14,7 +14,8 @@ import kopf
 
 from loadtest_operator.api import GROUP, PLURAL, VERSION
 from loadtest_operator.handlers.common import reconcile_into_status
-from loadtest_operator.reconcile import Context, Reconcile
+from loadtest_operator.reconcile.context import Context
+from loadtest_operator.reconcile.loadtest import Reconcile
 
 
 def register(registry: kopf.OperatorRegistry, interval: float) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from loadgen.mock_latency import batching_knee
-from loadtest_operator.store import create_store_engine, list_recommendations
+from loadtest_operator.io.store import create_store_engine, list_recommendations
 from tests.e2e.harness import Cluster, wait_until
 from tests.e2e.manifests import mock_server_deployment, service
 from tests.e2e.operator_process import OperatorProcess

@@ -18,9 +18,9 @@ from statistics import fmean
 import httpx
 import pytest
 
+from loadtest_operator.api.gpu import EnergySource
 from loadtest_operator.gpu import GapTolerance, GpuMetricsReason, LevelMetrics, LevelWindow, MatchedBy, PodRef
-from loadtest_operator.gpu.models import EnergySource
-from loadtest_operator.gpu.prometheus import collect_level_metrics
+from loadtest_operator.io.prometheus import collect_level_metrics
 from tests.integration.prometheus.conftest import (
     LOOPBACK,
     PrometheusServer,

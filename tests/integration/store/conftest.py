@@ -21,7 +21,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import Engine
 
-from loadtest_operator.store import create_store_engine
+from loadtest_operator.io.store import create_store_engine
 
 PG_BINDIR_ENV = "LLMLOAD_PG_BINDIR"
 DEBIAN_PG_ROOT = Path("/usr/lib/postgresql")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 
-from loadtest_operator.store import (
+from loadtest_operator.io.store import (
     create_store_engine,
     current_revision,
     database_url,

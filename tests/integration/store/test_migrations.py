@@ -8,9 +8,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
-from loadtest_operator.store import current_revision, downgrade, head_revision, upgrade
-from loadtest_operator.store.migrate import MIGRATIONS_DIR
-from loadtest_operator.store.models import Run
+from loadtest_operator.io.store import current_revision, downgrade, head_revision, upgrade
+from loadtest_operator.io.store.migrate import MIGRATIONS_DIR
+from loadtest_operator.io.store.models import Run
 
 pytestmark = pytest.mark.integration
 

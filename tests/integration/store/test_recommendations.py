@@ -17,7 +17,7 @@ from loadtest_operator.api import (
     WorkloadSource,
 )
 from loadtest_operator.capacity.recommend import SizingInputs, recommend
-from loadtest_operator.store import (
+from loadtest_operator.io.store import (
     ChildRun,
     RecommendationRow,
     get_recommendation,

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import StatementError
 
 from loadtest_operator.api import Goodput, LatencySummary, LevelResult, LoadTestSpec
-from loadtest_operator.store import (
+from loadtest_operator.io.store import (
     LevelResultRow,
     Run,
     RunQuery,

@@ -11,12 +11,12 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
-from loadtest_operator.capacity_reconcile import CapacityReconcile
-from loadtest_operator.kube import Kube
-from loadtest_operator.metrics import OperatorMetrics
-from loadtest_operator.reconcile import Context
-from loadtest_operator.settings import OperatorSettings
-from loadtest_operator.store import create_store_engine, list_recommendations, upgrade
+from loadtest_operator.io.kube import Kube
+from loadtest_operator.io.metrics import OperatorMetrics
+from loadtest_operator.io.store import create_store_engine, list_recommendations, upgrade
+from loadtest_operator.reconcile.capacity import CapacityReconcile
+from loadtest_operator.reconcile.context import Context
+from loadtest_operator.reconcile.settings import OperatorSettings
 from tests.unit.capacity.specs import PARENT, raw_spec
 from tests.unit.capacity.test_plan import finish
 

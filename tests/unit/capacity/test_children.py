@@ -5,7 +5,6 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from loadtest_operator.analysis.validation import parse_spec, validate_spec
 from loadtest_operator.api import LoadMode, ResolvedWorkload, TokenDistribution, WorkloadSource
 from loadtest_operator.capacity.children import (
     ChildState,
@@ -18,6 +17,7 @@ from loadtest_operator.capacity.children import (
 )
 from loadtest_operator.capacity.deployment import DeploymentFacts
 from loadtest_operator.capacity.workload import resolve_workload
+from loadtest_operator.loadtest.validation import parse_spec, validate_spec
 from tests.unit.capacity.specs import PARENT, make_spec
 
 FACTS = DeploymentFacts(current_replicas=2, gpus_per_replica=1, tensor_parallel_size=1, gpu_model="NVIDIA-L4")

@@ -9,13 +9,11 @@ import yaml
 
 from loadtest_operator import crdgen
 from tests.unit.operator.test_crdgen import _nodes, structural_violations
-from tests.unit.operator.test_purity import FORBIDDEN, imported_roots
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 CRD_PATH = REPO_ROOT / "crds" / crdgen.CAPACITY_CRD_FILE_NAME
 HELM_CRD = REPO_ROOT / "helm" / "llmload" / "crds" / crdgen.CAPACITY_CRD_FILE_NAME
 DOCS_PATH = REPO_ROOT / "docs" / "api.md"
-CAPACITY_PACKAGE = REPO_ROOT / "loadtest_operator" / "capacity"
 
 
 @pytest.fixture(scope="module")
@@ -149,8 +147,3 @@ def test_broken_capacity_markers_are_refused() -> None:
             "<!-- BEGIN GENERATED FIELD REFERENCE (python -m loadtest_operator.crdgen) -->\n"
             f"<!-- END GENERATED FIELD REFERENCE -->\n{crdgen.CAPACITY_BEGIN_MARKER}\n"
         )
-
-
-@pytest.mark.parametrize("path", sorted(CAPACITY_PACKAGE.glob("*.py")), ids=lambda p: p.name)
-def test_capacity_modules_are_pure(path: Path) -> None:
-    assert imported_roots(path) & FORBIDDEN == set()

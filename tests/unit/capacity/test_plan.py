@@ -1,5 +1,5 @@
 """One reconcile at a time against a simulated deployment: the search runs through child LoadTests to a
-recommendation, resumes after a restart without repeating a level, and fails with actionable reasons."""
+recommendation, resumes after a restart without repeating a level, and fails with actionable CapacityReason."""
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from loadtest_operator.analysis.problems import Problem
 from loadtest_operator.api import CapacityRecommendationSpec, CapacityRecommendationStatus, ConditionStatus
-from loadtest_operator.capacity import reasons
+from loadtest_operator.api.conditions import CapacityReason
 from loadtest_operator.capacity.deployment import DeploymentFacts
 from loadtest_operator.capacity.plan import Observed, Plan, plan, status_patch
 from loadtest_operator.capacity.validation import validate_capacity_spec
 from loadtest_operator.capacity.workload import resolve_workload
+from loadtest_operator.core.problems import Problem
 from tests.unit.capacity.specs import PARENT, make_spec
 
 T0 = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
@@ -99,11 +99,11 @@ def run_search(spec: CapacityRecommendationSpec, knee: int) -> tuple[Plan, list[
         name = manifest["metadata"]["name"]
         assert name not in created, f"{name} created twice"
         created.add(name)
-        assert result.ready_reason == reasons.SEARCHING
+        assert result.ready_reason == CapacityReason.SEARCHING
         children.append(manifest)
         running = plan(observe(spec, children, status))
         assert running.create == []  # nothing new while a child runs: one measurement at a time
-        assert running.ready_reason == reasons.SEARCHING
+        assert running.ready_reason == CapacityReason.SEARCHING
         children[-1] = finish(manifest, knee)
 
 
@@ -111,7 +111,7 @@ def test_search_to_a_recommendation() -> None:
     spec = make_spec(search={"startLevel": 8})
     result, children, _ = run_search(spec, knee=96)
     status = result.status
-    assert result.ready_reason == reasons.RECOMMENDED
+    assert result.ready_reason == CapacityReason.RECOMMENDED
     assert status.measured is not None
     assert status.measured.knee_level == 96  # exact: one step of 1
     assert status.measured.max_concurrency_per_replica_at_slo == 48
@@ -133,7 +133,7 @@ def test_search_to_a_recommendation() -> None:
     assert trace[97] is False
     assert result.scale_to is None  # never scales unless asked
     assert result.event is not None
-    assert result.event.reason == reasons.RECOMMENDED
+    assert result.event.reason == CapacityReason.RECOMMENDED
 
 
 def test_repeats_give_an_interval_and_every_repeat_is_measured() -> None:
@@ -191,7 +191,7 @@ def test_the_replicas_measured_are_used_after_the_deployment_is_scaled() -> None
 
 def test_slo_unreachable_names_the_metric() -> None:
     result, children, _ = run_search(make_spec(), knee=0)
-    assert result.ready_reason == reasons.SLO_UNREACHABLE
+    assert result.ready_reason == CapacityReason.SLO_UNREACHABLE
     assert len(children) == 1  # level 1 missed: nothing else to try
     ready = (result.status.conditions or [])[0]
     assert ready.status is ConditionStatus.FALSE
@@ -219,7 +219,7 @@ def test_a_failed_child_stops_the_search_with_its_reason() -> None:
     }
     result = plan(observe(spec, [failed]))
     assert result.create == []
-    assert result.ready_reason == reasons.CHILD_FAILED
+    assert result.ready_reason == CapacityReason.CHILD_FAILED
     assert "Unschedulable: 0/1 nodes" in (result.status.conditions or [])[0].message
 
 
@@ -227,7 +227,7 @@ def test_invalid_spec_creates_nothing() -> None:
     spec = make_spec(levelDurationSeconds=60)
     result = plan(observe(spec, []))
     assert result.create == []
-    assert result.ready_reason == reasons.INVALID_SPEC
+    assert result.ready_reason == CapacityReason.INVALID_SPEC
     assert result.event is not None
     assert result.event.type == "Warning"
 
@@ -235,25 +235,25 @@ def test_invalid_spec_creates_nothing() -> None:
 def test_an_unsettled_deployment_blocks_new_measurements_only() -> None:
     spec = make_spec(search={"startLevel": 8})
     problem = Problem(
-        reasons.TARGET_UNAVAILABLE, "Deployment vllm is not settled", "spec.target.deploymentRef"
+        CapacityReason.TARGET_UNAVAILABLE, "Deployment vllm is not settled", "spec.target.deploymentRef"
     )
     blocked = plan(observe(spec, [], target_problems=[problem]))
     assert blocked.create == []
-    assert blocked.ready_reason == reasons.TARGET_UNAVAILABLE
+    assert blocked.ready_reason == CapacityReason.TARGET_UNAVAILABLE
     # once the search is done, a rollout (e.g. the recommended scale-up) does not hide the recommendation
     done, children, _ = run_search(spec, knee=96)
     after = plan(observe(spec, children, done.status, target_problems=[problem]))
-    assert after.ready_reason == reasons.RECOMMENDED
+    assert after.ready_reason == CapacityReason.RECOMMENDED
 
 
 def test_from_prometheus_waits_for_the_derived_workload() -> None:
     spec = make_spec(workload={"fromPrometheus": {"windowSeconds": 86_400}})
     waiting = plan(observe(spec, [], workload=None))
     assert waiting.create == []
-    assert waiting.ready_reason == reasons.SEARCHING
-    down = Problem(reasons.PROMETHEUS_UNAVAILABLE, "connection refused", "spec.prometheus")
+    assert waiting.ready_reason == CapacityReason.SEARCHING
+    down = Problem(CapacityReason.PROMETHEUS_UNAVAILABLE, "connection refused", "spec.prometheus")
     failing = plan(observe(spec, [], workload=None, target_problems=[down]))
-    assert failing.ready_reason == reasons.PROMETHEUS_UNAVAILABLE
+    assert failing.ready_reason == CapacityReason.PROMETHEUS_UNAVAILABLE
 
 
 def test_a_changed_measurement_starts_a_new_search_and_drops_old_figures() -> None:
@@ -305,4 +305,4 @@ def test_status_patch_clears_what_a_new_search_withdraws() -> None:
     patch = status_patch(previous, plan(observe(stricter, children, done.status)).status)
     assert patch["recommendation"] is None
     assert patch["measured"] is None
-    assert patch["conditions"][0]["reason"] == reasons.SEARCHING
+    assert patch["conditions"][0]["reason"] == CapacityReason.SEARCHING

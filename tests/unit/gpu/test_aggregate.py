@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from loadtest_operator.api.gpu import EnergySource
 from loadtest_operator.gpu.aggregate import (
     GapTolerance,
     Sample,
@@ -16,7 +17,6 @@ from loadtest_operator.gpu.aggregate import (
     parse_vector,
     server_level_metrics,
 )
-from loadtest_operator.gpu.models import EnergySource
 
 G0 = {"UUID": "GPU-0", "Hostname": "node-a", "gpu": "0"}
 G1 = {"UUID": "GPU-1", "Hostname": "node-a", "gpu": "1"}

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from loadtest_operator.api.gpu import GpuMetricsReason, MatchedBy
 from loadtest_operator.gpu.collect import LevelMetrics, LevelWindow, SourceError, collect
-from loadtest_operator.gpu.discovery import MatchedBy, PodRef
-from loadtest_operator.gpu.models import GpuMetricsReason
+from loadtest_operator.gpu.discovery import PodRef
 
 PODS = [PodRef("vllm-0", "llm", "node-a")]
 GPU = {"__name__": "DCGM_FI_DEV_GPU_UTIL", "UUID": "GPU-0", "gpu": "0", "modelName": "NVIDIA L4",

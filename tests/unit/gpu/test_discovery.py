@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from loadtest_operator.api.gpu import MatchedBy
 from loadtest_operator.gpu.discovery import (
-    MatchedBy,
     PodRef,
     dcgm_series_matches,
     discover_dcgm,

@@ -8,10 +8,10 @@ from typing import Any, NoReturn
 import pytest
 from prometheus_api_client.exceptions import PrometheusApiClientException
 
+from loadtest_operator.api.gpu import GpuMetricsReason
 from loadtest_operator.gpu.collect import LevelMetrics, LevelWindow, SourceError
 from loadtest_operator.gpu.discovery import PodRef
-from loadtest_operator.gpu.models import GpuMetricsReason
-from loadtest_operator.gpu.prometheus import PrometheusSource, collect_level_metrics
+from loadtest_operator.io.prometheus import PrometheusSource, collect_level_metrics
 
 URL = "http://127.0.0.1:9"
 

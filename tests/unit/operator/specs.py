@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from loadtest_operator.api import LoadTestSpec
-from loadtest_operator.builders.owner import Owner
+from loadtest_operator.core.owner import Owner
 
 OWNER = Owner(name="llama-sweep", namespace="bench", uid="6f1c9a52-3d1e-4f0a-9a51-0c3f0b7d2e11")
 

@@ -11,9 +11,9 @@ from loadtest_operator.api import (
     Arrival,
     Condition,
     ConditionStatus,
-    ConditionType,
     Distribution,
     LoadMode,
+    LoadTestConditionType,
     LoadTestSpec,
     LoadTestStatus,
     Phase,
@@ -83,7 +83,7 @@ def test_spec_has_no_floats() -> None:
 
 
 @pytest.mark.parametrize(
-    "enum", [Api, Arrival, ConditionStatus, ConditionType, Distribution, LoadMode, Phase, Placement]
+    "enum", [Api, Arrival, ConditionStatus, LoadTestConditionType, Distribution, LoadMode, Phase, Placement]
 )
 def test_enums_are_camel_case_words(enum: type[StrEnum]) -> None:
     for member in enum:

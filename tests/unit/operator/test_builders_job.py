@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from loadtest_operator.builders.job import ShardJobInputs, build_shard_job, loadgen_args
-from loadtest_operator.builders.names import run_token
+from loadtest_operator.loadtest.builders.job import ShardJobInputs, build_shard_job, loadgen_args
+from loadtest_operator.loadtest.builders.names import run_token
 from tests.unit.operator.specs import DELETE, OWNER, make_spec
 
 IMAGE = "localhost/llmload/llmload:dev"

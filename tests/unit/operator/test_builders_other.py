@@ -4,16 +4,16 @@ from typing import Any
 
 import pytest
 
-from loadtest_operator.builders.configmaps import (
+from loadtest_operator.core.owner import Owner
+from loadtest_operator.loadtest.builders.configmaps import (
     RunConfigTooLargeError,
     build_result_config_map,
     build_run_config_config_map,
 )
-from loadtest_operator.builders.deadline import STARTUP_SLACK_SECONDS, shard_deadline_seconds
-from loadtest_operator.builders.labels import label_value, run_labels, run_selector
-from loadtest_operator.builders.names import MAX_NAME_LENGTH, run_names, run_token
-from loadtest_operator.builders.owner import Owner
-from loadtest_operator.builders.rbac import build_role, build_role_binding, build_service_account
+from loadtest_operator.loadtest.builders.deadline import STARTUP_SLACK_SECONDS, shard_deadline_seconds
+from loadtest_operator.loadtest.builders.labels import label_value, run_labels, run_selector
+from loadtest_operator.loadtest.builders.names import MAX_NAME_LENGTH, run_names, run_token
+from loadtest_operator.loadtest.builders.rbac import build_role, build_role_binding, build_service_account
 from tests.unit.operator.specs import OWNER, make_spec
 
 DNS_LABEL_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-")

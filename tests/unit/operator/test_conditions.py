@@ -1,12 +1,26 @@
 """Condition bookkeeping and phase derivation."""
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
-from loadtest_operator.analysis import reasons as reasons_module
-from loadtest_operator.analysis.conditions import (
+from loadtest_operator.api import Condition, ConditionStatus, Phase
+from loadtest_operator.api.conditions import (
+    CAPACITY_CONDITIONS,
+    CAPACITY_REASONS,
+    LOADTEST_CONDITIONS,
+    LOADTEST_REASONS,
+    CapacityConditionType,
+    CapacityReason,
+    GpuMetricsReason,
+    LoadTestConditionType,
+    LoadTestReason,
+)
+from loadtest_operator.api.status import CONDITION_REASON_PATTERN
+from loadtest_operator.core.conditions import (
     derive_phase,
     dump_conditions,
     find_condition,
@@ -14,8 +28,6 @@ from loadtest_operator.analysis.conditions import (
     parse_conditions,
     set_condition,
 )
-from loadtest_operator.api import Condition, ConditionStatus, Phase
-from loadtest_operator.api.status import CONDITION_REASON_PATTERN
 
 T0 = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)
 T1 = T0 + timedelta(minutes=5)
@@ -97,9 +109,21 @@ def test_parse_and_dump_round_trip_the_status_dict() -> None:
     assert parse_conditions(None) == []
 
 
-def test_lifecycle_reasons_are_valid_condition_reasons() -> None:
-    reasons = [value for name, value in vars(reasons_module).items() if name.isupper()]
-    assert len(reasons) >= 5
+@pytest.mark.parametrize(
+    ("members", "docs"),
+    [
+        (LoadTestReason, LOADTEST_REASONS),
+        (CapacityReason, CAPACITY_REASONS),
+        (LoadTestConditionType, LOADTEST_CONDITIONS),
+        (CapacityConditionType, CAPACITY_CONDITIONS),
+    ],
+)
+def test_every_condition_type_and_reason_is_documented(members: Any, docs: Mapping[Any, Any]) -> None:
+    assert set(docs) == set(members)
+
+
+def test_reasons_are_valid_condition_reasons() -> None:
+    reasons = [*LoadTestReason, *CapacityReason, *GpuMetricsReason]
     for reason in reasons:
         assert re.fullmatch(CONDITION_REASON_PATTERN, reason), reason
         assert reason[0].isupper(), reason

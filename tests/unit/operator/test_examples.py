@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from loadtest_operator import crdgen
-from loadtest_operator.analysis.validation import parse_spec, validate_spec
+from loadtest_operator.loadtest.validation import parse_spec, validate_spec
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 HELM_CRD = REPO_ROOT / "helm" / "llmload" / "crds" / crdgen.CRD_FILE_NAME

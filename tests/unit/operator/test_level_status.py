@@ -6,7 +6,7 @@ import random
 
 from loadgen.config import Slo
 from loadgen.merge import merge_results
-from loadtest_operator.analysis.level_status import levels_status
+from loadtest_operator.loadtest.level_status import levels_status
 from tests.unit.loadgen.helpers import level_from_rows, run_of
 
 SLO = Slo(ttft_ms=50.0, percentile=90)

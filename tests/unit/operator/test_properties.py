@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from loadtest_operator.analysis.conditions import set_condition
-from loadtest_operator.analysis.validation import validate_spec
 from loadtest_operator.api import Condition, ConditionStatus
-from loadtest_operator.builders.labels import label_value
-from loadtest_operator.builders.names import MAX_NAME_LENGTH, run_names
-from loadtest_operator.builders.owner import Owner
+from loadtest_operator.core.conditions import set_condition
+from loadtest_operator.core.owner import Owner
+from loadtest_operator.loadtest.builders.labels import label_value
+from loadtest_operator.loadtest.builders.names import MAX_NAME_LENGTH, run_names
+from loadtest_operator.loadtest.validation import validate_spec
 from tests.unit.operator.specs import make_spec
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")

@@ -4,13 +4,13 @@ from typing import Any
 
 import pytest
 
-from loadtest_operator.analysis.results import (
+from loadtest_operator.api import Goodput, LevelResult, SuccessCriteria
+from loadtest_operator.loadtest.results import (
     best_goodput_level,
     error_rate_percent,
     evaluate_success_criteria,
     summary_line,
 )
-from loadtest_operator.api import Goodput, LevelResult, SuccessCriteria
 
 
 def level(

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from loadgen.config import build_config
-from loadtest_operator.analysis.run_config import build_run_config
-from loadtest_operator.builders.job import API_KEY_ENV, DATASET_MOUNT_DIR
+from loadtest_operator.loadtest.builders.job import API_KEY_ENV, DATASET_MOUNT_DIR
+from loadtest_operator.loadtest.run_config import build_run_config
 from tests.unit.operator.specs import DELETE, make_spec
 
 URL = "http://198.19.0.10:8000"

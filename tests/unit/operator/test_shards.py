@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from loadtest_operator.analysis.shards import ShardPhase, observe_shards, summarize_progress
+from loadtest_operator.loadtest.shards import ShardPhase, observe_shards, summarize_progress
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

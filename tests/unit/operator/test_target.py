@@ -4,7 +4,8 @@ from typing import Any
 
 import pytest
 
-from loadtest_operator.analysis.target import (
+from loadtest_operator.api import Placement, TargetPod
+from loadtest_operator.loadtest.target import (
     effective_placement,
     is_pod_ready,
     label_selector,
@@ -13,7 +14,6 @@ from loadtest_operator.analysis.target import (
     service_selector,
     target_display,
 )
-from loadtest_operator.api import Placement, TargetPod
 from tests.unit.operator.specs import DELETE, make_spec
 
 URL_TARGET = {"target": {"serviceRef": DELETE, "url": "http://10.1.2.3:8000"}}

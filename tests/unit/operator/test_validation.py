@@ -4,8 +4,9 @@ from typing import Any
 
 import pytest
 
-from loadtest_operator.analysis.problems import Problem, summarize
-from loadtest_operator.analysis.validation import (
+from loadtest_operator.api import ConfigMapKeyRef, SecretKeyRef, ServiceRef
+from loadtest_operator.core.problems import Problem, summarize
+from loadtest_operator.loadtest.validation import (
     check_config_map_key,
     check_secret_key,
     check_service,
@@ -13,7 +14,6 @@ from loadtest_operator.analysis.validation import (
     parse_spec,
     validate_spec,
 )
-from loadtest_operator.api import ConfigMapKeyRef, SecretKeyRef, ServiceRef
 from tests.unit.operator.specs import DELETE, VALID_SPEC, make_spec, merged
 
 DATASET = {"datasetConfigMapRef": {"name": "sharegpt", "key": "data.json"}}

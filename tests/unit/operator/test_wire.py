@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from loadtest_operator.analysis.conditions import dump_conditions, parse_conditions
 from loadtest_operator.api import Condition, ConditionStatus, LoadTestStatus, ResolvedTarget
 from loadtest_operator.api.wire import strip_empty, to_wire
+from loadtest_operator.core.conditions import dump_conditions, parse_conditions
 
 NOW = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)
 

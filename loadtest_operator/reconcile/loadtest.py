@@ -15,21 +15,30 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from loadgen.compact import decode_compact
 from loadgen.merge import merge_results
 from loadgen.result import RunResult
-from loadtest_operator.analysis import reasons
-from loadtest_operator.analysis.conditions import (
+from loadtest_operator.api import (
+    Condition,
+    ConditionStatus,
+    LevelResult,
+    LoadTestConditionType,
+    LoadTestSpec,
+    LoadTestStatus,
+    Progress,
+    ResolvedTarget,
+)
+from loadtest_operator.api.conditions import LoadTestReason
+from loadtest_operator.api.wire import to_wire
+from loadtest_operator.core.conditions import (
     derive_phase,
     dump_conditions,
     find_condition,
@@ -38,13 +47,25 @@ from loadtest_operator.analysis.conditions import (
     parse_conditions,
     set_condition,
 )
-from loadtest_operator.analysis.level_status import levels_status
-from loadtest_operator.analysis.problems import Problem, summarize
-from loadtest_operator.analysis.results import best_goodput_level, evaluate_success_criteria, summary_line
-from loadtest_operator.analysis.run_config import build_run_config
-from loadtest_operator.analysis.shards import ShardPhase, ShardState, observe_shards, summarize_progress
-from loadtest_operator.analysis.target import label_selector, resolve_target, service_selector
-from loadtest_operator.analysis.validation import (
+from loadtest_operator.core.owner import Owner
+from loadtest_operator.core.problems import Problem, summarize
+from loadtest_operator.gpu import LevelWindow, PodRef
+from loadtest_operator.io.prometheus import collect_level_metrics
+from loadtest_operator.io.store import level_row, run_row, save_run
+from loadtest_operator.loadtest.builders.configmaps import (
+    build_result_config_map,
+    build_run_config_config_map,
+)
+from loadtest_operator.loadtest.builders.job import ShardJobInputs, build_shard_job
+from loadtest_operator.loadtest.builders.labels import run_selector
+from loadtest_operator.loadtest.builders.names import run_names
+from loadtest_operator.loadtest.builders.rbac import build_role, build_role_binding, build_service_account
+from loadtest_operator.loadtest.level_status import levels_status
+from loadtest_operator.loadtest.results import best_goodput_level, evaluate_success_criteria, summary_line
+from loadtest_operator.loadtest.run_config import build_run_config
+from loadtest_operator.loadtest.shards import ShardPhase, ShardState, observe_shards, summarize_progress
+from loadtest_operator.loadtest.target import label_selector, resolve_target, service_selector
+from loadtest_operator.loadtest.validation import (
     check_config_map_key,
     check_secret_key,
     check_service,
@@ -52,43 +73,7 @@ from loadtest_operator.analysis.validation import (
     parse_spec,
     validate_spec,
 )
-from loadtest_operator.api import (
-    Condition,
-    ConditionStatus,
-    ConditionType,
-    LevelResult,
-    LoadTestSpec,
-    LoadTestStatus,
-    Progress,
-    ResolvedTarget,
-)
-from loadtest_operator.api.wire import to_wire
-from loadtest_operator.builders.configmaps import build_result_config_map, build_run_config_config_map
-from loadtest_operator.builders.job import ShardJobInputs, build_shard_job
-from loadtest_operator.builders.labels import run_selector
-from loadtest_operator.builders.names import run_names
-from loadtest_operator.builders.owner import Owner
-from loadtest_operator.builders.rbac import build_role, build_role_binding, build_service_account
-from loadtest_operator.gpu import LevelWindow, PodRef
-from loadtest_operator.gpu.prometheus import collect_level_metrics
-from loadtest_operator.kube import Kube
-from loadtest_operator.metrics import OperatorMetrics
-from loadtest_operator.settings import OperatorSettings
-from loadtest_operator.store import level_row, run_row, save_run
-
-STORED = "Stored"  # condition: the run is in the SQL store (False while the database is unreachable)
-GPU_METRICS_AVAILABLE = "GpuMetricsAvailable"
-EventSink = Callable[[str, str, str], None]  # (type Normal|Warning, reason, message)
-
-
-@dataclass
-class Context:
-    kube: Kube
-    settings: OperatorSettings
-    metrics: OperatorMetrics
-    engine: Engine | None
-    http: httpx.AsyncClient
-    log: logging.Logger = field(default_factory=lambda: logging.getLogger("llmload.operator"))
+from loadtest_operator.reconcile.context import Context, EventSink
 
 
 @dataclass
@@ -123,12 +108,14 @@ class Reconcile:
             return self.patch
         same_run = self.status.run_id == spec.run_id
         if same_run and is_finished(self.conditions):
-            if self.ctx.engine is not None and not is_condition_true(self.conditions, STORED):
+            if self.ctx.engine is not None and not is_condition_true(
+                self.conditions, LoadTestConditionType.STORED
+            ):
                 await self._store(spec, final=True)
             return self.patch
         if same_run and self._rejected_already(spec.run_id):
             return self.patch
-        if not (same_run and is_condition_true(self.conditions, ConditionType.ACCEPTED)):
+        if not (same_run and is_condition_true(self.conditions, LoadTestConditionType.ACCEPTED)):
             await self._start(spec)
         else:
             await self._observe(spec)
@@ -148,14 +135,21 @@ class Reconcile:
         target = target.model_copy(update={"model": model})
         run_config = build_run_config(spec, target.url or "", model)
         await self._create_children(spec, run_config, target_facts)
-        self._set(ConditionType.ACCEPTED, ConditionStatus.TRUE, reasons.VALID, "spec and target are valid")
         self._set(
-            ConditionType.RUNNING,
+            LoadTestConditionType.ACCEPTED,
             ConditionStatus.TRUE,
-            reasons.SHARDS_STARTING,
+            LoadTestReason.VALID,
+            "spec and target are valid",
+        )
+        self._set(
+            LoadTestConditionType.RUNNING,
+            ConditionStatus.TRUE,
+            LoadTestReason.SHARDS_STARTING,
             f"{spec.load_generator.parallelism} load-generator shard(s) created",
         )
-        self._set(ConditionType.SUCCEEDED, ConditionStatus.UNKNOWN, reasons.RUN_IN_PROGRESS, "")
+        self._set(
+            LoadTestConditionType.SUCCEEDED, ConditionStatus.UNKNOWN, LoadTestReason.RUN_IN_PROGRESS, ""
+        )
         self.patch.update(
             runId=spec.run_id,
             observedGeneration=self.generation,
@@ -287,10 +281,12 @@ class Reconcile:
         if new_progress != old_progress:
             self.patch["progress"] = new_progress
         running_pods = sum(1 for p in pods if (p.get("status") or {}).get("phase") == "Running")
-        before = find_condition(self.conditions, ConditionType.RUNNING)
-        if running_pods and before is not None and before.reason != reasons.SHARDS_RUNNING:
+        before = find_condition(self.conditions, LoadTestConditionType.RUNNING)
+        if running_pods and before is not None and before.reason != LoadTestReason.SHARDS_RUNNING:
             message = f"{running_pods} shard pod(s) running"
-            self._set(ConditionType.RUNNING, ConditionStatus.TRUE, reasons.SHARDS_RUNNING, message)
+            self._set(
+                LoadTestConditionType.RUNNING, ConditionStatus.TRUE, LoadTestReason.SHARDS_RUNNING, message
+            )
             self._write_conditions()
             self.event("Normal", "Running", message)
 
@@ -305,9 +301,9 @@ class Reconcile:
         for s in shards:
             if s.phase in (ShardPhase.RUNNING, ShardPhase.PENDING):
                 await self.ctx.kube.delete_job(self.owner.namespace, names.job(s.index))
-        self._finish(spec, ConditionStatus.FALSE, first.reason or reasons.SHARD_FAILED, message)
-        self.event("Warning", first.reason or reasons.SHARD_FAILED, message[:1024])
-        self.ctx.metrics.runs.labels(first.reason or reasons.SHARD_FAILED).inc()
+        self._finish(spec, ConditionStatus.FALSE, first.reason or LoadTestReason.SHARD_FAILED, message)
+        self.event("Warning", first.reason or LoadTestReason.SHARD_FAILED, message[:1024])
+        self.ctx.metrics.runs.labels(first.reason or LoadTestReason.SHARD_FAILED).inc()
         await self._store(spec, final=True)
 
     async def _complete(self, spec: LoadTestSpec, done: list[ShardState], failed: list[ShardState]) -> None:
@@ -345,9 +341,9 @@ class Reconcile:
             self.event("Warning", reason, message[:1024])
             self.ctx.metrics.runs.labels(reason).inc()
         else:
-            self._finish(spec, ConditionStatus.TRUE, reasons.COMPLETED, summary)
-            self.event("Normal", reasons.COMPLETED, summary)
-            self.ctx.metrics.runs.labels(reasons.COMPLETED).inc()
+            self._finish(spec, ConditionStatus.TRUE, LoadTestReason.COMPLETED, summary)
+            self.event("Normal", LoadTestReason.COMPLETED, summary)
+            self.ctx.metrics.runs.labels(LoadTestReason.COMPLETED).inc()
         self.ctx.metrics.record_levels(self.owner.namespace, self.owner.name, merged.model, levels)
         await self._store(spec, final=True, model=merged.model, levels=levels)
 
@@ -372,7 +368,7 @@ class Reconcile:
         ]
         discovery, per_level = await collect_level_metrics(url, token, pods, windows)
         self._set(
-            GPU_METRICS_AVAILABLE,
+            LoadTestConditionType.GPU_METRICS_AVAILABLE,
             ConditionStatus.TRUE if discovery.available else ConditionStatus.FALSE,
             discovery.reason.value,
             discovery.message,
@@ -392,8 +388,8 @@ class Reconcile:
         return base64.b64decode(encoded).decode().strip() if encoded else None
 
     def _finish(self, spec: LoadTestSpec, outcome: ConditionStatus, reason: str, message: str) -> None:
-        self._set(ConditionType.RUNNING, ConditionStatus.FALSE, reasons.RUN_FINISHED, "")
-        self._set(ConditionType.SUCCEEDED, outcome, reason, message)
+        self._set(LoadTestConditionType.RUNNING, ConditionStatus.FALSE, LoadTestReason.RUN_FINISHED, "")
+        self._set(LoadTestConditionType.SUCCEEDED, outcome, reason, message)
         self.patch.update(
             completionTime=_iso(self.now), runId=spec.run_id, observedGeneration=self.generation
         )
@@ -401,7 +397,7 @@ class Reconcile:
 
     # -- rejection ----------------------------------------------------------------------------------
     def _rejected_already(self, run_id: int) -> bool:
-        accepted = find_condition(self.conditions, ConditionType.ACCEPTED)
+        accepted = find_condition(self.conditions, LoadTestConditionType.ACCEPTED)
         return (
             accepted is not None
             and accepted.status is ConditionStatus.FALSE
@@ -411,11 +407,14 @@ class Reconcile:
 
     def _reject(self, run_id: int, problems: list[Problem]) -> None:
         reason, message = summarize(problems)
-        self._set(ConditionType.ACCEPTED, ConditionStatus.FALSE, reason, message)
+        self._set(LoadTestConditionType.ACCEPTED, ConditionStatus.FALSE, reason, message)
         self._set(
-            ConditionType.RUNNING, ConditionStatus.FALSE, reason, "not started: the spec was not accepted"
+            LoadTestConditionType.RUNNING,
+            ConditionStatus.FALSE,
+            reason,
+            "not started: the spec was not accepted",
         )
-        self._set(ConditionType.SUCCEEDED, ConditionStatus.FALSE, reason, message)
+        self._set(LoadTestConditionType.SUCCEEDED, ConditionStatus.FALSE, reason, message)
         self.patch.update(runId=run_id, observedGeneration=self.generation)
         self._write_conditions()
         self.event("Warning", reason, message[:1024])
@@ -435,7 +434,7 @@ class Reconcile:
             return
         status = LoadTestStatus.model_validate({**(self.body.get("status") or {}), **self.patch})
         conditions = status.conditions or []
-        succeeded = find_condition(conditions, ConditionType.SUCCEEDED)
+        succeeded = find_condition(conditions, LoadTestConditionType.SUCCEEDED)
         levels = levels if levels is not None else status.levels or []
         run = run_row(
             uid=self.owner.uid,
@@ -459,14 +458,17 @@ class Reconcile:
             self.ctx.log.warning("SQL store unavailable, will retry: %s", exc)
             if final:
                 self._set(
-                    STORED, ConditionStatus.FALSE, "DatabaseUnavailable",
+                    LoadTestConditionType.STORED, ConditionStatus.FALSE, LoadTestReason.DATABASE_UNAVAILABLE,
                     f"results are kept in status and the result ConfigMaps until the store is back: {exc}"[:1000],
                 )  # fmt: skip
                 self._write_conditions()
             return
         if final:
             self._set(
-                STORED, ConditionStatus.TRUE, "Stored", "run and per-level results are in the SQL store"
+                LoadTestConditionType.STORED,
+                ConditionStatus.TRUE,
+                LoadTestReason.STORED,
+                "run and per-level results are in the SQL store",
             )
             self._write_conditions()
 

@@ -4,14 +4,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from loadtest_operator.analysis.target import effective_placement
 from loadtest_operator.api import LoadTestSpec, Placement
-from loadtest_operator.builders.affinity import placement_affinity
-from loadtest_operator.builders.configmaps import RUN_CONFIG_KEY, RUN_CONFIG_PATH
-from loadtest_operator.builders.deadline import shard_deadline_seconds
-from loadtest_operator.builders.labels import COMPONENT_LOADGEN, run_labels
-from loadtest_operator.builders.names import run_names
-from loadtest_operator.builders.owner import Owner, object_metadata
+from loadtest_operator.core.owner import Owner, object_metadata
+from loadtest_operator.loadtest.builders.affinity import placement_affinity
+from loadtest_operator.loadtest.builders.configmaps import RUN_CONFIG_KEY, RUN_CONFIG_PATH
+from loadtest_operator.loadtest.builders.deadline import shard_deadline_seconds
+from loadtest_operator.loadtest.builders.labels import COMPONENT_LOADGEN, run_labels
+from loadtest_operator.loadtest.builders.names import run_names
+from loadtest_operator.loadtest.target import effective_placement
 
 CONTAINER_NAME = "loadgen"
 # A dataset ConfigMap key is mounted as DATASET_MOUNT_DIR/<key>.

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from loadtest_operator.api import Condition, ConditionStatus, ConditionType, Phase
+from loadtest_operator.api import Condition, ConditionStatus, LoadTestConditionType, Phase
 from loadtest_operator.api.wire import to_wire
 
 
@@ -53,17 +53,17 @@ def is_condition_true(conditions: Sequence[Condition], type_: str) -> bool:
 
 def derive_phase(conditions: Sequence[Condition]) -> Phase:
     """Phase from conditions; Succeeded outranks Running outranks Accepted."""
-    succeeded = find_condition(conditions, ConditionType.SUCCEEDED)
+    succeeded = find_condition(conditions, LoadTestConditionType.SUCCEEDED)
     if succeeded is not None and succeeded.status is ConditionStatus.TRUE:
         return Phase.SUCCEEDED
     if succeeded is not None and succeeded.status is ConditionStatus.FALSE:
-        accepted = find_condition(conditions, ConditionType.ACCEPTED)
+        accepted = find_condition(conditions, LoadTestConditionType.ACCEPTED)
         rejected = accepted is not None and accepted.status is ConditionStatus.FALSE
         return Phase.REJECTED if rejected else Phase.FAILED
-    accepted = find_condition(conditions, ConditionType.ACCEPTED)
+    accepted = find_condition(conditions, LoadTestConditionType.ACCEPTED)
     if accepted is not None and accepted.status is ConditionStatus.FALSE:
         return Phase.REJECTED
-    if is_condition_true(conditions, ConditionType.RUNNING):
+    if is_condition_true(conditions, LoadTestConditionType.RUNNING):
         return Phase.RUNNING
     return Phase.PENDING
 
@@ -71,7 +71,7 @@ def derive_phase(conditions: Sequence[Condition]) -> Phase:
 def is_finished(conditions: Sequence[Condition]) -> bool:
     """Whether the run has reached an end (Succeeded is True or False); a finished run never re-runs
     unless spec.runId changes."""
-    succeeded = find_condition(conditions, ConditionType.SUCCEEDED)
+    succeeded = find_condition(conditions, LoadTestConditionType.SUCCEEDED)
     return succeeded is not None and succeeded.status is not ConditionStatus.UNKNOWN
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from loadtest_operator.api import CapacityRecommendationSpec, CapacityRecommendationStatus
-from loadtest_operator.store.models import RecommendationRow
+from loadtest_operator.io.store.models import RecommendationRow
 
 
 @dataclass(frozen=True, slots=True)

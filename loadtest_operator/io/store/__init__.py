@@ -3,18 +3,18 @@
 Synchronous on purpose; the operator calls it through `asyncio.to_thread`.
 """
 
-from loadtest_operator.store.engine import create_store_engine, database_url
-from loadtest_operator.store.migrate import current_revision, downgrade, head_revision, upgrade
-from loadtest_operator.store.models import LevelResultRow, RecommendationRow, Run
-from loadtest_operator.store.recommendations import (
+from loadtest_operator.io.store.engine import create_store_engine, database_url
+from loadtest_operator.io.store.migrate import current_revision, downgrade, head_revision, upgrade
+from loadtest_operator.io.store.models import LevelResultRow, RecommendationRow, Run
+from loadtest_operator.io.store.recommendations import (
     ChildRun,
     get_recommendation,
     list_recommendations,
     recommendation_row,
     save_recommendation,
 )
-from loadtest_operator.store.records import level_row, run_row
-from loadtest_operator.store.repository import (
+from loadtest_operator.io.store.records import level_row, run_row
+from loadtest_operator.io.store.repository import (
     RunQuery,
     get_run,
     level_history,

@@ -2,7 +2,7 @@
 
 import re
 
-from loadtest_operator.builders.owner import Owner
+from loadtest_operator.core.owner import Owner
 
 APP_NAME = "llmload-loadgen"
 MANAGED_BY = "llmload-operator"

@@ -3,9 +3,9 @@
 from datetime import datetime
 from typing import Any
 
-from loadtest_operator.analysis.target import target_display
 from loadtest_operator.api import LatencySummary, LevelResult, LoadTestSpec
-from loadtest_operator.store.models import LevelResultRow, Run
+from loadtest_operator.io.store.models import LevelResultRow, Run
+from loadtest_operator.loadtest.target import target_display
 
 
 def run_row(

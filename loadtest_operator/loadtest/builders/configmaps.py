@@ -2,9 +2,9 @@
 
 from typing import Any
 
-from loadtest_operator.builders.labels import COMPONENT_RESULT, COMPONENT_RUN_CONFIG, run_labels
-from loadtest_operator.builders.names import run_names
-from loadtest_operator.builders.owner import Owner, object_metadata
+from loadtest_operator.core.owner import Owner, object_metadata
+from loadtest_operator.loadtest.builders.labels import COMPONENT_RESULT, COMPONENT_RUN_CONFIG, run_labels
+from loadtest_operator.loadtest.builders.names import run_names
 
 RUN_CONFIG_KEY = "run-config.json"
 RUN_CONFIG_MOUNT_DIR = "/etc/llmload"

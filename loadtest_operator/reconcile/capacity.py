@@ -28,25 +28,25 @@ from typing import Any
 import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
-from loadtest_operator.analysis.conditions import dump_conditions, find_condition, set_condition
-from loadtest_operator.analysis.problems import Problem, summarize
-from loadtest_operator.analysis.target import is_pod_ready, label_selector, service_selector
 from loadtest_operator.api import (
     CapacityRecommendationSpec,
     CapacityRecommendationStatus,
     ConditionStatus,
     ResolvedWorkload,
 )
+from loadtest_operator.api.conditions import CapacityConditionType, CapacityReason
 from loadtest_operator.api.wire import to_wire
-from loadtest_operator.capacity import reasons
 from loadtest_operator.capacity.children import Parent, children_selector, energy_by_child, read_child
 from loadtest_operator.capacity.deployment import DeploymentFacts, check_deployment, deployment_facts
 from loadtest_operator.capacity.plan import Observed, Plan, plan, status_patch, target_display
 from loadtest_operator.capacity.prometheus import derive_workload, scalar_from_response, workload_queries
 from loadtest_operator.capacity.validation import parse_capacity_spec, validate_capacity_spec
 from loadtest_operator.capacity.workload import needs_prometheus, resolve_workload
-from loadtest_operator.reconcile import Context, EventSink
-from loadtest_operator.store import ChildRun, recommendation_row, save_recommendation
+from loadtest_operator.core.conditions import dump_conditions, find_condition, set_condition
+from loadtest_operator.core.problems import Problem, summarize
+from loadtest_operator.io.store import ChildRun, recommendation_row, save_recommendation
+from loadtest_operator.loadtest.target import is_pod_ready, label_selector, service_selector
+from loadtest_operator.reconcile.context import Context, EventSink
 
 PROMETHEUS_TIMEOUT_SECONDS = 10.0
 
@@ -143,10 +143,10 @@ class CapacityReconcile:
     # -- invalid spec (does not even parse) ---------------------------------------------------------
     def _invalid(self, problems: Sequence[Problem]) -> None:
         reason, message = summarize(list(problems))
-        before = find_condition(self.previous.conditions or [], reasons.READY)
+        before = find_condition(self.previous.conditions or [], CapacityConditionType.READY)
         conditions = set_condition(
             self.previous.conditions or [],
-            reasons.READY,
+            CapacityConditionType.READY,
             ConditionStatus.FALSE,
             reason,
             message,
@@ -178,7 +178,7 @@ class CapacityReconcile:
             if service is None:
                 target.problems.append(
                     Problem(
-                        reasons.TARGET_UNAVAILABLE,
+                        CapacityReason.TARGET_UNAVAILABLE,
                         f"Service {ref.name} not found in this namespace",
                         "spec.target.serviceRef",
                     )
@@ -211,7 +211,7 @@ class CapacityReconcile:
         if not url:
             target.problems.append(
                 Problem(
-                    reasons.PROMETHEUS_UNAVAILABLE,
+                    CapacityReason.PROMETHEUS_UNAVAILABLE,
                     "no Prometheus to derive the workload from: set spec.prometheus.url or the operator's "
                     "LLMLOAD_PROMETHEUS_URL",
                     field_path,
@@ -221,7 +221,7 @@ class CapacityReconcile:
         if not target.pods:
             target.problems.append(
                 Problem(
-                    reasons.PROMETHEUS_UNAVAILABLE,
+                    CapacityReason.PROMETHEUS_UNAVAILABLE,
                     "no ready pod of the target to select vLLM's series by",
                     field_path,
                 )
@@ -243,7 +243,9 @@ class CapacityReconcile:
         except (httpx.HTTPError, ValueError) as exc:
             target.problems.append(
                 Problem(
-                    reasons.PROMETHEUS_UNAVAILABLE, f"deriving the workload from {url}: {exc}", field_path
+                    CapacityReason.PROMETHEUS_UNAVAILABLE,
+                    f"deriving the workload from {url}: {exc}",
+                    field_path,
                 )
             )
             return None

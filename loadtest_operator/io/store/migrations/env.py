@@ -1,11 +1,11 @@
-"""Alembic environment: runs migrations on the connection `loadtest_operator.store.migrate` passes in,
+"""Alembic environment: runs migrations on the connection `loadtest_operator.io.store.migrate` passes in,
 or on the configured URL when invoked another way (offline SQL generation for a DBA)."""
 
 from alembic import context
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection
 
-from loadtest_operator.store.models import Run
+from loadtest_operator.io.store.models import Run
 
 # Every table model registers on SQLModel's one shared MetaData; importing models fills it.
 target_metadata = Run.metadata

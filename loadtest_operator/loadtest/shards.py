@@ -13,8 +13,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from loadtest_operator.analysis import reasons
-from loadtest_operator.builders.labels import SHARD_LABEL
+from loadtest_operator.api.conditions import LoadTestReason
+from loadtest_operator.loadtest.builders.labels import SHARD_LABEL
 
 # A pod the scheduler cannot place for this long fails the run (a cluster autoscaler gets this long).
 UNSCHEDULABLE_GRACE_SECONDS = 60.0
@@ -132,13 +132,13 @@ def observe_shards(
         pod_name = str((shard_pods[0].get("metadata") or {}).get("name")) if shard_pods else None
         if data.get("error"):
             states.append(
-                _failed(index, reasons.SHARD_FAILED, f"loadgen reported: {data['error']}", pod_name)
+                _failed(index, LoadTestReason.SHARD_FAILED, f"loadgen reported: {data['error']}", pod_name)
             )
             continue
         job = next(iter(jobs_by.get(index, [])), None)
         if job is None:
             states.append(
-                _failed(index, reasons.SHARD_DELETED, f"the Job of shard {index} was deleted before it "
+                _failed(index, LoadTestReason.SHARD_DELETED, f"the Job of shard {index} was deleted before it "
                         "reported a result")
             )  # fmt: skip
             continue
@@ -146,12 +146,15 @@ def observe_shards(
         if failure is not None:
             detail = next((t for p in shard_pods if (t := _termination(p))), None)
             message = f"shard {index}: {failure}" + (f"; {detail}" if detail else "")
-            states.append(_failed(index, reasons.SHARD_FAILED, message, pod_name))
+            states.append(_failed(index, LoadTestReason.SHARD_FAILED, message, pod_name))
             continue
         if (job.get("status") or {}).get("succeeded"):
             states.append(
                 _failed(
-                    index, reasons.SHARD_FAILED, f"shard {index} exited without writing its result", pod_name
+                    index,
+                    LoadTestReason.SHARD_FAILED,
+                    f"shard {index} exited without writing its result",
+                    pod_name,
                 )
             )
             continue
@@ -160,12 +163,14 @@ def observe_shards(
         )
         if stuck is not None:
             states.append(
-                _failed(index, reasons.UNSCHEDULABLE, f"shard {index} cannot be scheduled: {stuck}")
+                _failed(index, LoadTestReason.UNSCHEDULABLE, f"shard {index} cannot be scheduled: {stuck}")
             )
             continue
         blocked = next((m for p in shard_pods if (m := _waiting_problem(p))), None)
         if blocked is not None:
-            states.append(_failed(index, reasons.SHARD_FAILED, f"shard {index} cannot start: {blocked}"))
+            states.append(
+                _failed(index, LoadTestReason.SHARD_FAILED, f"shard {index} cannot start: {blocked}")
+            )
             continue
         running = any((p.get("status") or {}).get("phase") == "Running" for p in shard_pods)
         states.append(

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import Column, ForeignKeyConstraint, Index
 from sqlmodel import Field, SQLModel
 
-from loadtest_operator.store.types import JsonType, UtcDateTime
+from loadtest_operator.io.store.types import JsonType, UtcDateTime
 
 
 class Run(SQLModel, table=True):

@@ -3,9 +3,9 @@ ConfigMaps, nothing else."""
 
 from typing import Any
 
-from loadtest_operator.builders.labels import COMPONENT_LOADGEN, run_labels
-from loadtest_operator.builders.names import run_names
-from loadtest_operator.builders.owner import Owner, object_metadata
+from loadtest_operator.core.owner import Owner, object_metadata
+from loadtest_operator.loadtest.builders.labels import COMPONENT_LOADGEN, run_labels
+from loadtest_operator.loadtest.builders.names import run_names
 
 RESULT_VERBS = ("get", "update", "patch")
 

@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, SQLModel, col, select
 
-from loadtest_operator.store.models import LevelResultRow, Run
+from loadtest_operator.io.store.models import LevelResultRow, Run
 
 
 def save_run(engine: Engine, run: Run, levels: Sequence[LevelResultRow] | None = None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from loadtest_operator.api import LoadTestSpec, TokenDistribution
-from loadtest_operator.builders.job import API_KEY_ENV, DATASET_MOUNT_DIR
+from loadtest_operator.loadtest.builders.job import API_KEY_ENV, DATASET_MOUNT_DIR
 
 
 def _tokens(dist: TokenDistribution) -> dict[str, Any]:

@@ -19,10 +19,10 @@ from prometheus_api_client import PrometheusConnect
 from prometheus_api_client.exceptions import PrometheusApiClientException
 from urllib3.util.retry import Retry
 
+from loadtest_operator.api.gpu import GpuDiscovery, GpuMetricsReason
 from loadtest_operator.gpu.aggregate import DEFAULT_TOLERANCE, GapTolerance
 from loadtest_operator.gpu.collect import LevelMetrics, LevelWindow, SourceError, collect, unavailable
 from loadtest_operator.gpu.discovery import PodRef
-from loadtest_operator.gpu.models import GpuDiscovery, GpuMetricsReason
 
 DEFAULT_TIMEOUT_SECONDS = 5.0
 DEFAULT_DEADLINE_SECONDS = 60.0

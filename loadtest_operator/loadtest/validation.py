@@ -10,8 +10,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from loadtest_operator.analysis.problems import Problem
-from loadtest_operator.analysis.target import is_pod_ready
 from loadtest_operator.api import (
     ConfigMapKeyRef,
     Distribution,
@@ -22,6 +20,8 @@ from loadtest_operator.api import (
     ServiceRef,
     TokenDistribution,
 )
+from loadtest_operator.core.problems import Problem
+from loadtest_operator.loadtest.target import is_pod_ready
 
 
 def parse_spec(raw: Mapping[str, Any]) -> tuple[LoadTestSpec | None, list[Problem]]:

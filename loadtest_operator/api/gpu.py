@@ -12,7 +12,15 @@ from enum import StrEnum
 from pydantic import Field
 
 from loadtest_operator.api.base import ApiModel
-from loadtest_operator.gpu.discovery import MatchedBy
+
+
+class MatchedBy(StrEnum):
+    """Which labels matched dcgm-exporter's series to the target pods."""
+
+    EXPORTED_POD_LABELS = "ExportedPodLabels"
+    POD_LABELS = "PodLabels"
+    HOSTNAME = "Hostname"
+    NONE = "None"
 
 
 class GpuMetricsReason(StrEnum):

@@ -2,9 +2,9 @@
 
 from collections.abc import Sequence
 
-from loadtest_operator.analysis.problems import Problem
-from loadtest_operator.analysis.reasons import CRITERIA_NOT_MET
 from loadtest_operator.api import LevelResult, SuccessCriteria
+from loadtest_operator.api.conditions import LoadTestReason
+from loadtest_operator.core.problems import Problem
 
 
 def error_rate_percent(result: LevelResult) -> float:
@@ -39,7 +39,7 @@ def evaluate_success_criteria(
             if rate > criteria.max_error_rate_percent:
                 problems.append(
                     Problem(
-                        CRITERIA_NOT_MET,
+                        LoadTestReason.CRITERIA_NOT_MET,
                         f"level {result.level}: {rate:.1f}% errors, more than the "
                         f"{criteria.max_error_rate_percent}% allowed",
                         "spec.successCriteria.maxErrorRatePercent",
@@ -51,7 +51,7 @@ def evaluate_success_criteria(
             if by_level[level].within_slo is not True:
                 problems.append(
                     Problem(
-                        CRITERIA_NOT_MET,
+                        LoadTestReason.CRITERIA_NOT_MET,
                         f"level {level} is not within SLO (required up to {criteria.min_level_within_slo})",
                         "spec.successCriteria.minLevelWithinSlo",
                     )
@@ -59,7 +59,7 @@ def evaluate_success_criteria(
         if criteria.min_level_within_slo not in by_level:
             problems.append(
                 Problem(
-                    CRITERIA_NOT_MET,
+                    LoadTestReason.CRITERIA_NOT_MET,
                     f"level {criteria.min_level_within_slo} has no result",
                     "spec.successCriteria.minLevelWithinSlo",
                 )
@@ -71,7 +71,7 @@ def evaluate_success_criteria(
             if percent < criteria.min_goodput_percent:
                 problems.append(
                     Problem(
-                        CRITERIA_NOT_MET,
+                        LoadTestReason.CRITERIA_NOT_MET,
                         f"level {level}: {percent:.1f}% of requests met the SLO, fewer than the "
                         f"{criteria.min_goodput_percent}% required",
                         "spec.successCriteria.minGoodputPercent",

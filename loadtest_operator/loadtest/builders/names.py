@@ -9,7 +9,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from loadtest_operator.builders.owner import Owner
+from loadtest_operator.core.owner import Owner
 
 # Job names end up in the pods' job-name label, whose values are limited to 63 characters; keeping
 # every object of a run within that limit keeps them all under one recognisable prefix.

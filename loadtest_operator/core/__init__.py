@@ -1,0 +1,1 @@
+"""Shared pure pieces of both kinds: conditions, owner references, names and labels, problems, plans."""
