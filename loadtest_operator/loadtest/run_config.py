@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from loadtest_operator.api import LoadTestSpec, TokenDistribution
@@ -69,3 +70,8 @@ def build_run_config(spec: LoadTestSpec, target_url: str, model: str | None) -> 
             if value is not None
         }
     return config
+
+
+def render_run_config(spec: LoadTestSpec, target_url: str, model: str | None) -> str:
+    """The run config as the JSON text the shards' ConfigMap carries."""
+    return json.dumps(build_run_config(spec, target_url, model), indent=1)
