@@ -98,14 +98,9 @@ def render(body: dict[str, Any]) -> str:
 
 
 def _fetch(name: str, namespace: str) -> dict[str, Any]:
-    from kubernetes import client, config  # only this subcommand talks to a cluster
+    from loadtest_operator.io.kube import read_loadtest  # only this subcommand talks to a cluster
 
-    config.load_kube_config()
-    api = client.CustomObjectsApi()
-    body: dict[str, Any] = api.get_namespaced_custom_object(
-        "llmload.io", "v1alpha1", namespace, "loadtests", name
-    )
-    return body
+    return read_loadtest(name, namespace)
 
 
 def main(argv: list[str] | None = None) -> int:

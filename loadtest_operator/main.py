@@ -8,14 +8,12 @@ import logging
 import sys
 from typing import Any
 
-import httpx
 import kopf
-from sqlalchemy.exc import SQLAlchemyError
 
 from loadtest_operator.handlers import capacity, loadtest
 from loadtest_operator.io.kube import Kube, load_client_config
 from loadtest_operator.io.metrics import OperatorMetrics
-from loadtest_operator.io.store import create_store_engine, upgrade
+from loadtest_operator.io.store import Store, StoreUnavailableError
 from loadtest_operator.reconcile.context import Context
 from loadtest_operator.reconcile.settings import OperatorSettings
 
@@ -32,18 +30,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def build_context(settings: OperatorSettings, log: logging.Logger) -> Context:
-    engine = create_store_engine(settings.effective_database_url)
+    store = Store.open(settings.effective_database_url)
     try:
-        upgrade(engine)
-    except SQLAlchemyError as exc:
+        store.migrate()
+    except StoreUnavailableError as exc:
         # Results wait in ConfigMaps and status until the store is reachable; the operator still runs.
         log.warning("SQL store not reachable at start-up (%s); runs are stored once it is", exc)
     return Context(
         kube=Kube(load_client_config()),
         settings=settings,
         metrics=OperatorMetrics(),
-        engine=engine,
-        http=httpx.AsyncClient(),
+        store=store,
         log=log,
     )
 

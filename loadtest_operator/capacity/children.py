@@ -17,9 +17,7 @@ parallel size, GPU product) are recorded in the child's annotations, so the reco
 replicas that were actually measured, even after the Deployment has been scaled.
 """
 
-import hashlib
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -44,8 +42,9 @@ from loadtest_operator.api import (
 )
 from loadtest_operator.api.wire import to_wire
 from loadtest_operator.capacity.deployment import DeploymentFacts
+from loadtest_operator.core.names import MAX_LABEL_LENGTH, label_value, short_hash, trim_name
+from loadtest_operator.core.owner import Owner, object_metadata
 
-MAX_NAME_LENGTH = 63
 TOKEN_LENGTH = 6
 
 PARENT_LABEL = "llmload.io/capacity-recommendation"
@@ -59,24 +58,9 @@ TP_ANNOTATION = "llmload.io/measured-tensor-parallel-size"
 GPU_MODEL_ANNOTATION = "llmload.io/measured-gpu-model"
 
 
-@dataclass(frozen=True, slots=True)
-class Parent:
-    """The identity of a CapacityRecommendation, from its metadata."""
-
-    name: str
-    namespace: str
-    uid: str
-
-
-def parent_reference(parent: Parent) -> dict[str, Any]:
-    return {
-        "apiVersion": API_VERSION,
-        "kind": CAPACITY_KIND,
-        "name": parent.name,
-        "uid": parent.uid,
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
+def parent_of(body: Mapping[str, Any]) -> Owner:
+    """The CapacityRecommendation `body` as the owner of its children."""
+    return Owner.of(body, kind=CAPACITY_KIND)
 
 
 def measurement_hash(spec: CapacityRecommendationSpec, workload: ResolvedWorkload) -> str:
@@ -95,25 +79,21 @@ def measurement_hash(spec: CapacityRecommendationSpec, workload: ResolvedWorkloa
         "timeout": spec.timeout_seconds,
         "loadGenerator": spec.load_generator.model_dump(mode="json", exclude_none=True),
     }
-    return hashlib.sha256(json.dumps(meaning, sort_keys=True).encode()).hexdigest()[:10]
+    return short_hash(json.dumps(meaning, sort_keys=True), 10)
 
 
-def _trim(name: str, length: int) -> str:
-    return re.sub(r"[^a-z0-9]+$", "", name[:length])
-
-
-def child_name(parent: Parent, measurement: str, level: int, repeat: int) -> str:
-    token = hashlib.sha256(f"{parent.uid}/{measurement}".encode()).hexdigest()[:TOKEN_LENGTH]
+def child_name(parent: Owner, measurement: str, level: int, repeat: int) -> str:
+    token = short_hash(f"{parent.uid}/{measurement}", TOKEN_LENGTH)
     suffix = f"-{token}-l{level}-r{repeat}"
-    return _trim(parent.name, MAX_NAME_LENGTH - len(suffix)) + suffix
+    return trim_name(parent.name, MAX_LABEL_LENGTH - len(suffix)) + suffix
 
 
-def child_labels(parent: Parent, measurement: str, level: int, repeat: int) -> dict[str, str]:
+def child_labels(parent: Owner, measurement: str, level: int, repeat: int) -> dict[str, str]:
     return {
         "app.kubernetes.io/name": "llmload",
         "app.kubernetes.io/managed-by": "llmload-operator",
         "app.kubernetes.io/component": "capacity-measurement",
-        PARENT_LABEL: re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", parent.name[:63]),
+        PARENT_LABEL: label_value(parent.name),
         PARENT_UID_LABEL: parent.uid,
         MEASUREMENT_LABEL: measurement,
         LEVEL_LABEL: str(level),
@@ -121,7 +101,7 @@ def child_labels(parent: Parent, measurement: str, level: int, repeat: int) -> d
     }
 
 
-def children_selector(parent: Parent) -> str:
+def children_selector(parent: Owner) -> str:
     """Label selector of every child of `parent` (any measurement)."""
     return f"{PARENT_UID_LABEL}={parent.uid}"
 
@@ -146,7 +126,7 @@ def child_spec(spec: CapacityRecommendationSpec, workload: ResolvedWorkload, lev
 
 
 def build_child(
-    parent: Parent,
+    parent: Owner,
     spec: CapacityRecommendationSpec,
     workload: ResolvedWorkload,
     level: int,
@@ -165,13 +145,12 @@ def build_child(
     return {
         "apiVersion": API_VERSION,
         "kind": KIND,
-        "metadata": {
-            "name": child_name(parent, measurement, level, repeat),
-            "namespace": parent.namespace,
-            "labels": child_labels(parent, measurement, level, repeat),
-            "annotations": annotations,
-            "ownerReferences": [parent_reference(parent)],
-        },
+        "metadata": object_metadata(
+            parent,
+            child_name(parent, measurement, level, repeat),
+            child_labels(parent, measurement, level, repeat),
+            annotations,
+        ),
         "spec": to_wire(child_spec(spec, workload, level)),
     }
 

@@ -33,11 +33,9 @@ from loadtest_operator.api import (
     SearchTraceEntry,
 )
 from loadtest_operator.api.conditions import CapacityConditionType, CapacityReason
-from loadtest_operator.api.wire import to_wire
 from loadtest_operator.capacity.children import (
     Child,
     ChildState,
-    Parent,
     build_child,
     measurement_hash,
     read_child,
@@ -47,16 +45,25 @@ from loadtest_operator.capacity.recommend import SizingInputs, recommend
 from loadtest_operator.capacity.search import Done, Measure, SearchSettings, level_verdict, next_step
 from loadtest_operator.capacity.slo import slo_misses, slo_text
 from loadtest_operator.core.conditions import find_condition, set_condition
+from loadtest_operator.core.owner import Owner
+from loadtest_operator.core.plan import (
+    ChildRun,
+    Event,
+    Plan,
+    RecommendationRecord,
+    Recommended,
+    Scale,
+    StoreWrite,
+)
 from loadtest_operator.core.problems import Problem, summarize
-
-_TARGET_DISPLAY_FALLBACK = "?"
+from loadtest_operator.loadtest.target import target_display
 
 
 @dataclass(frozen=True)
 class Observed:
     """What the handler read this tick."""
 
-    parent: Parent
+    parent: Owner
     generation: int
     spec: CapacityRecommendationSpec
     previous: CapacityRecommendationStatus
@@ -69,17 +76,14 @@ class Observed:
     target_problems: Sequence[Problem] = ()
     # GPU energy per 1k output tokens by child name, when GPU metrics exist.
     energy_by_child: Mapping[str, float] = field(default_factory=dict)
+    # The Deployment's spec.replicas now (what scaleDeployment would change), and the object's creation.
+    deployment_replicas: int | None = None
+    created_at: datetime | None = None
+    store_configured: bool = False
 
 
 @dataclass(frozen=True)
-class Event:
-    type: str  # Normal or Warning
-    reason: str
-    message: str
-
-
-@dataclass(frozen=True)
-class Plan:
+class Decision:
     status: CapacityRecommendationStatus
     create: list[dict[str, Any]] = field(default_factory=list)
     event: Event | None = None
@@ -89,13 +93,6 @@ class Plan:
     def ready_reason(self) -> str | None:
         ready = find_condition(self.status.conditions or [], CapacityConditionType.READY)
         return None if ready is None else ready.reason
-
-
-def target_display(spec: CapacityRecommendationSpec) -> str:
-    ref = spec.target.service_ref
-    if ref is not None:
-        return f"service/{ref.name}:{ref.port}"
-    return spec.target.url or _TARGET_DISPLAY_FALLBACK
 
 
 def search_settings(spec: CapacityRecommendationSpec) -> SearchSettings:
@@ -109,11 +106,11 @@ def search_settings(spec: CapacityRecommendationSpec) -> SearchSettings:
     )
 
 
-def plan(observed: Observed) -> Plan:
+def decide(observed: Observed) -> Decision:
     """The actions and the new status for this tick."""
     spec = observed.spec
     base = observed.previous.model_copy(
-        update={"observed_generation": observed.generation, "target": target_display(spec)}
+        update={"observed_generation": observed.generation, "target": target_display(spec.target)}
     )
     if observed.spec_problems:
         return _ready(observed, base, ConditionStatus.FALSE, *summarize(list(observed.spec_problems)))
@@ -182,7 +179,7 @@ def plan(observed: Observed) -> Plan:
             CapacityReason.SEARCHING,
             f"measuring level {step.level} (repeat {step.repeat + 1}/{spec.repeats})",
         )
-        return Plan(status=planned.status, create=[manifest], event=planned.event)
+        return Decision(status=planned.status, create=[manifest], event=planned.event)
     return _finish(observed, base, workload, children, step)
 
 
@@ -212,7 +209,7 @@ def _finish(
     workload: ResolvedWorkload,
     children: Sequence[Child],
     done: Done,
-) -> Plan:
+) -> Decision:
     spec = observed.spec
     if done.knee is None:
         lowest = min((c for c in children), key=lambda c: (c.level, c.goodput_percent or 0.0), default=None)
@@ -266,7 +263,7 @@ def _finish(
         f"{recommendation.replicas} replicas ({recommendation.total_gpus} GPUs) for a peak of {workload.peak}"
     )
     planned = _ready(observed, status, ConditionStatus.TRUE, CapacityReason.RECOMMENDED, message)
-    return Plan(
+    return Decision(
         status=planned.status,
         event=planned.event,
         scale_to=recommendation.replicas if spec.scale_deployment else None,
@@ -326,7 +323,7 @@ def _ready(
     condition_status: ConditionStatus,
     reason: str,
     message: str,
-) -> Plan:
+) -> Decision:
     previous = find_condition(observed.previous.conditions or [], CapacityConditionType.READY)
     conditions = set_condition(
         observed.previous.conditions or [],
@@ -342,15 +339,72 @@ def _ready(
         event_type = "Warning" if condition_status is ConditionStatus.FALSE else "Normal"
         event = Event(event_type, reason, message)
     summary = status.summary if reason == CapacityReason.RECOMMENDED else f"{reason}: {message}"[:1024]
-    return Plan(status=status.model_copy(update={"conditions": conditions, "summary": summary}), event=event)
+    return Decision(
+        status=status.model_copy(update={"conditions": conditions, "summary": summary}), event=event
+    )
 
 
-def status_patch(previous: Mapping[str, Any] | None, status: CapacityRecommendationStatus) -> dict[str, Any]:
-    """A merge patch for /status: `status` on the wire (no nulls, no empty strings), plus an explicit null
-    for every top-level field the previous status had and the new one drops (e.g. a recommendation
-    withdrawn by a new search), since a merge patch leaves absent keys alone."""
-    patch = to_wire(status)
-    for key in previous or {}:
-        if key not in patch:
-            patch[key] = None
-    return patch
+def plan(observed: Observed) -> Plan:
+    """This tick's decision in the executor's vocabulary: the child to create, the Event, the scale (only
+    with scaleDeployment, and only when the replicas differ), the store row and the replicas gauge."""
+    decided = decide(observed)
+    spec = observed.spec
+    deployment = spec.target.deployment_ref.name
+    scale = None
+    if decided.scale_to is not None and decided.scale_to != observed.deployment_replicas:
+        scale = Scale(deployment, decided.scale_to, observed.deployment_replicas)
+    events = [decided.event] if decided.event is not None else []
+    if scale is not None:
+        message = f"scaled Deployment {deployment} from {scale.current} to {scale.replicas} replicas (scaleDeployment)"
+        events.append(Event("Normal", "Scaled", message))
+    recommendation = decided.status.recommendation
+    return Plan(
+        status=decided.status,
+        create=tuple(decided.create),
+        events=tuple(events),
+        scale=scale,
+        store=StoreWrite(_record(observed, decided)) if observed.store_configured else None,
+        observations=(Recommended(deployment, recommendation.replicas),) if recommendation else (),
+    )
+
+
+def _record(observed: Observed, decided: Decision) -> RecommendationRecord:
+    children = (read_child(obj) for obj in observed.children)
+    return RecommendationRecord(
+        uid=observed.parent.uid,
+        namespace=observed.parent.namespace,
+        name=observed.parent.name,
+        spec=observed.spec,
+        status=decided.status,
+        children=tuple(
+            ChildRun(c.name, c.uid, c.status.run_id or 0, c.level, c.repeat)
+            for c in children
+            if c is not None
+        ),
+        target=decided.status.target or target_display(observed.spec.target),
+        ready_reason=decided.ready_reason,
+        created_at=observed.created_at or observed.now,
+        updated_at=observed.now,
+    )
+
+
+def unparsable(
+    previous: CapacityRecommendationStatus, generation: int, now: datetime, problems: Sequence[Problem]
+) -> Plan:
+    """Ready=False with the schema's problems, for a spec that does not even parse (an Event only when
+    the condition changes)."""
+    reason, message = summarize(list(problems))
+    before = find_condition(previous.conditions or [], CapacityConditionType.READY)
+    conditions = set_condition(
+        previous.conditions or [], CapacityConditionType.READY, ConditionStatus.FALSE, reason, message,
+        now=now, observed_generation=generation,
+    )  # fmt: skip
+    status = previous.model_copy(
+        update={
+            "conditions": conditions,
+            "observed_generation": generation,
+            "summary": f"{reason}: {message}"[:1024],
+        }
+    )
+    changed = before is None or before.reason != reason or before.status is not ConditionStatus.FALSE
+    return Plan(status=status, events=(Event("Warning", reason, message[:1024]),) if changed else ())

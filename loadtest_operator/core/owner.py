@@ -1,5 +1,7 @@
-"""Who owns a run's objects: the LoadTest, by owner reference."""
+"""Who owns an object: a LoadTest owns its run's objects, a CapacityRecommendation its child LoadTests.
+One owner reference for both, so deleting the owner garbage-collects every child."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -8,19 +10,25 @@ from loadtest_operator.api import API_VERSION, KIND
 
 @dataclass(frozen=True, slots=True)
 class Owner:
-    """The identity of a LoadTest, from its metadata."""
+    """The identity of a custom resource, from its metadata."""
 
     name: str
     namespace: str
     uid: str
+    kind: str = KIND
+
+    @classmethod
+    def of(cls, body: Mapping[str, Any], kind: str = KIND) -> "Owner":
+        meta = body["metadata"]
+        return cls(name=str(meta["name"]), namespace=str(meta["namespace"]), uid=str(meta["uid"]), kind=kind)
 
 
 def owner_reference(owner: Owner) -> dict[str, Any]:
-    """Controller owner reference: deleting the LoadTest garbage-collects the object, and
-    blockOwnerDeletion keeps the LoadTest around (foreground deletion) until its children are gone."""
+    """Controller owner reference: deleting the owner garbage-collects the object, and
+    blockOwnerDeletion keeps the owner around (foreground deletion) until its children are gone."""
     return {
         "apiVersion": API_VERSION,
-        "kind": KIND,
+        "kind": owner.kind,
         "name": owner.name,
         "uid": owner.uid,
         "controller": True,
@@ -28,11 +36,16 @@ def owner_reference(owner: Owner) -> dict[str, Any]:
     }
 
 
-def object_metadata(owner: Owner, name: str, labels: dict[str, str]) -> dict[str, Any]:
+def object_metadata(
+    owner: Owner, name: str, labels: dict[str, str], annotations: dict[str, str] | None = None
+) -> dict[str, Any]:
     """metadata of an object owned by `owner`, in its namespace."""
-    return {
+    metadata: dict[str, Any] = {
         "name": name,
         "namespace": owner.namespace,
         "labels": labels,
         "ownerReferences": [owner_reference(owner)],
     }
+    if annotations:
+        metadata["annotations"] = annotations
+    return metadata

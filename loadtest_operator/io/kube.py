@@ -44,6 +44,15 @@ def load_client_config() -> client.ApiClient:
     return client.ApiClient()
 
 
+def read_loadtest(name: str, namespace: str) -> JsonDict:
+    """One LoadTest through the local kubeconfig (for `llmload show`)."""
+    config.load_kube_config()
+    body: JsonDict = client.CustomObjectsApi().get_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, name
+    )
+    return body
+
+
 class Kube:
     def __init__(self, api_client: client.ApiClient) -> None:
         self.core = client.CoreV1Api(api_client)
@@ -172,11 +181,16 @@ class Kube:
         except ApiException as exc:
             raise KubeError(f"scaling deployment {namespace}/{name}", exc) from exc
 
-    async def delete_job(self, namespace: str, name: str) -> None:
+    async def delete(self, namespace: str, kind: str, name: str) -> None:
+        """Delete one child (Job or LoadTest) with its dependents; an object already gone is success."""
+        deleters: dict[str, Callable[..., Any]] = {
+            "Job": lambda: self.batch.delete_namespaced_job(name, namespace, propagation_policy="Background"),
+            KIND: lambda: self.custom.delete_namespaced_custom_object(
+                GROUP, VERSION, namespace, PLURAL, name
+            ),
+        }
         try:
-            await asyncio.to_thread(
-                self.batch.delete_namespaced_job, name, namespace, propagation_policy="Background"
-            )
+            await asyncio.to_thread(deleters[kind])
         except ApiException as exc:
             if exc.status != 404:
-                raise KubeError(f"deleting job {namespace}/{name}", exc) from exc
+                raise KubeError(f"deleting {kind} {namespace}/{name}", exc) from exc

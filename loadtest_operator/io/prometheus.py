@@ -114,3 +114,17 @@ async def collect_level_metrics(
         return unavailable(GpuMetricsReason.PROMETHEUS_NOT_CONFIGURED, "no Prometheus URL configured"), empty
     source = PrometheusSource(url, token, timeout_seconds, deadline_seconds)
     return await asyncio.to_thread(collect, source, target_pods, levels, tolerance)
+
+
+class PrometheusQueryError(RuntimeError):
+    """An instant query failed; the message says how (unreachable, refused, too slow, malformed)."""
+
+
+async def instant_query(url: str, token: str | None, query: str, at: float) -> dict[str, Any]:
+    """The JSON body of one instant query evaluated at `at`, bounded by the client's timeouts."""
+    source = PrometheusSource(url, token)
+    try:
+        result = await asyncio.to_thread(source.query, query, at)
+    except SourceError as exc:
+        raise PrometheusQueryError(str(exc)) from exc
+    return {"status": "success", "data": {"resultType": "vector", "result": result}}

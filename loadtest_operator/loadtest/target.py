@@ -7,19 +7,20 @@ show up (with their phase) in problems and status.
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from loadtest_operator.api import LoadTestSpec, Placement, ResolvedTarget, TargetPod
+from loadtest_operator.api import LoadTestSpec, Placement, ResolvedTarget, Target, TargetPod
 
 GPU_RESOURCE = "nvidia.com/gpu"
 # Set by NVIDIA's GPU feature discovery (and by the local node's stand-in).
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
 
 
-def target_display(spec: LoadTestSpec) -> str:
-    """Short form of the target for `kubectl get`: service/<name>:<port> or the URL."""
-    ref = spec.target.service_ref
+def target_display(target: Target) -> str:
+    """Short form of a target (a LoadTest's or a CapacityRecommendation's) for `kubectl get`:
+    service/<name>:<port> or the URL."""
+    ref = target.service_ref
     if ref is not None:
         return f"service/{ref.name}:{ref.port}"
-    return spec.target.url or ""
+    return target.url or ""
 
 
 def effective_placement(spec: LoadTestSpec) -> Placement:
@@ -32,11 +33,6 @@ def effective_placement(spec: LoadTestSpec) -> Placement:
 def service_selector(service: Mapping[str, Any]) -> dict[str, str]:
     """The Service's pod selector (empty when it has none)."""
     return dict((service.get("spec") or {}).get("selector") or {})
-
-
-def label_selector(labels: Mapping[str, str]) -> str:
-    """`labels` as a label-selector string for list calls, in a stable order."""
-    return ",".join(f"{key}={value}" for key, value in sorted(labels.items()))
 
 
 def is_pod_ready(pod: Mapping[str, Any]) -> bool:
@@ -74,7 +70,9 @@ def resolve_target(
     a model discovered from /v1/models with `model_copy`)."""
     ref = spec.target.service_ref
     if ref is None or service is None:
-        return ResolvedTarget(display=target_display(spec), url=spec.target.url, model=spec.target.model)
+        return ResolvedTarget(
+            display=target_display(spec.target), url=spec.target.url, model=spec.target.model
+        )
     cluster_ip = (service.get("spec") or {}).get("clusterIP")
     target_pods = [
         TargetPod(
@@ -91,7 +89,7 @@ def resolve_target(
         if label:
             products.add(str(label))
     return ResolvedTarget(
-        display=target_display(spec),
+        display=target_display(spec.target),
         service_cluster_ip=cluster_ip,
         # No cluster DNS on every cluster (the local node has none): call the ClusterIP directly.
         url=f"http://{cluster_ip}:{ref.port}" if cluster_ip else None,

@@ -6,11 +6,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import httpx
-from sqlalchemy.engine import Engine
-
 from loadtest_operator.io.kube import Kube
 from loadtest_operator.io.metrics import OperatorMetrics
+from loadtest_operator.io.openai import ModelDiscovery
+from loadtest_operator.io.store import Store
 from loadtest_operator.reconcile.settings import OperatorSettings
 
 EventSink = Callable[[str, str, str], None]  # (type Normal|Warning, reason, message)
@@ -21,6 +20,8 @@ class Context:
     kube: Kube
     settings: OperatorSettings
     metrics: OperatorMetrics
-    engine: Engine | None
-    http: httpx.AsyncClient
+    store: Store | None
+    models: ModelDiscovery = field(default_factory=ModelDiscovery)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("llmload.operator"))
+    # uid -> fingerprint of the record last written to the store by this process (no rewrite of the same).
+    stored: dict[str, str] = field(default_factory=dict)

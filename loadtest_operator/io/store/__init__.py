@@ -3,11 +3,12 @@
 Synchronous on purpose; the operator calls it through `asyncio.to_thread`.
 """
 
+from loadtest_operator.core.plan import ChildRun
 from loadtest_operator.io.store.engine import create_store_engine, database_url
+from loadtest_operator.io.store.facade import Store, StoreUnavailableError
 from loadtest_operator.io.store.migrate import current_revision, downgrade, head_revision, upgrade
 from loadtest_operator.io.store.models import LevelResultRow, RecommendationRow, Run
 from loadtest_operator.io.store.recommendations import (
-    ChildRun,
     get_recommendation,
     list_recommendations,
     recommendation_row,
@@ -29,6 +30,8 @@ __all__ = [
     "RecommendationRow",
     "Run",
     "RunQuery",
+    "Store",
+    "StoreUnavailableError",
     "create_store_engine",
     "current_revision",
     "database_url",

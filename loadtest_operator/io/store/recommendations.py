@@ -2,7 +2,6 @@
 worth keeping (a retry or a restarted operator updates the same row)."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,18 +11,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from loadtest_operator.api import CapacityRecommendationSpec, CapacityRecommendationStatus
+from loadtest_operator.core.plan import ChildRun
 from loadtest_operator.io.store.models import RecommendationRow
-
-
-@dataclass(frozen=True, slots=True)
-class ChildRun:
-    """A child LoadTest and the key of its run in `runs` (its uid and runId)."""
-
-    name: str
-    loadtest_uid: str
-    run_id: int
-    level: int
-    repeat: int
 
 
 def recommendation_row(

@@ -30,7 +30,7 @@ def run_row(
         run_id=spec.run_id,
         namespace=namespace,
         name=name,
-        target=target_display(spec),
+        target=target_display(spec.target),
         model=model or spec.target.model,
         api=spec.target.api.value,
         mode=spec.load.mode.value,

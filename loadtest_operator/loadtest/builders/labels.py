@@ -1,7 +1,6 @@
 """Labels on a run's objects: the app.kubernetes.io recommended set plus llmload.io selectors."""
 
-import re
-
+from loadtest_operator.core.names import label_value
 from loadtest_operator.core.owner import Owner
 
 APP_NAME = "llmload-loadgen"
@@ -15,11 +14,6 @@ SHARD_LABEL = "llmload.io/shard"
 COMPONENT_LOADGEN = "loadgen"
 COMPONENT_RUN_CONFIG = "run-config"
 COMPONENT_RESULT = "result"
-
-
-def label_value(value: str) -> str:
-    """`value` cut to a valid label value: at most 63 characters, alphanumeric at both ends."""
-    return re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", value[:63])
 
 
 def run_selector(owner: Owner, run_id: int) -> dict[str, str]:

@@ -5,15 +5,14 @@ runId: a LoadTest deleted and re-created under the same name (whose old Jobs may
 garbage-collected) and every new runId get fresh names, so "409 AlreadyExists" always means "mine".
 """
 
-import hashlib
-import re
 from dataclasses import dataclass
 
+from loadtest_operator.core.names import MAX_LABEL_LENGTH, short_hash, trim_name
 from loadtest_operator.core.owner import Owner
 
 # Job names end up in the pods' job-name label, whose values are limited to 63 characters; keeping
 # every object of a run within that limit keeps them all under one recognisable prefix.
-MAX_NAME_LENGTH = 63
+MAX_NAME_LENGTH = MAX_LABEL_LENGTH
 RUN_TOKEN_LENGTH = 6
 # The longest suffix a run uses: "-result-" plus a shard index up to 64.
 _LONGEST_SUFFIX = len("-result-64")
@@ -21,12 +20,7 @@ _LONGEST_SUFFIX = len("-result-64")
 
 def run_token(uid: str, run_id: int) -> str:
     """Six hex characters identifying (LoadTest uid, runId)."""
-    return hashlib.sha256(f"{uid}/{run_id}".encode()).hexdigest()[:RUN_TOKEN_LENGTH]
-
-
-def _trim(name: str, length: int) -> str:
-    """At most `length` characters, ending in an alphanumeric as DNS names must."""
-    return re.sub(r"[^a-z0-9]+$", "", name[:length])
+    return short_hash(f"{uid}/{run_id}", RUN_TOKEN_LENGTH)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,4 +59,4 @@ def run_names(owner: Owner, run_id: int) -> RunNames:
     """The names for `owner`'s run `run_id`."""
     token = run_token(owner.uid, run_id)
     budget = MAX_NAME_LENGTH - _LONGEST_SUFFIX - len(token) - 1
-    return RunNames(prefix=f"{_trim(owner.name, budget)}-{token}")
+    return RunNames(prefix=f"{trim_name(owner.name, budget)}-{token}")

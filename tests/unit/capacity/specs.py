@@ -2,10 +2,12 @@
 
 from typing import Any
 
-from loadtest_operator.api import CapacityRecommendationSpec
-from loadtest_operator.capacity.children import Parent
+from loadtest_operator.api import CAPACITY_KIND, CapacityRecommendationSpec
+from loadtest_operator.core.owner import Owner
 
-PARENT = Parent(name="llama-next-month", namespace="bench", uid="0f1e2d3c-aaaa-bbbb-cccc-000000000001")
+PARENT = Owner(
+    name="llama-next-month", namespace="bench", uid="0f1e2d3c-aaaa-bbbb-cccc-000000000001", kind=CAPACITY_KIND
+)
 
 
 def raw_spec(**overrides: Any) -> dict[str, Any]:

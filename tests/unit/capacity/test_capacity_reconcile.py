@@ -7,18 +7,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
 from loadtest_operator.io.kube import Kube
 from loadtest_operator.io.metrics import OperatorMetrics
-from loadtest_operator.io.store import create_store_engine, list_recommendations, upgrade
-from loadtest_operator.reconcile.capacity import CapacityReconcile
+from loadtest_operator.io.store import Store, create_store_engine, list_recommendations, upgrade
+from loadtest_operator.reconcile.capacity import reconcile_capacity
 from loadtest_operator.reconcile.context import Context
 from loadtest_operator.reconcile.settings import OperatorSettings
 from tests.unit.capacity.specs import PARENT, raw_spec
 from tests.unit.capacity.test_plan import finish
+from tests.unit.merge_patch import apply_merge_patch
 
 KNEE = 4
 NODE = "node-a"
@@ -107,8 +107,7 @@ class Harness:
             kube=cast(Kube, kube),
             settings=OperatorSettings(),
             metrics=OperatorMetrics(),
-            engine=engine,
-            http=httpx.AsyncClient(transport=httpx.MockTransport(lambda _: httpx.Response(503))),
+            store=Store(engine) if engine is not None else None,
             log=logging.getLogger("test"),
         )
         self.body: dict[str, Any] = {
@@ -122,28 +121,14 @@ class Harness:
             "spec": spec,
         }
         self.events: list[tuple[str, str, str]] = []
-        self.stored: dict[str, str] = {}
         self.tick = 0
 
     def reconcile(self) -> dict[str, Any]:
         """One tick; the patch is applied to the body as the API server would (a merge patch)."""
         self.tick += 1
         now = datetime(2026, 11, 23, 5, self.tick, tzinfo=UTC)
-        run = CapacityReconcile(
-            ctx=self.ctx,
-            body=self.body,
-            event=lambda *e: self.events.append(e),
-            stored=self.stored,
-            now=now,
-        )
-        patch = asyncio.run(run.run())
-        status = dict(self.body.get("status") or {})
-        for key, value in patch.items():
-            if value is None:
-                status.pop(key, None)
-            else:
-                status[key] = value
-        self.body["status"] = status
+        patch = asyncio.run(reconcile_capacity(self.ctx, self.body, lambda *e: self.events.append(e), now))
+        self.body["status"] = apply_merge_patch(self.body.get("status") or {}, patch)
         return patch
 
     def ready(self) -> dict[str, Any]:
@@ -243,10 +228,10 @@ def test_a_spec_that_does_not_parse_is_invalid_spec_with_one_event() -> None:
 
 def test_from_prometheus_without_prometheus_says_so() -> None:
     spec = raw_spec(workload={"fromPrometheus": {"windowSeconds": 3600}})
-    h = Harness(FakeKube(deployment()), {**spec, "prometheus": {"url": "http://prometheus.invalid:9090"}})
+    h = Harness(FakeKube(deployment()), {**spec, "prometheus": {"url": "http://127.0.0.1:9"}})
 
     h.reconcile()
 
     assert (h.ready()["status"], h.ready()["reason"]) == ("False", "PrometheusUnavailable")
-    assert "prometheus.invalid" in h.ready()["message"]
+    assert "127.0.0.1:9" in h.ready()["message"]
     assert h.kube.created == []

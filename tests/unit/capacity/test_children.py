@@ -5,10 +5,9 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from loadtest_operator.api import LoadMode, ResolvedWorkload, TokenDistribution, WorkloadSource
+from loadtest_operator.api import CAPACITY_KIND, LoadMode, ResolvedWorkload, TokenDistribution, WorkloadSource
 from loadtest_operator.capacity.children import (
     ChildState,
-    Parent,
     build_child,
     child_name,
     children_selector,
@@ -17,6 +16,7 @@ from loadtest_operator.capacity.children import (
 )
 from loadtest_operator.capacity.deployment import DeploymentFacts
 from loadtest_operator.capacity.workload import resolve_workload
+from loadtest_operator.core.owner import Owner
 from loadtest_operator.loadtest.validation import parse_spec, validate_spec
 from tests.unit.capacity.specs import PARENT, make_spec
 
@@ -89,13 +89,15 @@ def test_rate_children() -> None:
     repeat=st.integers(0, 9),
 )
 def test_names_fit_and_are_deterministic(name: str, level: int, repeat: int) -> None:
-    parent = Parent(name=name, namespace="ns", uid="u")
+    parent = Owner(name=name, namespace="ns", uid="u", kind=CAPACITY_KIND)
     first = child_name(parent, "abc", level, repeat)
     assert len(first) <= 63
     assert first == child_name(parent, "abc", level, repeat)
     assert first[-1].isalnum()
     assert first != child_name(parent, "abd", level, repeat)
-    assert first != child_name(Parent(name=name, namespace="ns", uid="v"), "abc", level, repeat)
+    assert first != child_name(
+        Owner(name=name, namespace="ns", uid="v", kind=CAPACITY_KIND), "abc", level, repeat
+    )
 
 
 def test_measurement_hash_ignores_what_does_not_change_a_measurement() -> None:

@@ -9,10 +9,12 @@ import pytest
 
 from loadtest_operator.api import CapacityRecommendationSpec, CapacityRecommendationStatus, ConditionStatus
 from loadtest_operator.api.conditions import CapacityReason
+from loadtest_operator.api.wire import to_wire
 from loadtest_operator.capacity.deployment import DeploymentFacts
-from loadtest_operator.capacity.plan import Observed, Plan, plan, status_patch
+from loadtest_operator.capacity.plan import Decision, Observed, decide
 from loadtest_operator.capacity.validation import validate_capacity_spec
 from loadtest_operator.capacity.workload import resolve_workload
+from loadtest_operator.core.patch import merge_patch
 from loadtest_operator.core.problems import Problem
 from tests.unit.capacity.specs import PARENT, make_spec
 
@@ -80,7 +82,7 @@ def observe(
     )
 
 
-def run_search(spec: CapacityRecommendationSpec, knee: int) -> tuple[Plan, list[dict[str, Any]], int]:
+def run_search(spec: CapacityRecommendationSpec, knee: int) -> tuple[Decision, list[dict[str, Any]], int]:
     """Reconcile until nothing more is created; every tick is also replayed (a restart) and must agree."""
     children: list[dict[str, Any]] = []
     status = CapacityRecommendationStatus()
@@ -89,8 +91,8 @@ def run_search(spec: CapacityRecommendationSpec, knee: int) -> tuple[Plan, list[
     while True:
         ticks += 1
         assert ticks < 200
-        result = plan(observe(spec, children, status))
-        replay = plan(observe(spec, children, status))
+        result = decide(observe(spec, children, status))
+        replay = decide(observe(spec, children, status))
         assert replay.create == result.create  # a restarted operator decides the same
         status = result.status
         if not result.create:
@@ -101,7 +103,7 @@ def run_search(spec: CapacityRecommendationSpec, knee: int) -> tuple[Plan, list[
         created.add(name)
         assert result.ready_reason == CapacityReason.SEARCHING
         children.append(manifest)
-        running = plan(observe(spec, children, status))
+        running = decide(observe(spec, children, status))
         assert running.create == []  # nothing new while a child runs: one measurement at a time
         assert running.ready_reason == CapacityReason.SEARCHING
         children[-1] = finish(manifest, knee)
@@ -152,11 +154,11 @@ def test_restart_mid_search_resumes_without_repeating_a_level() -> None:
     done, children, _ = run_search(spec, knee=96)
     # the operator restarts with half the children finished and status lost
     half = children[: len(children) // 2]
-    resumed = plan(observe(spec, half, CapacityRecommendationStatus()))
+    resumed = decide(observe(spec, half, CapacityRecommendationStatus()))
     (manifest,) = resumed.create
     assert manifest["metadata"]["name"] == children[len(half)]["metadata"]["name"]
     # and with everything finished, it recommends straight away
-    again = plan(observe(spec, children, CapacityRecommendationStatus()))
+    again = decide(observe(spec, children, CapacityRecommendationStatus()))
     assert again.create == []
     assert again.status.recommendation == done.status.recommendation
 
@@ -167,7 +169,7 @@ def test_peak_headroom_and_price_changes_only_recompute() -> None:
     cheaper = make_spec(
         search={"startLevel": 8}, headroomPercent=0, cost={"pricePerGpuHour": "1.00", "currency": "EUR"}
     )
-    result = plan(observe(cheaper, children, done.status))
+    result = decide(observe(cheaper, children, done.status))
     assert result.create == []
     assert result.status.recommendation is not None
     assert (result.status.recommendation.replicas, result.status.recommendation.cost_per_hour) == (
@@ -184,7 +186,7 @@ def test_the_replicas_measured_are_used_after_the_deployment_is_scaled() -> None
     scaled = DeploymentFacts(
         current_replicas=13, gpus_per_replica=1, tensor_parallel_size=1, gpu_model="NVIDIA-L4"
     )
-    after = plan(observe(spec, children, done.status, facts=scaled))
+    after = decide(observe(spec, children, done.status, facts=scaled))
     assert after.status.recommendation == done.status.recommendation
     assert after.scale_to == 13
 
@@ -202,7 +204,7 @@ def test_slo_unreachable_names_the_metric() -> None:
 
 def test_a_failed_child_stops_the_search_with_its_reason() -> None:
     spec = make_spec()
-    first = plan(observe(spec, [])).create[0]
+    first = decide(observe(spec, [])).create[0]
     failed = {
         **first,
         "status": {
@@ -217,7 +219,7 @@ def test_a_failed_child_stops_the_search_with_its_reason() -> None:
             ]
         },
     }
-    result = plan(observe(spec, [failed]))
+    result = decide(observe(spec, [failed]))
     assert result.create == []
     assert result.ready_reason == CapacityReason.CHILD_FAILED
     assert "Unschedulable: 0/1 nodes" in (result.status.conditions or [])[0].message
@@ -225,7 +227,7 @@ def test_a_failed_child_stops_the_search_with_its_reason() -> None:
 
 def test_invalid_spec_creates_nothing() -> None:
     spec = make_spec(levelDurationSeconds=60)
-    result = plan(observe(spec, []))
+    result = decide(observe(spec, []))
     assert result.create == []
     assert result.ready_reason == CapacityReason.INVALID_SPEC
     assert result.event is not None
@@ -237,22 +239,22 @@ def test_an_unsettled_deployment_blocks_new_measurements_only() -> None:
     problem = Problem(
         CapacityReason.TARGET_UNAVAILABLE, "Deployment vllm is not settled", "spec.target.deploymentRef"
     )
-    blocked = plan(observe(spec, [], target_problems=[problem]))
+    blocked = decide(observe(spec, [], target_problems=[problem]))
     assert blocked.create == []
     assert blocked.ready_reason == CapacityReason.TARGET_UNAVAILABLE
     # once the search is done, a rollout (e.g. the recommended scale-up) does not hide the recommendation
     done, children, _ = run_search(spec, knee=96)
-    after = plan(observe(spec, children, done.status, target_problems=[problem]))
+    after = decide(observe(spec, children, done.status, target_problems=[problem]))
     assert after.ready_reason == CapacityReason.RECOMMENDED
 
 
 def test_from_prometheus_waits_for_the_derived_workload() -> None:
     spec = make_spec(workload={"fromPrometheus": {"windowSeconds": 86_400}})
-    waiting = plan(observe(spec, [], workload=None))
+    waiting = decide(observe(spec, [], workload=None))
     assert waiting.create == []
     assert waiting.ready_reason == CapacityReason.SEARCHING
     down = Problem(CapacityReason.PROMETHEUS_UNAVAILABLE, "connection refused", "spec.prometheus")
-    failing = plan(observe(spec, [], workload=None, target_problems=[down]))
+    failing = decide(observe(spec, [], workload=None, target_problems=[down]))
     assert failing.ready_reason == CapacityReason.PROMETHEUS_UNAVAILABLE
 
 
@@ -260,7 +262,7 @@ def test_a_changed_measurement_starts_a_new_search_and_drops_old_figures() -> No
     spec = make_spec(search={"startLevel": 8})
     done, children, _ = run_search(spec, knee=96)
     stricter = make_spec(search={"startLevel": 8}, slo={"ttftMilliseconds": 250, "percentile": 95})
-    result = plan(observe(stricter, children, done.status))
+    result = decide(observe(stricter, children, done.status))
     assert result.status.recommendation is None
     assert result.status.measured is None
     (manifest,) = result.create
@@ -270,10 +272,10 @@ def test_a_changed_measurement_starts_a_new_search_and_drops_old_figures() -> No
 
 def test_condition_transition_time_moves_only_on_status_change() -> None:
     spec = make_spec()
-    first = plan(observe(spec, []))
+    first = decide(observe(spec, []))
     (manifest,) = first.create
     later = Observed(**{**observe(spec, [manifest], first.status).__dict__, "now": T0 + timedelta(minutes=5)})
-    second = plan(later)
+    second = decide(later)
     assert (second.status.conditions or [])[0].last_transition_time == T0
     assert second.event is None
 
@@ -298,11 +300,11 @@ def test_the_worked_example_in_the_docs_is_what_the_code_computes() -> None:
 def test_status_patch_clears_what_a_new_search_withdraws() -> None:
     spec = make_spec(search={"startLevel": 8})
     done, children, _ = run_search(spec, knee=96)
-    previous = status_patch(None, done.status)
+    previous = to_wire(done.status)
     assert previous["recommendation"]["replicas"] == 13
     assert None not in previous.values()
     stricter = make_spec(search={"startLevel": 8}, slo={"ttftMilliseconds": 250, "percentile": 95})
-    patch = status_patch(previous, plan(observe(stricter, children, done.status)).status)
+    patch = merge_patch(previous, to_wire(decide(observe(stricter, children, done.status)).status))
     assert patch["recommendation"] is None
     assert patch["measured"] is None
     assert patch["conditions"][0]["reason"] == CapacityReason.SEARCHING

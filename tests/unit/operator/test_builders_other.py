@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 
+from loadtest_operator.core.names import label_value
 from loadtest_operator.core.owner import Owner
 from loadtest_operator.loadtest.builders.configmaps import (
     RunConfigTooLargeError,
@@ -11,7 +12,7 @@ from loadtest_operator.loadtest.builders.configmaps import (
     build_run_config_config_map,
 )
 from loadtest_operator.loadtest.builders.deadline import STARTUP_SLACK_SECONDS, shard_deadline_seconds
-from loadtest_operator.loadtest.builders.labels import label_value, run_labels, run_selector
+from loadtest_operator.loadtest.builders.labels import run_labels, run_selector
 from loadtest_operator.loadtest.builders.names import MAX_NAME_LENGTH, run_names, run_token
 from loadtest_operator.loadtest.builders.rbac import build_role, build_role_binding, build_service_account
 from tests.unit.operator.specs import OWNER, make_spec

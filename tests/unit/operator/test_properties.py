@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from loadtest_operator.api import Condition, ConditionStatus
 from loadtest_operator.core.conditions import set_condition
+from loadtest_operator.core.names import label_value
 from loadtest_operator.core.owner import Owner
-from loadtest_operator.loadtest.builders.labels import label_value
 from loadtest_operator.loadtest.builders.names import MAX_NAME_LENGTH, run_names
 from loadtest_operator.loadtest.validation import validate_spec
 from tests.unit.operator.specs import make_spec

@@ -5,10 +5,10 @@ from typing import Any
 import pytest
 
 from loadtest_operator.api import Placement, TargetPod
+from loadtest_operator.core.names import label_selector
 from loadtest_operator.loadtest.target import (
     effective_placement,
     is_pod_ready,
-    label_selector,
     pod_gpus,
     resolve_target,
     service_selector,
@@ -108,5 +108,5 @@ def test_is_pod_ready() -> None:
 
 
 def test_target_display() -> None:
-    assert target_display(make_spec()) == "service/vllm:8000"
-    assert target_display(make_spec(URL_TARGET)) == "http://10.1.2.3:8000"
+    assert target_display(make_spec().target) == "service/vllm:8000"
+    assert target_display(make_spec(URL_TARGET).target) == "http://10.1.2.3:8000"

@@ -1,0 +1,529 @@
+"""One LoadTest tick, decided purely: what was observed in, the status and the actions out.
+
+Level-triggered: the same function runs on every tick and derives everything from observed state, so an
+operator restart at any moment neither loses nor duplicates a run. The stages:
+
+  not accepted for this runId  → validate (spec + cluster) → resolve target → create the run's objects
+  accepted, shards running     → progress into status
+  every shard finished         → merged result (+ GPU figures) → status, store, events, metrics
+  a shard failed               → Succeeded=False with the reason; the other shards' Jobs are deleted
+  finished                     → nothing (a spec change does not re-run; bump spec.runId), except a
+                                 store write that has not landed yet
+
+`reads(...)` tells the observer what this tick needs to read; `plan(...)` decides.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from loadgen.result import RunResult
+from loadtest_operator.api import (
+    ConditionStatus,
+    LevelResult,
+    LoadTestConditionType,
+    LoadTestReason,
+    LoadTestSpec,
+    LoadTestStatus,
+    Progress,
+    ResolvedTarget,
+)
+from loadtest_operator.api.gpu import GpuDiscovery
+from loadtest_operator.api.wire import to_wire
+from loadtest_operator.core.conditions import (
+    derive_phase,
+    find_condition,
+    is_condition_true,
+    is_finished,
+    set_condition,
+)
+from loadtest_operator.core.owner import Owner
+from loadtest_operator.core.plan import Delete, Event, Plan, RunEnded, RunRecord, StoreWrite
+from loadtest_operator.core.problems import Problem, summarize
+from loadtest_operator.gpu.collect import LevelMetrics, LevelWindow
+from loadtest_operator.loadtest.builders.configmaps import (
+    RunConfigTooLargeError,
+    build_result_config_map,
+    build_run_config_config_map,
+)
+from loadtest_operator.loadtest.builders.job import ShardJobInputs, build_shard_job
+from loadtest_operator.loadtest.builders.names import run_names
+from loadtest_operator.loadtest.builders.rbac import build_role, build_role_binding, build_service_account
+from loadtest_operator.loadtest.level_status import levels_status
+from loadtest_operator.loadtest.results import best_goodput_level, evaluate_success_criteria, summary_line
+from loadtest_operator.loadtest.run_config import render_run_config
+from loadtest_operator.loadtest.shards import (
+    UNSCHEDULABLE_GRACE_SECONDS,
+    ShardPhase,
+    ShardState,
+    observe_shards,
+    summarize_progress,
+)
+from loadtest_operator.loadtest.target import resolve_target, service_selector
+from loadtest_operator.loadtest.validation import (
+    check_config_map_key,
+    check_secret_key,
+    check_service,
+    check_target_pods,
+    parse_spec,
+    validate_spec,
+)
+
+Status = LoadTestStatus
+C = LoadTestConditionType
+R = LoadTestReason
+
+
+class Reads(StrEnum):
+    """What a tick needs from the cluster beyond the LoadTest itself."""
+
+    NOTHING = "Nothing"
+    TARGET = "Target"  # Service, pods, nodes, Secret, ConfigMap, /v1/models: to start a run
+    CHILDREN = "Children"  # the run's Jobs, pods and result ConfigMaps: to follow a run
+
+
+@dataclass(frozen=True)
+class TargetFacts:
+    """The objects the spec names, as read from the cluster (None: not found / not asked)."""
+
+    service: Mapping[str, Any] | None = None
+    pods: Sequence[Mapping[str, Any]] = ()
+    nodes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    secret: Mapping[str, Any] | None = None
+    dataset: Mapping[str, Any] | None = None
+    discovered_model: str | None = None  # the first of /v1/models, when the spec names none
+
+
+@dataclass(frozen=True)
+class GpuFigures:
+    discovery: GpuDiscovery
+    levels: Sequence[LevelMetrics]
+
+
+@dataclass(frozen=True)
+class Children:
+    """The objects of the current run, selected by its labels."""
+
+    jobs: Sequence[Mapping[str, Any]] = ()
+    pods: Sequence[Mapping[str, Any]] = ()
+    config_maps: Sequence[Mapping[str, Any]] = ()
+    # Read only once every shard has ended: the shards' results merged exactly, and what Prometheus said
+    # about the levels' windows.
+    merged: RunResult | None = None
+    gpu: GpuFigures | None = None
+    log_tail: str = ""  # of the first failed shard's pod
+
+
+@dataclass(frozen=True)
+class Settings:
+    default_image: str
+    store_configured: bool
+    unschedulable_grace_seconds: float = UNSCHEDULABLE_GRACE_SECONDS
+
+
+@dataclass(frozen=True)
+class Observed:
+    owner: Owner
+    generation: int
+    spec: Mapping[str, Any]
+    status: Mapping[str, Any]
+    now: datetime
+    settings: Settings
+    deleting: bool = False
+    target: TargetFacts | None = None
+    children: Children | None = None
+
+
+# -- what to read -------------------------------------------------------------------------------------
+
+
+def reads(spec: Mapping[str, Any], status: Mapping[str, Any], deleting: bool = False) -> Reads:
+    parsed, _ = parse_spec(spec)
+    if deleting or parsed is None:
+        return Reads.NOTHING
+    previous = Status.model_validate(status)
+    conditions = previous.conditions or []
+    same_run = previous.run_id == parsed.run_id
+    if same_run and (is_finished(conditions) or _rejected_already(previous, parsed.run_id, None)):
+        return Reads.NOTHING
+    if same_run and is_condition_true(conditions, C.ACCEPTED):
+        return Reads.CHILDREN
+    return Reads.TARGET
+
+
+def shard_states(observed: Observed, spec: LoadTestSpec) -> list[ShardState]:
+    """The state of every shard of the current run (the observer asks, to know when to merge)."""
+    children = observed.children or Children()
+    result_names = set(run_names(observed.owner, spec.run_id).result_config_maps(_shards(spec)))
+    results = [cm for cm in children.config_maps if cm["metadata"]["name"] in result_names]
+    return observe_shards(
+        _shards(spec), children.jobs, children.pods, results, observed.now,
+        observed.settings.unschedulable_grace_seconds,
+    )  # fmt: skip
+
+
+def run_ended(spec: LoadTestSpec, shards: Sequence[ShardState]) -> bool:
+    """Every shard has ended, or too many failed for the run to succeed."""
+    return _too_many_failed(spec, shards) or summarize_progress(shards).running == 0
+
+
+def level_windows(merged: RunResult, levels: Sequence[LevelResult]) -> list[LevelWindow]:
+    """Each level's time window and client figures, for the Prometheus queries."""
+    return [
+        LevelWindow(
+            start=raw.start,
+            end=raw.end,
+            output_tokens=raw.output_tokens_total,
+            client_ttft_ms=lv.ttft.mean if lv.ttft else None,
+            client_e2e_ms=lv.e2e.mean if lv.e2e else None,
+        )
+        for raw, lv in zip(merged.levels, levels, strict=True)
+    ]
+
+
+# -- the decision ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Tick:
+    """The status being built during one plan, with its conditions' bookkeeping."""
+
+    observed: Observed
+    status: Status
+    events: list[Event] = field(default_factory=list)
+
+    def set(self, type_: C, status: ConditionStatus, reason: str, message: str) -> None:
+        conditions = set_condition(
+            self.status.conditions or [], type_, status, reason, message,
+            now=self.observed.now, observed_generation=self.observed.generation,
+        )  # fmt: skip
+        self.status = self.status.model_copy(
+            update={"conditions": conditions, "phase": derive_phase(conditions)}
+        )
+
+    def update(self, **fields: Any) -> None:
+        self.status = self.status.model_copy(update=fields)
+
+    def event(self, type_: str, reason: str, message: str) -> None:
+        self.events.append(Event(type_, reason, message[:1024]))
+
+
+def plan(observed: Observed) -> Plan:
+    previous = Status.model_validate(observed.status)
+    tick = _Tick(observed, previous)
+    spec, problems = parse_spec(observed.spec)
+    if observed.deleting:
+        return Plan(status=previous)
+    if spec is None:
+        run_id = previous.run_id or 0
+        if not _rejected_already(previous, run_id, observed.generation):
+            _reject(tick, run_id, problems)
+        return _plan(tick)
+    conditions = previous.conditions or []
+    same_run = previous.run_id == spec.run_id
+    if same_run and is_finished(conditions):
+        if observed.settings.store_configured and not is_condition_true(conditions, C.STORED):
+            return _plan(tick, store=_store(tick, spec, final=True))
+        return _plan(tick)
+    if same_run and _rejected_already(previous, spec.run_id, observed.generation):
+        return _plan(tick)
+    if not (same_run and is_condition_true(conditions, C.ACCEPTED)):
+        return _start(tick, spec)
+    return _follow(tick, spec)
+
+
+def _plan(
+    tick: _Tick,
+    *,
+    create: Sequence[dict[str, Any]] = (),
+    delete: Sequence[Delete] = (),
+    store: StoreWrite | None = None,
+    ended: RunEnded | None = None,
+) -> Plan:
+    return Plan(
+        status=tick.status,
+        create=tuple(create),
+        delete=tuple(delete),
+        events=tuple(tick.events),
+        store=store,
+        observations=(ended,) if ended else (),
+    )
+
+
+# -- start: validate, resolve, create the run's objects -------------------------------------------------
+
+
+def _start(tick: _Tick, spec: LoadTestSpec) -> Plan:
+    facts = tick.observed.target or TargetFacts()
+    problems = validate_spec(spec) or _cluster_problems(spec, facts)
+    target: ResolvedTarget | None = None
+    manifests: list[dict[str, Any]] = []
+    if not problems:
+        ready = [p for p in facts.pods if (p.get("status") or {}).get("phase") == "Running"]
+        target = resolve_target(spec, facts.service, ready, facts.nodes)
+        target = target.model_copy(update={"model": target.model or facts.discovered_model})
+        try:
+            manifests = _run_objects(tick.observed, spec, target, facts)
+        except RunConfigTooLargeError as exc:
+            problems = [Problem(R.RUN_CONFIG_TOO_LARGE, str(exc), "spec.workload")]
+    if problems or target is None:
+        _reject(tick, spec.run_id, problems)
+        return _plan(tick)
+    shards = _shards(spec)
+    tick.set(C.ACCEPTED, ConditionStatus.TRUE, R.VALID, "spec and target are valid")
+    tick.set(C.RUNNING, ConditionStatus.TRUE, R.SHARDS_STARTING, f"{shards} load-generator shard(s) created")
+    tick.set(C.SUCCEEDED, ConditionStatus.UNKNOWN, R.RUN_IN_PROGRESS, "")
+    tick.update(
+        run_id=spec.run_id,
+        observed_generation=tick.observed.generation,
+        start_time=tick.observed.now,
+        completion_time=None,
+        levels=None,
+        best_goodput_level=None,
+        summary=None,
+        target=target,
+        progress=Progress(total_requests=_total_requests(spec)),
+    )
+    tick.event(
+        "Normal",
+        "Started",
+        f"run {spec.run_id}: {len(spec.load.levels)} level(s) {spec.load.levels} against "
+        f"{target.display} ({target.model or 'model from /v1/models'}), {shards} shard(s)",
+    )
+    return _plan(tick, create=manifests, store=_store(tick, spec, final=False, model=target.model))
+
+
+def _cluster_problems(spec: LoadTestSpec, facts: TargetFacts) -> list[Problem]:
+    problems: list[Problem] = []
+    ref = spec.target.service_ref
+    if ref is not None:
+        problems += check_service(facts.service, ref)
+        if facts.service is not None and not problems:
+            problems += check_target_pods(facts.pods, ref.name)
+    key_ref = spec.target.api_key_secret_ref
+    if key_ref is not None:
+        problems += check_secret_key(facts.secret, key_ref, "spec.target.apiKeySecretRef")
+    dataset = spec.workload.dataset_config_map_ref
+    if dataset is not None:
+        problems += check_config_map_key(facts.dataset, dataset, "spec.workload.datasetConfigMapRef")
+    return problems
+
+
+def _run_objects(
+    observed: Observed, spec: LoadTestSpec, target: ResolvedTarget, facts: TargetFacts
+) -> list[dict[str, Any]]:
+    owner, run_id, shards = observed.owner, spec.run_id, _shards(spec)
+    run_config = render_run_config(spec, target.url or "", target.model)
+    pods = list(facts.pods)
+    inputs = ShardJobInputs(
+        default_image=observed.settings.default_image,
+        target_selector=service_selector(facts.service) if facts.service else {},
+        target_tolerations=(pods[0].get("spec") or {}).get("tolerations") or [] if pods else [],
+    )
+    return [
+        build_service_account(owner, run_id),
+        build_role(owner, run_id, shards),
+        build_role_binding(owner, run_id),
+        build_run_config_config_map(owner, run_id, run_config),
+        *(build_result_config_map(owner, run_id, i) for i in range(shards)),
+        *(build_shard_job(owner, spec, i, inputs) for i in range(shards)),
+    ]
+
+
+# -- follow: progress, failure, completion --------------------------------------------------------------
+
+
+def _follow(tick: _Tick, spec: LoadTestSpec) -> Plan:
+    shards = shard_states(tick.observed, spec)
+    progress = summarize_progress(shards)
+    failed = [s for s in shards if s.phase is ShardPhase.FAILED]
+    if _too_many_failed(spec, shards):
+        return _fail(tick, spec, failed[0], shards)
+    if progress.running == 0:
+        return _complete(tick, spec, [s for s in shards if s.phase is ShardPhase.SUCCEEDED], failed)
+    index = progress.current_level_index
+    tick.update(
+        progress=Progress(
+            completed_requests=progress.completed_requests,
+            total_requests=_total_requests(spec),
+            current_level=spec.load.levels[index] if index is not None else None,
+            shards_succeeded=progress.succeeded,
+            shards_failed=progress.failed,
+        )
+    )
+    children = tick.observed.children or Children()
+    running_pods = sum(1 for p in children.pods if (p.get("status") or {}).get("phase") == "Running")
+    before = find_condition(tick.status.conditions or [], C.RUNNING)
+    if running_pods and before is not None and before.reason != R.SHARDS_RUNNING:
+        message = f"{running_pods} shard pod(s) running"
+        tick.set(C.RUNNING, ConditionStatus.TRUE, R.SHARDS_RUNNING, message)
+        tick.event("Normal", "Running", message)
+    return _plan(tick)
+
+
+def _fail(tick: _Tick, spec: LoadTestSpec, first: ShardState, shards: Sequence[ShardState]) -> Plan:
+    message = first.message or "a shard failed"
+    tail = (tick.observed.children or Children()).log_tail.strip()
+    if first.pod_for_logs and tail:
+        message += "; last log lines:\n" + tail[-1500:]
+    reason = first.reason or R.SHARD_FAILED
+    # The run is void: stop the other shards instead of letting them load the server for nothing.
+    names = run_names(tick.observed.owner, spec.run_id)
+    stop = [
+        Delete("Job", names.job(s.index))
+        for s in shards
+        if s.phase in (ShardPhase.RUNNING, ShardPhase.PENDING)
+    ]
+    _finish(tick, spec, ConditionStatus.FALSE, reason, message)
+    tick.event("Warning", reason, message)
+    ended = RunEnded(reason=reason, model=_model(tick.status))
+    return _plan(tick, delete=stop, store=_store(tick, spec, final=True), ended=ended)
+
+
+def _complete(
+    tick: _Tick, spec: LoadTestSpec, done: Sequence[ShardState], failed: Sequence[ShardState]
+) -> Plan:
+    children = tick.observed.children or Children()
+    merged = children.merged
+    if merged is None:  # the observer reads the results on the tick that sees the last shard end
+        return _plan(tick)
+    levels = levels_status(merged)
+    if children.gpu is not None:
+        gpu = children.gpu
+        tick.set(
+            C.GPU_METRICS_AVAILABLE,
+            ConditionStatus.TRUE if gpu.discovery.available else ConditionStatus.FALSE,
+            gpu.discovery.reason.value,
+            gpu.discovery.message,
+        )
+        tick.update(gpu_discovery=gpu.discovery)
+        levels = [
+            lv.model_copy(update={"gpu": m.gpu, "server": m.server})
+            for lv, m in zip(levels, gpu.levels, strict=True)
+        ]
+    summary = summary_line(levels)
+    if failed:
+        summary += f" (partial: {len(done)} of {len(done) + len(failed)} shards)"
+    tick.update(
+        levels=levels,
+        best_goodput_level=best_goodput_level(levels),
+        summary=summary,
+        progress=Progress(
+            completed_requests=sum(lv.requests for lv in levels),
+            total_requests=_total_requests(spec),
+            shards_succeeded=len(done),
+            shards_failed=len(failed),
+        ),
+    )
+    if merged.model and tick.status.target is not None and tick.status.target.model != merged.model:
+        tick.update(target=tick.status.target.model_copy(update={"model": merged.model}))
+    criteria_problems = evaluate_success_criteria(spec.success_criteria, levels)
+    if criteria_problems:
+        reason, message = summarize(criteria_problems)
+        _finish(tick, spec, ConditionStatus.FALSE, reason, message)
+        tick.event("Warning", reason, message)
+    else:
+        reason = R.COMPLETED
+        _finish(tick, spec, ConditionStatus.TRUE, reason, summary)
+        tick.event("Normal", reason, summary)
+    ended = RunEnded(reason=reason, model=merged.model or _model(tick.status), levels=tuple(levels))
+    return _plan(tick, store=_store(tick, spec, final=True, model=merged.model or None), ended=ended)
+
+
+def _finish(tick: _Tick, spec: LoadTestSpec, outcome: ConditionStatus, reason: str, message: str) -> None:
+    tick.set(C.RUNNING, ConditionStatus.FALSE, R.RUN_FINISHED, "")
+    tick.set(C.SUCCEEDED, outcome, reason, message)
+    tick.update(
+        completion_time=tick.observed.now, run_id=spec.run_id, observed_generation=tick.observed.generation
+    )
+
+
+# -- rejection ------------------------------------------------------------------------------------------
+
+
+def _rejected_already(previous: Status, run_id: int, generation: int | None) -> bool:
+    accepted = find_condition(previous.conditions or [], C.ACCEPTED)
+    return (
+        accepted is not None
+        and accepted.status is ConditionStatus.FALSE
+        and previous.run_id == run_id
+        and (generation is None or previous.observed_generation == generation)
+    )
+
+
+def _reject(tick: _Tick, run_id: int, problems: list[Problem]) -> None:
+    reason, message = summarize(problems)
+    tick.set(C.ACCEPTED, ConditionStatus.FALSE, reason, message)
+    tick.set(C.RUNNING, ConditionStatus.FALSE, reason, "not started: the spec was not accepted")
+    tick.set(C.SUCCEEDED, ConditionStatus.FALSE, reason, message)
+    tick.update(run_id=run_id, observed_generation=tick.observed.generation)
+    tick.event("Warning", reason, message)
+
+
+# -- the SQL store --------------------------------------------------------------------------------------
+
+
+def _store(tick: _Tick, spec: LoadTestSpec, *, final: bool, model: str | None = None) -> StoreWrite | None:
+    """The run's row for the store, from the status this tick ends with. A final write reports its outcome
+    in the Stored condition; a "started" write that fails is simply written again at the end."""
+    if not tick.observed.settings.store_configured:
+        return None
+    status = tick.status
+    succeeded = find_condition(status.conditions or [], C.SUCCEEDED)
+    record = RunRecord(
+        uid=tick.observed.owner.uid,
+        namespace=tick.observed.owner.namespace,
+        name=tick.observed.owner.name,
+        spec=spec,
+        phase=derive_phase(status.conditions or []).value,
+        reason=succeeded.reason if succeeded is not None else None,
+        started_at=status.start_time or tick.observed.now,
+        finished_at=status.completion_time,
+        updated_at=tick.observed.now,
+        model=model or _model(status) or None,
+        best_goodput_level=status.best_goodput_level,
+        summary={k: v for k, v in to_wire(status).items() if k != "levels"},
+        levels=tuple(status.levels or ()),
+    )
+    if not final:
+        return StoreWrite(replace(record, levels=None))
+    return StoreWrite(record, settle=functools.partial(_stored, tick.observed, status))
+
+
+def _stored(observed: Observed, status: Status, error: str | None) -> Status:
+    """`status` with the Stored condition for the outcome of the final store write."""
+    tick = _Tick(observed, status)
+    if error is None:
+        tick.set(C.STORED, ConditionStatus.TRUE, R.STORED, "run and per-level results are in the SQL store")
+    else:
+        message = f"results are kept in status and the result ConfigMaps until the store is back: {error}"
+        tick.set(C.STORED, ConditionStatus.FALSE, R.DATABASE_UNAVAILABLE, message[:1000])
+    return tick.status
+
+
+# -- small helpers --------------------------------------------------------------------------------------
+
+
+def _shards(spec: LoadTestSpec) -> int:
+    return spec.load_generator.parallelism
+
+
+def _too_many_failed(spec: LoadTestSpec, shards: Sequence[ShardState]) -> bool:
+    needed = spec.load_generator.min_succeeded_shards or _shards(spec)
+    failed = sum(s.phase is ShardPhase.FAILED for s in shards)
+    return failed > 0 and len(shards) - failed < needed
+
+
+def _total_requests(spec: LoadTestSpec) -> int | None:
+    if spec.load.requests_per_level is None:
+        return None
+    return spec.load.requests_per_level * len(spec.load.levels)
+
+
+def _model(status: Status) -> str:
+    return (status.target.model if status.target else None) or ""

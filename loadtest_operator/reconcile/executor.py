@@ -1,0 +1,85 @@
+"""The one executor: carries out any kind's plan, idempotently.
+
+Creates children (409 AlreadyExists is success), deletes children (404 is success), scales, writes the
+store (once per distinct record per process) and lets the plan settle the status on the outcome, posts
+events, counts outcomes, and returns the merge patch that turns the status read into the status wanted
+(empty when nothing changed, so an idle tick writes nothing).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict
+from typing import Any
+
+from loadtest_operator.api.wire import to_wire
+from loadtest_operator.core.owner import Owner
+from loadtest_operator.core.patch import merge_patch
+from loadtest_operator.core.plan import Plan, Recommended, RunEnded, StoreWrite
+from loadtest_operator.io.store import StoreUnavailableError
+from loadtest_operator.reconcile.context import Context, EventSink
+
+
+async def execute(
+    ctx: Context, owner: Owner, previous: Mapping[str, Any], decided: Plan, event: EventSink
+) -> dict[str, Any]:
+    """Do what `decided` says for `owner`; the status merge patch to write."""
+    who = f"{owner.kind} {owner.namespace}/{owner.name}"
+    for manifest in decided.create:
+        manifest = {**manifest, "metadata": {**manifest["metadata"], "namespace": owner.namespace}}
+        if await ctx.kube.create(manifest):
+            ctx.log.info("%s: created %s %s", who, manifest["kind"], manifest["metadata"]["name"])
+    for child in decided.delete:
+        await ctx.kube.delete(owner.namespace, child.kind, child.name)
+    if decided.scale is not None:
+        scale = decided.scale
+        await ctx.kube.scale_deployment(owner.namespace, scale.deployment, scale.replicas)
+    status = decided.status
+    if decided.store is not None:
+        status = await _store(ctx, owner, decided.store) or status
+    for e in decided.events:
+        event(e.type, e.reason, e.message)
+    for observation in decided.observations:
+        _observe(ctx, owner, observation)
+    return merge_patch(previous, to_wire(status))
+
+
+async def _store(ctx: Context, owner: Owner, write: StoreWrite) -> Any:
+    """Write the record unless this process already wrote the same one; the settled status, if any."""
+    if ctx.store is None:
+        return None
+    # updated_at changes every tick: a record is "the same" when everything else is.
+    fingerprint = json.dumps({**asdict(write.record), "updated_at": None}, sort_keys=True, default=str)
+    key = f"{owner.uid}/{type(write.record).__name__}"
+    if ctx.stored.get(key) == fingerprint:
+        return write.settle(None) if write.settle else None
+    try:
+        await ctx.store.write(write.record)
+    except StoreUnavailableError as exc:
+        ctx.metrics.store_errors.inc()
+        ctx.log.warning(
+            "SQL store unavailable for %s %s/%s, will retry: %s", owner.kind, owner.namespace, owner.name, exc
+        )
+        return write.settle(str(exc)) if write.settle else None
+    ctx.stored[key] = fingerprint
+    return write.settle(None) if write.settle else None
+
+
+def _observe(ctx: Context, owner: Owner, observation: RunEnded | Recommended) -> None:
+    if isinstance(observation, RunEnded):
+        ctx.metrics.runs.labels(observation.reason).inc()
+        if observation.levels:
+            ctx.metrics.record_levels(
+                owner.namespace, owner.name, observation.model, list(observation.levels)
+            )
+    else:
+        ctx.metrics.record_recommendation(
+            owner.namespace, owner.name, observation.deployment, observation.replicas
+        )
+
+
+def forget(ctx: Context, uid: str) -> None:
+    """Drop what this process remembers of a deleted object."""
+    for key in [k for k in ctx.stored if k.startswith(f"{uid}/")]:
+        del ctx.stored[key]
