@@ -273,7 +273,7 @@ def _start(tick: _Tick, spec: LoadTestSpec) -> Plan:
             problems = [Problem(R.RUN_CONFIG_TOO_LARGE, str(exc), "spec.workload")]
     if problems or target is None:
         _reject(tick, spec.run_id, problems)
-        return _plan(tick)
+        return _plan(tick, store=_store(tick, spec, final=True))
     shards = _shards(spec)
     tick.set(C.ACCEPTED, ConditionStatus.TRUE, R.VALID, "spec and target are valid")
     tick.set(C.RUNNING, ConditionStatus.TRUE, R.SHARDS_STARTING, f"{shards} load-generator shard(s) created")

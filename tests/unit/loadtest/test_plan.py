@@ -1,0 +1,384 @@
+"""The LoadTest reconcile, tick by tick, against an in-memory API server: the pure plan through the real
+observer and executor, without a cluster. Every stage of a run (start, shards starting and running,
+progress, results, store), a shard that fails or whose Job is deleted, an operator restart at every tick,
+a database outage, deletion, and a refused spec."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import pytest
+
+from loadgen.compact import encode_compact
+from loadtest_operator.core.plan import RecommendationRecord, RunRecord
+from loadtest_operator.io.kube import Kube
+from loadtest_operator.io.metrics import OperatorMetrics
+from loadtest_operator.io.openai import ModelDiscovery
+from loadtest_operator.io.store import Store, StoreUnavailableError
+from loadtest_operator.loadtest.builders.labels import SHARD_LABEL
+from loadtest_operator.loadtest.plan import Reads, reads
+from loadtest_operator.reconcile.context import Context
+from loadtest_operator.reconcile.loadtest import reconcile_loadtest
+from loadtest_operator.reconcile.settings import OperatorSettings
+from tests.unit.loadgen.helpers import level_from_rows, run_of
+from tests.unit.merge_patch import apply_merge_patch
+from tests.unit.operator.specs import OWNER, VALID_SPEC, merged
+
+T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+SPEC = merged(VALID_SPEC, {"load": {"levels": [4, 8]}})
+
+
+def matches(obj: dict[str, Any], selector: str) -> bool:
+    labels = obj["metadata"].get("labels") or {}
+    return all(labels.get(k) == v for k, v in (term.split("=", 1) for term in selector.split(",") if term))
+
+
+class FakeKube:
+    """The API server as the LoadTest reconcile sees it: the target's objects and the run's children."""
+
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], dict[str, Any]] = {}
+        self.created: list[tuple[str, str]] = []
+        self.deleted: list[tuple[str, str]] = []
+        self.logs: dict[str, str] = {}
+        self.put(
+            {
+                "kind": "Service",
+                "metadata": {"name": "vllm"},
+                "spec": {"clusterIP": "198.19.0.10", "selector": {"app": "vllm"}, "ports": [{"port": 8000}]},
+            }
+        )
+        self.put(
+            {
+                "kind": "Pod",
+                "metadata": {"name": "vllm-0", "labels": {"app": "vllm"}},
+                "spec": {
+                    "nodeName": "node-a",
+                    "containers": [{"resources": {"limits": {"nvidia.com/gpu": 1}}}],
+                },
+                "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]},
+            }
+        )
+        self.put({"kind": "Node", "metadata": {"name": "node-a", "labels": {"nvidia.com/gpu.product": "L4"}}})
+
+    def put(self, obj: dict[str, Any]) -> None:
+        self.objects[(obj["kind"], obj["metadata"]["name"])] = obj
+
+    def kind(self, kind: str, selector: str = "") -> list[dict[str, Any]]:
+        return [o for (k, _), o in sorted(self.objects.items()) if k == kind and matches(o, selector)]
+
+    async def service(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.objects.get(("Service", name))
+
+    async def pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        return self.kind("Pod", selector)
+
+    async def node(self, name: str) -> dict[str, Any] | None:
+        return self.objects.get(("Node", name))
+
+    async def secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.objects.get(("Secret", name))
+
+    async def configmap(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.objects.get(("ConfigMap", name))
+
+    async def configmaps(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        return self.kind("ConfigMap", selector)
+
+    async def jobs(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        return self.kind("Job", selector)
+
+    async def pod_log_tail(self, namespace: str, pod: str, lines: int = 20) -> str:
+        return self.logs.get(pod, "")
+
+    async def create(self, manifest: dict[str, Any]) -> bool:
+        key = (manifest["kind"], manifest["metadata"]["name"])
+        if key in self.objects:
+            return False
+        self.objects[key] = json.loads(json.dumps(manifest))
+        self.created.append(key)
+        return True
+
+    async def delete(self, namespace: str, kind: str, name: str) -> None:
+        if self.objects.pop((kind, name), None) is not None:
+            self.deleted.append((kind, name))
+
+    # -- what the Job controller, the kubelet and the shards do -----------------------------------------
+    def shard_jobs(self) -> list[dict[str, Any]]:
+        return self.kind("Job")
+
+    def start_pods(self) -> None:
+        for job in self.shard_jobs():
+            labels = job["spec"]["template"]["metadata"]["labels"]
+            name = f"{job['metadata']['name']}-pod"
+            self.put(
+                {"kind": "Pod", "metadata": {"name": name, "labels": labels}, "status": {"phase": "Running"}}
+            )
+
+    def report(self, shard: int, **data: str) -> None:
+        cm = next(
+            c
+            for c in self.kind("ConfigMap")
+            if (c["metadata"]["labels"] or {}).get(SHARD_LABEL) == str(shard)
+        )
+        cm["data"] = {**(cm.get("data") or {}), **data}
+
+    def finish(self, shard: int) -> None:
+        level_results = [
+            level_from_rows([(50_000, 700_000, 128, 512, 0)] * 100, start=1000.0 + 20 * i, end=1010.0 + 20 * i,
+                            offered_load=level // 2)
+            for i, level in enumerate(SPEC["load"]["levels"])
+        ]  # fmt: skip
+        for i, lv in enumerate(level_results):
+            level_results[i] = lv.model_copy(update={"index": i})
+        self.report(shard, result=encode_compact(run_of(level_results)))
+        job = self.job(shard)
+        job["status"] = {"succeeded": 1}
+        pod = self.objects[("Pod", f"{job['metadata']['name']}-pod")]
+        pod["status"] = {"phase": "Succeeded"}
+
+    def job(self, shard: int) -> dict[str, Any]:
+        return next(j for j in self.shard_jobs() if j["metadata"]["labels"][SHARD_LABEL] == str(shard))
+
+
+class FakeStore:
+    def __init__(self) -> None:
+        self.down = False
+        self.writes: list[RunRecord | RecommendationRecord] = []
+
+    async def write(self, record: RunRecord | RecommendationRecord) -> None:
+        if self.down:
+            raise StoreUnavailableError("connection refused")
+        self.writes.append(record)
+
+
+class FakeModels(ModelDiscovery):
+    async def first_model(self, url: str) -> str | None:
+        return "discovered-model"
+
+
+class Harness:
+    def __init__(self, spec: dict[str, Any] | None = None, store: bool = True) -> None:
+        self.kube = FakeKube()
+        self.store = FakeStore() if store else None
+        self.events: list[tuple[str, str, str]] = []
+        self.metrics = OperatorMetrics()
+        self.ctx = self.new_context()
+        self.body: dict[str, Any] = {
+            "metadata": {"name": OWNER.name, "namespace": OWNER.namespace, "uid": OWNER.uid, "generation": 1},
+            "spec": spec if spec is not None else SPEC,
+        }
+        self.now = T0
+
+    def new_context(self) -> Context:
+        """The operator as it starts: nothing remembered (an operator restart)."""
+        return Context(
+            kube=cast(Kube, self.kube),
+            settings=OperatorSettings(),
+            metrics=self.metrics,
+            store=cast(Store, self.store),
+            models=FakeModels(),
+            log=logging.getLogger("test"),
+        )
+
+    def tick(self, *, lose_status: bool = False) -> dict[str, Any]:
+        """One reconcile; its status patch is applied as the API server would (unless the operator dies
+        before writing it)."""
+        self.now += timedelta(seconds=5)
+        patch = asyncio.run(
+            reconcile_loadtest(self.ctx, self.body, lambda *e: self.events.append(e), self.now)
+        )
+        if not lose_status:
+            self.body["status"] = apply_merge_patch(self.body.get("status") or {}, patch)
+        return patch
+
+    def condition(self, type_: str) -> tuple[str, str]:
+        found = next(c for c in self.body["status"]["conditions"] if c["type"] == type_)
+        return found["status"], found["reason"]
+
+    def reasons(self) -> list[str]:
+        return [e[1] for e in self.events]
+
+
+Step = Callable[[Harness], None]
+
+RUN: list[tuple[str, Step]] = [
+    ("applied", lambda h: None),
+    ("jobs created, no pod yet", lambda h: None),
+    ("shard pods running", lambda h: h.kube.start_pods()),
+    ("progress reported", lambda h: [h.kube.report(i, progress='{"completed": 50, "levelIndex": 0}') for i in (0, 1)]),
+    ("shard 0 finished", lambda h: h.kube.finish(0)),
+    ("shard 1 finished", lambda h: h.kube.finish(1)),
+    ("finished, idle", lambda h: None),
+]  # fmt: skip
+
+
+def run(h: Harness, *, restart_each_tick: bool = False) -> list[dict[str, Any]]:
+    patches = []
+    for _, step in RUN:
+        step(h)
+        if restart_each_tick:
+            # The operator acts, dies before its status write lands, and a new process ticks again.
+            h.tick(lose_status=True)
+            h.ctx = h.new_context()
+        patches.append(h.tick())
+    return patches
+
+
+def test_a_run_from_apply_to_stored_tick_by_tick() -> None:
+    h = Harness()
+    applied, starting, running, progress, one_done, done, idle = run(h)
+
+    assert applied["phase"] == "Running"
+    assert applied["target"]["pods"] == [{"name": "vllm-0", "node": "node-a", "gpus": 1}]
+    kinds = sorted(k for k, _ in h.kube.created)
+    assert kinds == ["ConfigMap"] * 3 + ["Job"] * 2 + ["Role", "RoleBinding", "ServiceAccount"]
+    assert starting == {}  # nothing changed, nothing written
+    assert running["conditions"][1]["reason"] == "ShardsRunning"
+    assert progress == {"progress": {"completedRequests": 100, "currentLevel": 4}}
+    assert done["progress"]["currentLevel"] is None  # a merge patch must clear what it drops
+    assert "currentLevel" not in h.body["status"]["progress"]
+    assert h.condition("Succeeded") == ("True", "Completed")
+    assert h.condition("Stored") == ("True", "Stored")
+    assert h.condition("GpuMetricsAvailable") == ("False", "PrometheusNotConfigured")
+    assert [lv["requests"] for lv in h.body["status"]["levels"]] == [200, 200]
+    assert one_done == {"progress": {"shardsSucceeded": 1}}
+    assert idle == {}
+    assert h.reasons() == ["Started", "Running", "Completed"]
+    assert h.store is not None
+    assert [w.levels is None for w in h.store.writes if isinstance(w, RunRecord)] == [True, False]
+    assert h.metrics.registry.get_sample_value("llmload_runs_total", {"outcome": "Completed"}) == 1
+
+
+def test_an_operator_restart_at_every_tick_loses_and_duplicates_nothing() -> None:
+    calm, restarted = Harness(), Harness()
+    run(calm)
+    run(restarted, restart_each_tick=True)
+
+    assert len(restarted.kube.created) == len(set(restarted.kube.created)) == len(calm.kube.created)
+    strip = {"lastTransitionTime"}
+
+    def same(status: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in status.items() if k not in {"startTime", "completionTime"}}
+        out["conditions"] = [{k: v for k, v in c.items() if k not in strip} for c in status["conditions"]]
+        return out
+
+    assert same(restarted.body["status"]) == same(calm.body["status"])
+    assert restarted.condition("Stored") == ("True", "Stored")
+
+
+def test_a_failed_shard_fails_the_run_with_its_log_and_stops_the_other() -> None:
+    h = Harness()
+    for _ in range(2):
+        h.tick()
+    h.kube.start_pods()
+    h.tick()
+    failed, other = h.kube.job(1), h.kube.job(0)["metadata"]["name"]
+    failed["status"] = {
+        "failed": 1,
+        "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}],
+    }
+    pod = h.kube.objects[("Pod", f"{failed['metadata']['name']}-pod")]
+    pod["status"] = {
+        "phase": "Failed",
+        "containerStatuses": [{"state": {"terminated": {"exitCode": 3, "reason": "Error"}}}],
+    }
+    h.kube.logs[pod["metadata"]["name"]] = "Traceback ...\nConnectionRefusedError: the target said no"
+    h.tick()
+
+    assert h.condition("Succeeded") == ("False", "ShardFailed")
+    message = next(c["message"] for c in h.body["status"]["conditions"] if c["type"] == "Succeeded")
+    assert "exit code 3" in message and "the target said no" in message
+    assert h.kube.deleted == [("Job", other)]
+    assert h.reasons()[-1] == "ShardFailed"
+    assert h.tick() == {}  # finished: nothing more
+
+
+def test_a_deleted_shard_job_is_shard_deleted() -> None:
+    h = Harness()
+    h.tick()
+    h.kube.start_pods()
+    h.tick()
+    del h.kube.objects[("Job", h.kube.job(0)["metadata"]["name"])]
+    h.tick()
+
+    assert h.condition("Succeeded") == ("False", "ShardDeleted")
+
+
+def test_a_database_outage_is_stored_false_until_the_store_is_back() -> None:
+    h = Harness()
+    assert h.store is not None
+    h.store.down = True
+    run(h)
+    assert h.condition("Succeeded") == ("True", "Completed")
+    assert h.condition("Stored") == ("False", "DatabaseUnavailable")
+    assert "connection refused" in next(
+        c["message"] for c in h.body["status"]["conditions"] if c["type"] == "Stored"
+    )
+
+    h.tick()  # still down: retried, still False, nothing else changes
+    assert h.store.writes == []
+    h.store.down = False
+    h.tick()
+
+    assert h.condition("Stored") == ("True", "Stored")
+    assert [len(w.levels or ()) for w in h.store.writes if isinstance(w, RunRecord)] == [2]
+    assert h.tick() == {}
+
+
+def test_a_loadtest_being_deleted_creates_nothing_and_writes_nothing() -> None:
+    h = Harness()
+    h.body["metadata"]["deletionTimestamp"] = "2026-12-01T12:00:00Z"
+
+    assert h.tick() == {}
+    assert h.kube.created == []
+    assert reads(h.body["spec"], {}, deleting=True) is Reads.NOTHING
+
+
+def test_a_refused_spec_is_reported_once_and_creates_nothing() -> None:
+    h = Harness(merged(SPEC, {"load": {"levels": [8, 4]}}))
+
+    first = h.tick()
+    second = h.tick()
+
+    assert h.condition("Accepted") == ("False", "LevelsNotSorted")
+    assert first["phase"] == "Rejected"
+    assert second == {}
+    assert h.reasons() == ["LevelsNotSorted"]
+    assert h.kube.created == []
+
+
+def test_a_missing_service_is_refused_with_its_name() -> None:
+    h = Harness()
+    del h.kube.objects[("Service", "vllm")]
+    h.tick()
+
+    assert h.condition("Accepted") == ("False", "ServiceNotFound")
+
+
+def test_the_model_is_discovered_when_the_spec_names_none() -> None:
+    spec = merged(SPEC, {"target": {"serviceRef": {"name": "vllm", "port": 8000}}})
+    del spec["target"]["model"]
+    h = Harness(spec)
+    h.tick()
+
+    assert h.body["status"]["target"]["model"] == "discovered-model"
+    config = json.loads(
+        next(c for c in h.kube.kind("ConfigMap") if c["metadata"]["name"].endswith("-config"))["data"][
+            "run-config.json"
+        ]
+    )
+    assert config["model"] == "discovered-model"
+
+
+@pytest.mark.parametrize("store", [True, False])
+def test_a_run_without_a_store_never_mentions_one(store: bool) -> None:
+    h = Harness(store=store)
+    run(h)
+    types = [c["type"] for c in h.body["status"]["conditions"]]
+    assert ("Stored" in types) is store
