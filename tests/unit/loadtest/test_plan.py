@@ -293,7 +293,8 @@ def test_a_failed_shard_fails_the_run_with_its_log_and_stops_the_other() -> None
 
     assert h.condition("Succeeded") == ("False", "ShardFailed")
     message = next(c["message"] for c in h.body["status"]["conditions"] if c["type"] == "Succeeded")
-    assert "exit code 3" in message and "the target said no" in message
+    assert "exit code 3" in message
+    assert "the target said no" in message
     assert h.kube.deleted == [("Job", other)]
     assert h.reasons()[-1] == "ShardFailed"
     assert h.tick() == {}  # finished: nothing more
