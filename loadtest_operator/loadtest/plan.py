@@ -10,22 +10,18 @@ operator restart at any moment neither loses nor duplicates a run. The stages:
   finished                     → nothing (a spec change does not re-run; bump spec.runId), except a
                                  store write that has not landed yet
 
-`reads(...)` tells the observer what this tick needs to read; `plan(...)` decides.
+What a tick observed, and what it needs to read, are in `observed.py`; `plan(...)` decides.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
-from loadgen.result import RunResult
 from loadtest_operator.api import (
     ConditionStatus,
-    LevelResult,
     LoadTestConditionType,
     LoadTestReason,
     LoadTestSpec,
@@ -33,7 +29,6 @@ from loadtest_operator.api import (
     Progress,
     ResolvedTarget,
 )
-from loadtest_operator.api.gpu import GpuDiscovery
 from loadtest_operator.api.wire import to_wire
 from loadtest_operator.core.conditions import (
     derive_phase,
@@ -42,10 +37,8 @@ from loadtest_operator.core.conditions import (
     is_finished,
     set_condition,
 )
-from loadtest_operator.core.owner import Owner
 from loadtest_operator.core.plan import Delete, Event, Plan, RunEnded, RunRecord, StoreWrite
 from loadtest_operator.core.problems import Problem, summarize
-from loadtest_operator.gpu.collect import LevelMetrics, LevelWindow
 from loadtest_operator.loadtest.builders.configmaps import (
     RunConfigTooLargeError,
     build_result_config_map,
@@ -55,13 +48,20 @@ from loadtest_operator.loadtest.builders.job import ShardJobInputs, build_shard_
 from loadtest_operator.loadtest.builders.names import run_names
 from loadtest_operator.loadtest.builders.rbac import build_role, build_role_binding, build_service_account
 from loadtest_operator.loadtest.level_status import levels_status
+from loadtest_operator.loadtest.observed import (
+    Children,
+    Observed,
+    TargetFacts,
+    rejected_already,
+    shard_count,
+    shard_states,
+    too_many_failed,
+)
 from loadtest_operator.loadtest.results import best_goodput_level, evaluate_success_criteria, summary_line
 from loadtest_operator.loadtest.run_config import render_run_config
 from loadtest_operator.loadtest.shards import (
-    UNSCHEDULABLE_GRACE_SECONDS,
     ShardPhase,
     ShardState,
-    observe_shards,
     summarize_progress,
 )
 from loadtest_operator.loadtest.target import resolve_target, service_selector
@@ -77,113 +77,6 @@ from loadtest_operator.loadtest.validation import (
 Status = LoadTestStatus
 C = LoadTestConditionType
 R = LoadTestReason
-
-
-class Reads(StrEnum):
-    """What a tick needs from the cluster beyond the LoadTest itself."""
-
-    NOTHING = "Nothing"
-    TARGET = "Target"  # Service, pods, nodes, Secret, ConfigMap, /v1/models: to start a run
-    CHILDREN = "Children"  # the run's Jobs, pods and result ConfigMaps: to follow a run
-
-
-@dataclass(frozen=True)
-class TargetFacts:
-    """The objects the spec names, as read from the cluster (None: not found / not asked)."""
-
-    service: Mapping[str, Any] | None = None
-    pods: Sequence[Mapping[str, Any]] = ()
-    nodes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    secret: Mapping[str, Any] | None = None
-    dataset: Mapping[str, Any] | None = None
-    discovered_model: str | None = None  # the first of /v1/models, when the spec names none
-
-
-@dataclass(frozen=True)
-class GpuFigures:
-    discovery: GpuDiscovery
-    levels: Sequence[LevelMetrics]
-
-
-@dataclass(frozen=True)
-class Children:
-    """The objects of the current run, selected by its labels."""
-
-    jobs: Sequence[Mapping[str, Any]] = ()
-    pods: Sequence[Mapping[str, Any]] = ()
-    config_maps: Sequence[Mapping[str, Any]] = ()
-    # Read only once every shard has ended: the shards' results merged exactly, and what Prometheus said
-    # about the levels' windows.
-    merged: RunResult | None = None
-    gpu: GpuFigures | None = None
-    log_tail: str = ""  # of the first failed shard's pod
-
-
-@dataclass(frozen=True)
-class Settings:
-    default_image: str
-    store_configured: bool
-    unschedulable_grace_seconds: float = UNSCHEDULABLE_GRACE_SECONDS
-
-
-@dataclass(frozen=True)
-class Observed:
-    owner: Owner
-    generation: int
-    spec: Mapping[str, Any]
-    status: Mapping[str, Any]
-    now: datetime
-    settings: Settings
-    deleting: bool = False
-    target: TargetFacts | None = None
-    children: Children | None = None
-
-
-# -- what to read -------------------------------------------------------------------------------------
-
-
-def reads(spec: Mapping[str, Any], status: Mapping[str, Any], deleting: bool = False) -> Reads:
-    parsed, _ = parse_spec(spec)
-    if deleting or parsed is None:
-        return Reads.NOTHING
-    previous = Status.model_validate(status)
-    conditions = previous.conditions or []
-    same_run = previous.run_id == parsed.run_id
-    if same_run and (is_finished(conditions) or _rejected_already(previous, parsed.run_id, None)):
-        return Reads.NOTHING
-    if same_run and is_condition_true(conditions, C.ACCEPTED):
-        return Reads.CHILDREN
-    return Reads.TARGET
-
-
-def shard_states(observed: Observed, spec: LoadTestSpec) -> list[ShardState]:
-    """The state of every shard of the current run (the observer asks, to know when to merge)."""
-    children = observed.children or Children()
-    result_names = set(run_names(observed.owner, spec.run_id).result_config_maps(_shards(spec)))
-    results = [cm for cm in children.config_maps if cm["metadata"]["name"] in result_names]
-    return observe_shards(
-        _shards(spec), children.jobs, children.pods, results, observed.now,
-        observed.settings.unschedulable_grace_seconds,
-    )  # fmt: skip
-
-
-def run_ended(spec: LoadTestSpec, shards: Sequence[ShardState]) -> bool:
-    """Every shard has ended, or too many failed for the run to succeed."""
-    return _too_many_failed(spec, shards) or summarize_progress(shards).running == 0
-
-
-def level_windows(merged: RunResult, levels: Sequence[LevelResult]) -> list[LevelWindow]:
-    """Each level's time window and client figures, for the Prometheus queries."""
-    return [
-        LevelWindow(
-            start=raw.start,
-            end=raw.end,
-            output_tokens=raw.output_tokens_total,
-            client_ttft_ms=lv.ttft.mean if lv.ttft else None,
-            client_e2e_ms=lv.e2e.mean if lv.e2e else None,
-        )
-        for raw, lv in zip(merged.levels, levels, strict=True)
-    ]
 
 
 # -- the decision ---------------------------------------------------------------------------------------
@@ -221,7 +114,7 @@ def plan(observed: Observed) -> Plan:
         return Plan(status=previous)
     if spec is None:
         run_id = previous.run_id or 0
-        if not _rejected_already(previous, run_id, observed.generation):
+        if not rejected_already(previous, run_id, observed.generation):
             _reject(tick, run_id, problems)
         return _plan(tick)
     conditions = previous.conditions or []
@@ -230,7 +123,7 @@ def plan(observed: Observed) -> Plan:
         if observed.settings.store_configured and not is_condition_true(conditions, C.STORED):
             return _plan(tick, store=_store(tick, spec, final=True))
         return _plan(tick)
-    if same_run and _rejected_already(previous, spec.run_id, observed.generation):
+    if same_run and rejected_already(previous, spec.run_id, observed.generation):
         return _plan(tick)
     if not (same_run and is_condition_true(conditions, C.ACCEPTED)):
         return _start(tick, spec)
@@ -274,7 +167,7 @@ def _start(tick: _Tick, spec: LoadTestSpec) -> Plan:
     if problems or target is None:
         _reject(tick, spec.run_id, problems)
         return _plan(tick, store=_store(tick, spec, final=True))
-    shards = _shards(spec)
+    shards = shard_count(spec)
     tick.set(C.ACCEPTED, ConditionStatus.TRUE, R.VALID, "spec and target are valid")
     tick.set(C.RUNNING, ConditionStatus.TRUE, R.SHARDS_STARTING, f"{shards} load-generator shard(s) created")
     tick.set(C.SUCCEEDED, ConditionStatus.UNKNOWN, R.RUN_IN_PROGRESS, "")
@@ -317,7 +210,7 @@ def _cluster_problems(spec: LoadTestSpec, facts: TargetFacts) -> list[Problem]:
 def _run_objects(
     observed: Observed, spec: LoadTestSpec, target: ResolvedTarget, facts: TargetFacts
 ) -> list[dict[str, Any]]:
-    owner, run_id, shards = observed.owner, spec.run_id, _shards(spec)
+    owner, run_id, shards = observed.owner, spec.run_id, shard_count(spec)
     run_config = render_run_config(spec, target.url or "", target.model)
     pods = list(facts.pods)
     inputs = ShardJobInputs(
@@ -342,7 +235,7 @@ def _follow(tick: _Tick, spec: LoadTestSpec) -> Plan:
     shards = shard_states(tick.observed, spec)
     progress = summarize_progress(shards)
     failed = [s for s in shards if s.phase is ShardPhase.FAILED]
-    if _too_many_failed(spec, shards):
+    if too_many_failed(spec, shards):
         return _fail(tick, spec, failed[0], shards)
     if progress.running == 0:
         return _complete(tick, spec, [s for s in shards if s.phase is ShardPhase.SUCCEEDED], failed)
@@ -446,16 +339,6 @@ def _finish(tick: _Tick, spec: LoadTestSpec, outcome: ConditionStatus, reason: s
 # -- rejection ------------------------------------------------------------------------------------------
 
 
-def _rejected_already(previous: Status, run_id: int, generation: int | None) -> bool:
-    accepted = find_condition(previous.conditions or [], C.ACCEPTED)
-    return (
-        accepted is not None
-        and accepted.status is ConditionStatus.FALSE
-        and previous.run_id == run_id
-        and (generation is None or previous.observed_generation == generation)
-    )
-
-
 def _reject(tick: _Tick, run_id: int, problems: list[Problem]) -> None:
     reason, message = summarize(problems)
     tick.set(C.ACCEPTED, ConditionStatus.FALSE, reason, message)
@@ -507,16 +390,6 @@ def _stored(observed: Observed, status: Status, error: str | None) -> Status:
 
 
 # -- small helpers --------------------------------------------------------------------------------------
-
-
-def _shards(spec: LoadTestSpec) -> int:
-    return spec.load_generator.parallelism
-
-
-def _too_many_failed(spec: LoadTestSpec, shards: Sequence[ShardState]) -> bool:
-    needed = spec.load_generator.min_succeeded_shards or _shards(spec)
-    failed = sum(s.phase is ShardPhase.FAILED for s in shards)
-    return failed > 0 and len(shards) - failed < needed
 
 
 def _total_requests(spec: LoadTestSpec) -> int | None:

@@ -24,7 +24,7 @@ from loadtest_operator.gpu import PodRef
 from loadtest_operator.io.prometheus import collect_level_metrics
 from loadtest_operator.loadtest.builders.labels import run_selector
 from loadtest_operator.loadtest.level_status import levels_status
-from loadtest_operator.loadtest.plan import (
+from loadtest_operator.loadtest.observed import (
     Children,
     GpuFigures,
     Observed,
@@ -32,11 +32,11 @@ from loadtest_operator.loadtest.plan import (
     Settings,
     TargetFacts,
     level_windows,
-    plan,
     reads,
     run_ended,
     shard_states,
 )
+from loadtest_operator.loadtest.plan import plan
 from loadtest_operator.loadtest.shards import ShardPhase, ShardState
 from loadtest_operator.loadtest.target import resolve_target, service_selector
 from loadtest_operator.loadtest.validation import parse_spec

@@ -21,7 +21,7 @@ from loadtest_operator.io.metrics import OperatorMetrics
 from loadtest_operator.io.openai import ModelDiscovery
 from loadtest_operator.io.store import Store, StoreUnavailableError
 from loadtest_operator.loadtest.builders.labels import SHARD_LABEL
-from loadtest_operator.loadtest.plan import Reads, reads
+from loadtest_operator.loadtest.observed import Reads, reads
 from loadtest_operator.reconcile.context import Context
 from loadtest_operator.reconcile.loadtest import reconcile_loadtest
 from loadtest_operator.reconcile.settings import OperatorSettings
@@ -128,6 +128,10 @@ class FakeKube:
         )
         cm["data"] = {**(cm.get("data") or {}), **data}
 
+    def report_progress(self, completed: int, level_index: int) -> None:
+        for shard in range(len(self.shard_jobs())):
+            self.report(shard, progress=json.dumps({"completed": completed, "levelIndex": level_index}))
+
     def finish(self, shard: int) -> None:
         level_results = [
             level_from_rows([(50_000, 700_000, 128, 512, 0)] * 100, start=1000.0 + 20 * i, end=1010.0 + 20 * i,
@@ -211,7 +215,7 @@ RUN: list[tuple[str, Step]] = [
     ("applied", lambda h: None),
     ("jobs created, no pod yet", lambda h: None),
     ("shard pods running", lambda h: h.kube.start_pods()),
-    ("progress reported", lambda h: [h.kube.report(i, progress='{"completed": 50, "levelIndex": 0}') for i in (0, 1)]),
+    ("progress reported", lambda h: h.kube.report_progress(completed=50, level_index=0)),
     ("shard 0 finished", lambda h: h.kube.finish(0)),
     ("shard 1 finished", lambda h: h.kube.finish(1)),
     ("finished, idle", lambda h: None),

@@ -1,0 +1,162 @@
+"""What one LoadTest tick observed, and the pure helpers the observer asks: what to read, which state
+each shard is in, when a run has ended, each level's time window."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from loadgen.result import RunResult
+from loadtest_operator.api import (
+    ConditionStatus,
+    LevelResult,
+    LoadTestConditionType,
+    LoadTestSpec,
+    LoadTestStatus,
+)
+from loadtest_operator.api.gpu import GpuDiscovery
+from loadtest_operator.core.conditions import find_condition, is_condition_true, is_finished
+from loadtest_operator.core.owner import Owner
+from loadtest_operator.gpu.collect import LevelMetrics, LevelWindow
+from loadtest_operator.loadtest.builders.names import run_names
+from loadtest_operator.loadtest.shards import (
+    UNSCHEDULABLE_GRACE_SECONDS,
+    ShardPhase,
+    ShardState,
+    observe_shards,
+    summarize_progress,
+)
+from loadtest_operator.loadtest.validation import parse_spec
+
+Status = LoadTestStatus
+C = LoadTestConditionType
+
+
+class Reads(StrEnum):
+    """What a tick needs from the cluster beyond the LoadTest itself."""
+
+    NOTHING = "Nothing"
+    TARGET = "Target"  # Service, pods, nodes, Secret, ConfigMap, /v1/models: to start a run
+    CHILDREN = "Children"  # the run's Jobs, pods and result ConfigMaps: to follow a run
+
+
+@dataclass(frozen=True)
+class TargetFacts:
+    """The objects the spec names, as read from the cluster (None: not found / not asked)."""
+
+    service: Mapping[str, Any] | None = None
+    pods: Sequence[Mapping[str, Any]] = ()
+    nodes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    secret: Mapping[str, Any] | None = None
+    dataset: Mapping[str, Any] | None = None
+    discovered_model: str | None = None  # the first of /v1/models, when the spec names none
+
+
+@dataclass(frozen=True)
+class GpuFigures:
+    discovery: GpuDiscovery
+    levels: Sequence[LevelMetrics]
+
+
+@dataclass(frozen=True)
+class Children:
+    """The objects of the current run, selected by its labels."""
+
+    jobs: Sequence[Mapping[str, Any]] = ()
+    pods: Sequence[Mapping[str, Any]] = ()
+    config_maps: Sequence[Mapping[str, Any]] = ()
+    # Read only once every shard has ended: the shards' results merged exactly, and what Prometheus said
+    # about the levels' windows.
+    merged: RunResult | None = None
+    gpu: GpuFigures | None = None
+    log_tail: str = ""  # of the first failed shard's pod
+
+
+@dataclass(frozen=True)
+class Settings:
+    default_image: str
+    store_configured: bool
+    unschedulable_grace_seconds: float = UNSCHEDULABLE_GRACE_SECONDS
+
+
+@dataclass(frozen=True)
+class Observed:
+    owner: Owner
+    generation: int
+    spec: Mapping[str, Any]
+    status: Mapping[str, Any]
+    now: datetime
+    settings: Settings
+    deleting: bool = False
+    target: TargetFacts | None = None
+    children: Children | None = None
+
+
+# -- what to read -------------------------------------------------------------------------------------
+
+
+def reads(spec: Mapping[str, Any], status: Mapping[str, Any], deleting: bool = False) -> Reads:
+    parsed, _ = parse_spec(spec)
+    if deleting or parsed is None:
+        return Reads.NOTHING
+    previous = Status.model_validate(status)
+    conditions = previous.conditions or []
+    same_run = previous.run_id == parsed.run_id
+    if same_run and (is_finished(conditions) or rejected_already(previous, parsed.run_id, None)):
+        return Reads.NOTHING
+    if same_run and is_condition_true(conditions, C.ACCEPTED):
+        return Reads.CHILDREN
+    return Reads.TARGET
+
+
+def shard_states(observed: Observed, spec: LoadTestSpec) -> list[ShardState]:
+    """The state of every shard of the current run (the observer asks, to know when to merge)."""
+    children = observed.children or Children()
+    result_names = set(run_names(observed.owner, spec.run_id).result_config_maps(shard_count(spec)))
+    results = [cm for cm in children.config_maps if cm["metadata"]["name"] in result_names]
+    return observe_shards(
+        shard_count(spec), children.jobs, children.pods, results, observed.now,
+        observed.settings.unschedulable_grace_seconds,
+    )  # fmt: skip
+
+
+def run_ended(spec: LoadTestSpec, shards: Sequence[ShardState]) -> bool:
+    """Every shard has ended, or too many failed for the run to succeed."""
+    return too_many_failed(spec, shards) or summarize_progress(shards).running == 0
+
+
+def level_windows(merged: RunResult, levels: Sequence[LevelResult]) -> list[LevelWindow]:
+    """Each level's time window and client figures, for the Prometheus queries."""
+    return [
+        LevelWindow(
+            start=raw.start,
+            end=raw.end,
+            output_tokens=raw.output_tokens_total,
+            client_ttft_ms=lv.ttft.mean if lv.ttft else None,
+            client_e2e_ms=lv.e2e.mean if lv.e2e else None,
+        )
+        for raw, lv in zip(merged.levels, levels, strict=True)
+    ]
+
+
+def shard_count(spec: LoadTestSpec) -> int:
+    return spec.load_generator.parallelism
+
+
+def too_many_failed(spec: LoadTestSpec, shards: Sequence[ShardState]) -> bool:
+    needed = spec.load_generator.min_succeeded_shards or shard_count(spec)
+    failed = sum(s.phase is ShardPhase.FAILED for s in shards)
+    return failed > 0 and len(shards) - failed < needed
+
+
+def rejected_already(previous: Status, run_id: int, generation: int | None) -> bool:
+    accepted = find_condition(previous.conditions or [], C.ACCEPTED)
+    return (
+        accepted is not None
+        and accepted.status is ConditionStatus.FALSE
+        and previous.run_id == run_id
+        and (generation is None or previous.observed_generation == generation)
+    )
