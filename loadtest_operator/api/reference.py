@@ -1,9 +1,13 @@
-"""A Markdown field reference rendered from the structural schema, so docs/api.md cannot drift from the
-CRD: `python -m loadtest_operator.crdgen` rewrites the part between the markers."""
+"""Documentation rendered from the one source of each fact, so docs/api.md and `kubectl explain` cannot
+drift from the code: a Markdown field reference from the structural schema, and the condition
+descriptions of the CRDs from the condition vocabulary in `api/conditions.py`.
+`python -m loadtest_operator.crdgen` rewrites the parts of docs/api.md between the markers."""
 
 import json
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, TypeVar
+
+from loadtest_operator.api.conditions import Meaning
 
 BEGIN_MARKER = "<!-- BEGIN GENERATED FIELD REFERENCE (python -m loadtest_operator.crdgen) -->"
 END_MARKER = "<!-- END GENERATED FIELD REFERENCE -->"
@@ -90,3 +94,32 @@ def replace_reference(document: str, reference: str) -> str:
     if start < 0 or end < start:
         raise ValueError("the document has no generated-reference markers")
     return document[:start] + reference + document[end + len(END_MARKER) :]
+
+
+# --- Conditions ------------------------------------------------------------------------------------
+
+# Keys of the condition tables: a kind's ConditionType enum (a StrEnum), or plain strings.
+_Type = TypeVar("_Type", bound=str)
+
+
+def _one_of(words: Iterable[str]) -> str:
+    *head, last = [str(w) for w in words]
+    return f"{', '.join(head)} or {last}" if head else last
+
+
+def describe_condition_types(kinds: Mapping[str, Iterable[str]]) -> str:
+    """The `type` description of the Condition shared by several kinds: each kind's types."""
+    listed = "; ".join(f"{_one_of(types)} on a {kind}" for kind, types in kinds.items())
+    return f"Condition type: {listed} (meanings under the kind's status.conditions)."
+
+
+def describe_conditions(conditions: Mapping[_Type, Meaning]) -> str:
+    """The `conditions` description of one kind's status: every type with what True, False and
+    Unknown (where used) mean, compact enough for the CRD."""
+    parts = ["One per type."]
+    for type_, meaning in conditions.items():
+        statuses = [f"True when {meaning.true}", f"False when {meaning.false}"]
+        if meaning.unknown:
+            statuses.append(f"Unknown when {meaning.unknown}")
+        parts.append(f"{type_}: {'; '.join(statuses)}.")
+    return " ".join(parts)

@@ -8,6 +8,8 @@ import pytest
 import yaml
 
 from loadtest_operator import crdgen
+from loadtest_operator.api.conditions import CAPACITY_CONDITIONS
+from loadtest_operator.api.reference import describe_conditions
 from tests.unit.operator.test_crdgen import _nodes, structural_violations
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -147,3 +149,15 @@ def test_broken_capacity_markers_are_refused() -> None:
             "<!-- BEGIN GENERATED FIELD REFERENCE (python -m loadtest_operator.crdgen) -->\n"
             f"<!-- END GENERATED FIELD REFERENCE -->\n{crdgen.CAPACITY_BEGIN_MARKER}\n"
         )
+
+
+def test_kubectl_explain_conditions_tells_what_ready_means(schema: dict[str, Any]) -> None:
+    conditions = schema["properties"]["status"]["properties"]["conditions"]
+    ready = CAPACITY_CONDITIONS[next(iter(CAPACITY_CONDITIONS))]
+    assert conditions["description"] == describe_conditions(CAPACITY_CONDITIONS)
+    assert (
+        f"Ready: True when {ready.true}; False when {ready.false}; Unknown when {ready.unknown}."
+        in (conditions["description"])
+    )
+    # The shared Condition says which types belong to which kind.
+    assert "Ready on a CapacityRecommendation" in conditions["items"]["properties"]["type"]["description"]

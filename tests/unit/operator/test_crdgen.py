@@ -8,7 +8,9 @@ import pytest
 import yaml
 
 from loadtest_operator import crdgen
-from loadtest_operator.api.reference import BEGIN_MARKER, END_MARKER, replace_reference
+from loadtest_operator.api import CAPACITY_KIND, CapacityRecommendationStatus, Condition, LoadTestStatus
+from loadtest_operator.api.conditions import CAPACITY_CONDITIONS, LOADTEST_CONDITIONS
+from loadtest_operator.api.reference import BEGIN_MARKER, END_MARKER, describe_conditions, replace_reference
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 CRD_PATH = REPO_ROOT / "crds" / crdgen.CRD_FILE_NAME
@@ -230,3 +232,53 @@ def test_check_mode_reports_stale_files(tmp_path: Path, capsys: pytest.CaptureFi
 def test_generated_reference_needs_markers() -> None:
     with pytest.raises(ValueError, match="markers"):
         replace_reference("no markers here", "x")
+
+
+# --- Conditions: the CRD descriptions from api/conditions.py --------------------------------------
+
+
+@pytest.mark.parametrize("table", [LOADTEST_CONDITIONS, CAPACITY_CONDITIONS])
+def test_meanings_can_be_strung_together(table: dict[Any, Any]) -> None:
+    # describe_conditions separates statuses with "; " and types with ". ": a meaning may use neither.
+    for meaning in table.values():
+        for text in (meaning.true, meaning.false, meaning.unknown):
+            assert ";" not in text, text
+            assert ". " not in text, text
+            assert not text.endswith("."), text
+
+
+@pytest.mark.parametrize(
+    ("status", "conditions"),
+    [(LoadTestStatus, LOADTEST_CONDITIONS), (CapacityRecommendationStatus, CAPACITY_CONDITIONS)],
+)
+def test_kubectl_explain_conditions_tells_what_each_status_means(
+    status: type[Any], conditions: dict[Any, Any]
+) -> None:
+    description = status.model_fields["conditions"].description
+    assert description == describe_conditions(conditions)
+    for type_, meaning in conditions.items():
+        assert f"{type_}: True when {meaning.true}; False when {meaning.false}" in description
+        assert (f"; Unknown when {meaning.unknown}." in description) is bool(meaning.unknown)
+
+
+def test_the_shared_condition_type_names_both_kinds_types() -> None:
+    description = Condition.model_fields["type"].description or ""
+    loadtest, capacity = description.split("; ")
+    assert all(str(t) in loadtest for t in LOADTEST_CONDITIONS)
+    assert loadtest.endswith("on a LoadTest")
+    assert all(str(t) in capacity for t in CAPACITY_CONDITIONS)
+    assert f"on a {CAPACITY_KIND}" in capacity
+
+
+def test_condition_descriptions_reach_the_crd(schema: dict[str, Any]) -> None:
+    conditions = schema["properties"]["status"]["properties"]["conditions"]
+    assert conditions["description"] == describe_conditions(LOADTEST_CONDITIONS)
+    assert conditions["items"]["properties"]["type"]["description"].startswith("Condition type: Accepted,")
+
+
+def test_condition_descriptions_stay_small() -> None:
+    # Per-kind meanings on status.conditions, not every reason: the CRD grows by about a kilobyte.
+    assert len(describe_conditions(LOADTEST_CONDITIONS)) < 1500
+    assert not any(
+        str(r) in describe_conditions(LOADTEST_CONDITIONS) for r in ("TargetNotSet", "ShardFailed")
+    )
