@@ -2,7 +2,11 @@
 
     python -m loadtest_operator.crdgen            # writes crds/loadtest.yaml and
                                                   # crds/capacityrecommendation.yaml, updates docs/api.md
-    python -m loadtest_operator.crdgen --check    # exits 1 when either is stale
+    python -m loadtest_operator.crdgen --check    # exits 1 when any of them is stale
+
+docs/api.md gets, between markers, both kinds' field references and their condition tables (types and
+every reason, from loadtest_operator/api/conditions.py, the same tables the CRD descriptions of
+status.conditions are built from).
 
 The models in `loadtest_operator.api` are the one source; the YAML is an artefact checked in so that
 `kubectl apply -f crds/` and the Helm chart need no Python. Targets apiextensions.k8s.io/v1 as served by
@@ -31,9 +35,22 @@ from loadtest_operator.api import (
     LoadTestSpec,
     LoadTestStatus,
 )
+from loadtest_operator.api.conditions import (
+    CAPACITY_CONDITIONS,
+    CAPACITY_REASONS,
+    GPU_METRICS_REASONS,
+    LOADTEST_CONDITIONS,
+    LOADTEST_REASONS,
+)
 from loadtest_operator.api.group import CATEGORIES, SHORT_NAMES, SINGULAR
 from loadtest_operator.api.openapi import JsonSchema, structural_schema
-from loadtest_operator.api.reference import render_field_table, render_reference, replace_reference
+from loadtest_operator.api.reference import (
+    render_conditions,
+    render_field_table,
+    render_reference,
+    replace_reference,
+    replace_section,
+)
 
 CRD_FILE_NAME = "loadtest.yaml"
 CAPACITY_CRD_FILE_NAME = "capacityrecommendation.yaml"
@@ -159,10 +176,30 @@ def render_crd_yaml() -> str:
 
 
 def render_api_doc(document: str) -> str:
-    """`document` (docs/api.md) with its generated field reference brought up to date."""
+    """`document` (docs/api.md) with its generated sections brought up to date: the field references,
+    and the condition tables (whose markers it must have)."""
     properties = loadtest_openapi_schema()["properties"]
     document = replace_reference(document, render_reference(properties["spec"], properties["status"]))
-    return _replace_capacity_reference(document)
+    document = _replace_capacity_reference(document)
+    document = replace_section(
+        document, CONDITIONS_BEGIN_MARKER, CONDITIONS_END_MARKER, render_loadtest_conditions()
+    )
+    return replace_section(
+        document,
+        CAPACITY_CONDITIONS_BEGIN_MARKER,
+        CAPACITY_CONDITIONS_END_MARKER,
+        render_capacity_conditions(),
+    )
+
+
+CONDITIONS_BEGIN_MARKER = "<!-- BEGIN GENERATED LOADTEST CONDITIONS (python -m loadtest_operator.crdgen) -->"
+CONDITIONS_END_MARKER = "<!-- END GENERATED LOADTEST CONDITIONS -->"
+
+
+def render_loadtest_conditions() -> str:
+    """The LoadTest's condition types and every reason (GpuMetricsAvailable's too), markers included."""
+    tables = render_conditions(LOADTEST_CONDITIONS, {**LOADTEST_REASONS, **GPU_METRICS_REASONS})
+    return "\n".join([CONDITIONS_BEGIN_MARKER, "", tables, "", CONDITIONS_END_MARKER])
 
 
 # --- CapacityRecommendation -------------------------------------------------------------------------
@@ -280,6 +317,18 @@ def render_capacity_reference() -> str:
             CAPACITY_END_MARKER,
         ]
     )
+
+
+CAPACITY_CONDITIONS_BEGIN_MARKER = (
+    "<!-- BEGIN GENERATED CAPACITYRECOMMENDATION CONDITIONS (python -m loadtest_operator.crdgen) -->"
+)
+CAPACITY_CONDITIONS_END_MARKER = "<!-- END GENERATED CAPACITYRECOMMENDATION CONDITIONS -->"
+
+
+def render_capacity_conditions() -> str:
+    """The CapacityRecommendation's condition types and every reason, markers included."""
+    tables = render_conditions(CAPACITY_CONDITIONS, CAPACITY_REASONS)
+    return "\n".join([CAPACITY_CONDITIONS_BEGIN_MARKER, "", tables, "", CAPACITY_CONDITIONS_END_MARKER])
 
 
 def _replace_capacity_reference(document: str) -> str:

@@ -11,7 +11,9 @@ from enum import StrEnum
 from pydantic import Field
 
 from loadtest_operator.api.base import ApiModel
+from loadtest_operator.api.conditions import CAPACITY_CONDITIONS
 from loadtest_operator.api.enums import LoadMode
+from loadtest_operator.api.reference import describe_conditions
 from loadtest_operator.api.spec import (
     LoadGenerator,
     LoadLevel,
@@ -345,7 +347,7 @@ class CapacityRecommendationStatus(ApiModel):
 
     conditions: list[Condition] | None = Field(
         default=None,
-        description="The Ready condition (reasons Searching, Recommended, SloUnreachable, ...).",
+        description=describe_conditions(CAPACITY_CONDITIONS),
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
     observed_generation: int | None = Field(

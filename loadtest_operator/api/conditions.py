@@ -4,6 +4,10 @@ and docs cannot disagree.
 
 Reasons are CamelCase words (metav1.Condition). Validation reasons are the `reason` of a `Problem`:
 the first problem's reason becomes the condition's reason, every problem's message is kept.
+
+Every reason's line starts with the condition it is set on, `Type: ` (status True) or `Type=Status: `
+(False or Unknown), then what it means; a refusal's reason (Accepted=False) is also the reason of
+Running=False and Succeeded=False.
 """
 
 from dataclasses import dataclass
@@ -14,7 +18,9 @@ from loadtest_operator.api.gpu import GpuMetricsReason
 
 @dataclass(frozen=True)
 class Meaning:
-    """What a condition type says when its status is True, False or Unknown."""
+    """What a condition type says when its status is True, False or Unknown: each text completes
+    "True when …" (and so on) without a semicolon or a full stop, as the CRD description strings them
+    together; an empty `unknown` means the status is never Unknown."""
 
     true: str
     false: str
@@ -32,8 +38,8 @@ class LoadTestConditionType(StrEnum):
 LOADTEST_CONDITIONS: dict[LoadTestConditionType, Meaning] = {
     LoadTestConditionType.ACCEPTED: Meaning(
         true="the spec and the target are valid and the run's shards were created",
-        false="the spec was refused; the reason names the first problem, the message every one and how "
-        "to fix it",
+        false="the spec was refused (the reason names the first problem, the message every one and how "
+        "to fix it)",
     ),
     LoadTestConditionType.RUNNING: Meaning(
         true="shards are starting (ShardsStarting) or loading the target (ShardsRunning)",
@@ -41,16 +47,18 @@ LOADTEST_CONDITIONS: dict[LoadTestConditionType, Meaning] = {
     ),
     LoadTestConditionType.SUCCEEDED: Meaning(
         true="every level was measured and the success criteria hold (Completed)",
-        false="the run failed or missed its success criteria; the reason says which",
+        false="the spec was refused, the run failed or it missed its success criteria (the reason says "
+        "which)",
         unknown="the run is in progress (RunInProgress)",
     ),
     LoadTestConditionType.STORED: Meaning(
         true="the run and its levels are in the SQL store",
-        false="the store was unreachable; results stay in status and are written once it is back",
+        false="the store was unreachable (results stay in status and are written once it is back)",
     ),
     LoadTestConditionType.GPU_METRICS_AVAILABLE: Meaning(
-        true="GPU and vLLM figures were collected for every level (MetricsCollected)",
-        false="no GPU figures; the reason says why (Prometheus trouble never fails a run)",
+        true="GPU figures (and vLLM's, where it exports them) were collected for every level "
+        "(MetricsCollected)",
+        false="no GPU figures were collected, as the reason explains (Prometheus trouble never fails a run)",
     ),
 }
 
@@ -124,41 +132,69 @@ LOADTEST_REASONS: dict[LoadTestReason, str] = {
     LoadTestReason.DEADLINE_EXCEEDED: "Succeeded=False: a shard ran past its deadline",
     LoadTestReason.STORED: "Stored: the run is in the SQL store",
     LoadTestReason.DATABASE_UNAVAILABLE: "Stored=False: the SQL store is unreachable; retried every tick",
-    LoadTestReason.INVALID_SPEC: "the spec does not parse (the installed CRD and the operator disagree)",
-    LoadTestReason.TARGET_NOT_SET: "neither target.serviceRef nor target.url is set",
-    LoadTestReason.TARGET_AMBIGUOUS: "both target.serviceRef and target.url are set",
-    LoadTestReason.PLACEMENT_NEEDS_SERVICE_REF: "SameNode/SameZone placement with a url target",
-    LoadTestReason.WORKLOAD_NOT_SET: "neither inputTokens nor datasetConfigMapRef is set",
-    LoadTestReason.WORKLOAD_AMBIGUOUS: "both inputTokens and datasetConfigMapRef are set",
-    LoadTestReason.OUTPUT_TOKENS_NOT_SET: "synthetic prompts without outputTokens",
-    LoadTestReason.OUTPUT_DISTRIBUTION_NOT_SUPPORTED: "outputTokens is not Fixed",
-    LoadTestReason.DISTRIBUTION_PARAMETER_MISSING: "a token distribution lacks a parameter it needs",
-    LoadTestReason.DISTRIBUTION_PARAMETER_UNUSED: "a token distribution sets a parameter it ignores",
-    LoadTestReason.DISTRIBUTION_RANGE_INVALID: "a token distribution's min, mean and max are out of order",
-    LoadTestReason.LEVELS_NOT_SET: "no load level",
-    LoadTestReason.LEVEL_NOT_POSITIVE: "a level below 1",
-    LoadTestReason.LEVELS_NOT_UNIQUE: "a level appears twice",
-    LoadTestReason.LEVELS_NOT_SORTED: "levels not ascending",
-    LoadTestReason.LEVEL_LENGTH_NOT_SET: "neither requestsPerLevel nor levelDurationSeconds is set",
-    LoadTestReason.LEVEL_LENGTH_AMBIGUOUS: "both requestsPerLevel and levelDurationSeconds are set",
-    LoadTestReason.REQUESTS_BELOW_LEVEL: "requestsPerLevel below a concurrency level",
-    LoadTestReason.ARRIVAL_NEEDS_RATE_MODE: "arrival set in Concurrency mode",
-    LoadTestReason.MAX_CONCURRENCY_NEEDS_RATE_MODE: "maxConcurrency set in Concurrency mode",
-    LoadTestReason.TOO_MANY_SHARDS: "more shards than a level, maxConcurrency or requestsPerLevel allows",
-    LoadTestReason.MIN_SUCCEEDED_SHARDS_TOO_LARGE: "minSucceededShards above parallelism",
-    LoadTestReason.SLO_EMPTY: "slo set without any objective",
-    LoadTestReason.CRITERIA_NEED_SLO: "successCriteria judge the SLO, but slo is unset",
-    LoadTestReason.CRITERIA_LEVEL_UNKNOWN: "minLevelWithinSlo is not one of the levels",
-    LoadTestReason.SERVICE_NOT_FOUND: "target.serviceRef names no Service",
-    LoadTestReason.SERVICE_WITHOUT_CLUSTER_IP: "the Service is headless or ExternalName",
-    LoadTestReason.SERVICE_WITHOUT_SELECTOR: "the Service has no selector",
-    LoadTestReason.SERVICE_PORT_NOT_FOUND: "the Service has no such port",
-    LoadTestReason.NO_READY_PODS: "the Service selects no running, ready pod",
-    LoadTestReason.SECRET_NOT_FOUND: "a referenced Secret does not exist",
-    LoadTestReason.SECRET_KEY_NOT_FOUND: "a referenced Secret lacks the key",
-    LoadTestReason.CONFIG_MAP_NOT_FOUND: "a referenced ConfigMap does not exist",
-    LoadTestReason.CONFIG_MAP_KEY_NOT_FOUND: "a referenced ConfigMap lacks the key",
-    LoadTestReason.RUN_CONFIG_TOO_LARGE: "the load generator's run config does not fit in a ConfigMap",
+    LoadTestReason.INVALID_SPEC: "Accepted=False: the spec does not parse (the installed CRD and the "
+    "operator disagree)",
+    LoadTestReason.TARGET_NOT_SET: "Accepted=False: neither target.serviceRef nor target.url is set",
+    LoadTestReason.TARGET_AMBIGUOUS: "Accepted=False: both target.serviceRef and target.url are set",
+    LoadTestReason.PLACEMENT_NEEDS_SERVICE_REF: "Accepted=False: SameNode/SameZone placement with a url "
+    "target (only serviceRef finds the target's pods)",
+    LoadTestReason.WORKLOAD_NOT_SET: "Accepted=False: neither inputTokens nor datasetConfigMapRef is set",
+    LoadTestReason.WORKLOAD_AMBIGUOUS: "Accepted=False: both inputTokens and datasetConfigMapRef are set",
+    LoadTestReason.OUTPUT_TOKENS_NOT_SET: "Accepted=False: synthetic prompts without outputTokens",
+    LoadTestReason.OUTPUT_DISTRIBUTION_NOT_SUPPORTED: "Accepted=False: outputTokens is not Fixed",
+    LoadTestReason.DISTRIBUTION_PARAMETER_MISSING: "Accepted=False: a token distribution lacks a parameter "
+    "it needs",
+    LoadTestReason.DISTRIBUTION_PARAMETER_UNUSED: "Accepted=False: a token distribution sets a parameter it "
+    "ignores",
+    LoadTestReason.DISTRIBUTION_RANGE_INVALID: "Accepted=False: a token distribution's min, mean and max are "
+    "out of order",
+    LoadTestReason.LEVELS_NOT_SET: "Accepted=False: no load level",
+    LoadTestReason.LEVEL_NOT_POSITIVE: "Accepted=False: a level below 1",
+    LoadTestReason.LEVELS_NOT_UNIQUE: "Accepted=False: a level appears twice",
+    LoadTestReason.LEVELS_NOT_SORTED: "Accepted=False: levels not ascending",
+    LoadTestReason.LEVEL_LENGTH_NOT_SET: "Accepted=False: neither requestsPerLevel nor levelDurationSeconds "
+    "is set",
+    LoadTestReason.LEVEL_LENGTH_AMBIGUOUS: "Accepted=False: both requestsPerLevel and levelDurationSeconds "
+    "are set",
+    LoadTestReason.REQUESTS_BELOW_LEVEL: "Accepted=False: requestsPerLevel below a concurrency level",
+    LoadTestReason.ARRIVAL_NEEDS_RATE_MODE: "Accepted=False: arrival set in Concurrency mode",
+    LoadTestReason.MAX_CONCURRENCY_NEEDS_RATE_MODE: "Accepted=False: maxConcurrency set in Concurrency mode",
+    LoadTestReason.TOO_MANY_SHARDS: "Accepted=False: more shards than a level, maxConcurrency or "
+    "requestsPerLevel allows",
+    LoadTestReason.MIN_SUCCEEDED_SHARDS_TOO_LARGE: "Accepted=False: minSucceededShards above parallelism",
+    LoadTestReason.SLO_EMPTY: "Accepted=False: slo set without any objective",
+    LoadTestReason.CRITERIA_NEED_SLO: "Accepted=False: successCriteria judge the SLO, but slo is unset",
+    LoadTestReason.CRITERIA_LEVEL_UNKNOWN: "Accepted=False: minLevelWithinSlo is not one of the levels",
+    LoadTestReason.SERVICE_NOT_FOUND: "Accepted=False: target.serviceRef names no Service",
+    LoadTestReason.SERVICE_WITHOUT_CLUSTER_IP: "Accepted=False: the Service is headless or ExternalName",
+    LoadTestReason.SERVICE_WITHOUT_SELECTOR: "Accepted=False: the Service has no selector",
+    LoadTestReason.SERVICE_PORT_NOT_FOUND: "Accepted=False: the Service has no such port",
+    LoadTestReason.NO_READY_PODS: "Accepted=False: the Service selects no running, ready pod",
+    LoadTestReason.SECRET_NOT_FOUND: "Accepted=False: a referenced Secret does not exist",
+    LoadTestReason.SECRET_KEY_NOT_FOUND: "Accepted=False: a referenced Secret lacks the key",
+    LoadTestReason.CONFIG_MAP_NOT_FOUND: "Accepted=False: a referenced ConfigMap does not exist",
+    LoadTestReason.CONFIG_MAP_KEY_NOT_FOUND: "Accepted=False: a referenced ConfigMap lacks the key",
+    LoadTestReason.RUN_CONFIG_TOO_LARGE: "Accepted=False: the load generator's run config does not fit in a "
+    "ConfigMap",
+}
+
+
+GPU_METRICS_REASONS: dict[GpuMetricsReason, str] = {
+    GpuMetricsReason.METRICS_COLLECTED: "GpuMetricsAvailable: DCGM series matched the target's pods; "
+    "figures are in each level's gpu (and server)",
+    GpuMetricsReason.PROMETHEUS_NOT_CONFIGURED: "GpuMetricsAvailable=False: neither "
+    "spec.prometheus.url nor the operator's Prometheus URL is set",
+    GpuMetricsReason.NO_TARGET_PODS: "GpuMetricsAvailable=False: the target has no known pods (a url target)",
+    GpuMetricsReason.PROMETHEUS_UNREACHABLE: "GpuMetricsAvailable=False: Prometheus refused the connection "
+    "or timed out",
+    GpuMetricsReason.PROMETHEUS_UNAUTHORIZED: "GpuMetricsAvailable=False: Prometheus answered 401 or 403 "
+    "(check the token)",
+    GpuMetricsReason.PROMETHEUS_QUERY_FAILED: "GpuMetricsAvailable=False: Prometheus refused a query or "
+    "answered something that is not its JSON",
+    GpuMetricsReason.PROMETHEUS_TOO_SLOW: "GpuMetricsAvailable=False: the queries ran past their overall "
+    "deadline",
+    GpuMetricsReason.NO_SERIES_MATCHED: "GpuMetricsAvailable=False: no DCGM series matched the target's "
+    "pods (the message lists the selectors tried), or no level had a time window",
 }
 
 
@@ -169,8 +205,7 @@ class CapacityConditionType(StrEnum):
 CAPACITY_CONDITIONS: dict[CapacityConditionType, Meaning] = {
     CapacityConditionType.READY: Meaning(
         true="a recommendation is in status (Recommended)",
-        false="no recommendation can be made as things are; the reason says why and the message what "
-        "to change",
+        false="no recommendation can be made as things are (the reason says why, the message what to change)",
         unknown="the search is measuring (Searching)",
     ),
 }
@@ -190,7 +225,8 @@ CAPACITY_REASONS: dict[CapacityReason, str] = {
     CapacityReason.SEARCHING: "Ready=Unknown: measuring a level (or waiting for the workload)",
     CapacityReason.RECOMMENDED: "Ready: the recommendation is in status",
     CapacityReason.SLO_UNREACHABLE: "Ready=False: even the lowest level misses the SLO",
-    CapacityReason.TARGET_UNAVAILABLE: "Ready=False: the Deployment, its Service or its ready pods are missing",
+    CapacityReason.TARGET_UNAVAILABLE: "Ready=False: the Deployment, its Service or its ready pods are "
+    "missing",
     CapacityReason.INVALID_SPEC: "Ready=False: the spec cannot be searched (the message says what to change)",
     CapacityReason.CHILD_FAILED: "Ready=False: a child LoadTest failed; delete it to measure again",
     CapacityReason.PROMETHEUS_UNAVAILABLE: "Ready=False: fromPrometheus could not read the workload",
@@ -199,6 +235,7 @@ CAPACITY_REASONS: dict[CapacityReason, str] = {
 __all__ = [
     "CAPACITY_CONDITIONS",
     "CAPACITY_REASONS",
+    "GPU_METRICS_REASONS",
     "LOADTEST_CONDITIONS",
     "LOADTEST_REASONS",
     "CapacityConditionType",

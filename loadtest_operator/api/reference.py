@@ -1,9 +1,16 @@
-"""A Markdown field reference rendered from the structural schema, so docs/api.md cannot drift from the
-CRD: `python -m loadtest_operator.crdgen` rewrites the part between the markers."""
+"""Documentation rendered from the one source of each fact, so docs/api.md and `kubectl explain` cannot
+drift from the code: a Markdown field reference from the structural schema, and the condition docs (CRD
+descriptions and Markdown tables) from the condition vocabulary in `api/conditions.py`.
+`python -m loadtest_operator.crdgen` rewrites the parts of docs/api.md between the markers."""
 
 import json
-from collections.abc import Iterator
-from typing import Any
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from loadtest_operator.api.conditions import Meaning
+from loadtest_operator.api.enums import ConditionStatus
 
 BEGIN_MARKER = "<!-- BEGIN GENERATED FIELD REFERENCE (python -m loadtest_operator.crdgen) -->"
 END_MARKER = "<!-- END GENERATED FIELD REFERENCE -->"
@@ -86,7 +93,85 @@ def render_reference(spec_schema: dict[str, Any], status_schema: dict[str, Any])
 
 def replace_reference(document: str, reference: str) -> str:
     """`document` with the text between the markers replaced by `reference`."""
-    start, end = document.find(BEGIN_MARKER), document.find(END_MARKER)
-    if start < 0 or end < start:
-        raise ValueError("the document has no generated-reference markers")
-    return document[:start] + reference + document[end + len(END_MARKER) :]
+    return replace_section(document, BEGIN_MARKER, END_MARKER, reference)
+
+
+def replace_section(document: str, begin: str, end: str, section: str) -> str:
+    """`document` with the text from `begin` to `end` (markers included) replaced by `section`."""
+    start, stop = document.find(begin), document.find(end)
+    if start < 0 or stop < start:
+        raise ValueError(f"the document has no generated-section markers {begin} ... {end}")
+    return document[:start] + section + document[stop + len(end) :]
+
+
+# --- Conditions ------------------------------------------------------------------------------------
+
+# Keys of the condition tables: a kind's ConditionType or Reason enum (StrEnums), or plain strings.
+_Type = TypeVar("_Type", bound=str)
+_Reason = TypeVar("_Reason", bound=str)
+
+_REASON_LINE = re.compile(r"(?P<type>[A-Za-z]+)(?:=(?P<status>False|Unknown))?: (?P<meaning>\S.*)", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class ReasonDoc:
+    """A documented reason: the condition (type and status) it is set on, and what it means."""
+
+    reason: str
+    type: str
+    status: ConditionStatus
+    meaning: str
+
+
+def reason_docs(reasons: Mapping[_Reason, str], types: Iterable[_Type]) -> list[ReasonDoc]:
+    """Every line of `reasons` (the `Type: ` or `Type=Status: ` convention of api/conditions.py) split
+    into its condition and meaning, grouped by condition in the order of `types`, each group in the
+    table's order. Raises ValueError for a line that does not name one of `types`."""
+    order = {str(t): i for i, t in enumerate(types)}
+    docs = []
+    for reason, line in reasons.items():
+        match = _REASON_LINE.fullmatch(line)
+        if match is None or match["type"] not in order:
+            raise ValueError(
+                f"reason {reason}: {line!r} does not start with one of {sorted(order)} "
+                "as 'Type: ' or 'Type=False: ' / 'Type=Unknown: '"
+            )
+        status = ConditionStatus(match["status"] or ConditionStatus.TRUE)
+        docs.append(ReasonDoc(str(reason), match["type"], status, match["meaning"]))
+    return sorted(docs, key=lambda doc: order[doc.type])
+
+
+def _one_of(words: Iterable[str]) -> str:
+    *head, last = [str(w) for w in words]
+    return f"{', '.join(head)} or {last}" if head else last
+
+
+def describe_condition_types(kinds: Mapping[str, Iterable[str]]) -> str:
+    """The `type` description of the Condition shared by several kinds: each kind's types."""
+    listed = "; ".join(f"{_one_of(types)} on a {kind}" for kind, types in kinds.items())
+    return f"Condition type: {listed} (meanings under the kind's status.conditions)."
+
+
+def describe_conditions(conditions: Mapping[_Type, Meaning]) -> str:
+    """The `conditions` description of one kind's status: every type with what True, False and
+    Unknown (where used) mean, compact enough for the CRD."""
+    parts = ["One per type."]
+    for type_, meaning in conditions.items():
+        statuses = [f"True when {meaning.true}", f"False when {meaning.false}"]
+        if meaning.unknown:
+            statuses.append(f"Unknown when {meaning.unknown}")
+        parts.append(f"{type_}: {'; '.join(statuses)}.")
+    return " ".join(parts)
+
+
+def render_conditions(conditions: Mapping[_Type, Meaning], reasons: Mapping[_Reason, str]) -> str:
+    """Two Markdown tables for one kind: its condition types with their meanings, and every reason
+    with the condition it is set on."""
+    lines = ["| Condition | True | False | Unknown |", "|---|---|---|---|"]
+    for type_, meaning in conditions.items():
+        cells = [_cell(text) or "—" for text in (meaning.true, meaning.false, meaning.unknown)]
+        lines.append(f"| `{type_}` | {' | '.join(cells)} |")
+    lines += ["", "| Reason | Set on | Meaning |", "|---|---|---|"]
+    for doc in reason_docs(reasons, conditions):
+        lines.append(f"| `{doc.reason}` | `{doc.type}={doc.status}` | {_cell(doc.meaning)} |")
+    return "\n".join(lines)

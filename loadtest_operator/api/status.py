@@ -5,19 +5,25 @@ from datetime import datetime
 from pydantic import Field
 
 from loadtest_operator.api.base import ApiModel
+from loadtest_operator.api.conditions import CAPACITY_CONDITIONS, LOADTEST_CONDITIONS
 from loadtest_operator.api.enums import ConditionStatus, Phase
 from loadtest_operator.api.gpu import GpuDiscovery, GpuLevelMetrics, ServerLevelMetrics
+from loadtest_operator.api.group import KIND
+from loadtest_operator.api.reference import describe_condition_types, describe_conditions
 
 CONDITION_REASON_PATTERN = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
 
 
 class Condition(ApiModel):
-    """One aspect of the LoadTest's state, in the metav1.Condition shape."""
+    """One aspect of the object's state, in the metav1.Condition shape."""
 
     type: str = Field(
         min_length=1,
         max_length=316,
-        description="Condition type: Accepted, Running, Succeeded, Stored or GpuMetricsAvailable.",
+        # Shared by both kinds (api/capacity.py imports this model, so its kind name is spelled here).
+        description=describe_condition_types(
+            {KIND: LOADTEST_CONDITIONS, "CapacityRecommendation": CAPACITY_CONDITIONS}
+        ),
     )
     status: ConditionStatus = Field(description="True, False or Unknown.")
     reason: str = Field(
@@ -127,7 +133,7 @@ class LoadTestStatus(ApiModel):
 
     conditions: list[Condition] | None = Field(
         default=None,
-        description="Accepted, Running and Succeeded conditions.",
+        description=describe_conditions(LOADTEST_CONDITIONS),
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
     observed_generation: int | None = Field(

@@ -8,7 +8,9 @@ import pytest
 import yaml
 
 from loadtest_operator import crdgen
-from tests.unit.operator.test_crdgen import _nodes, structural_violations
+from loadtest_operator.api.conditions import CAPACITY_CONDITIONS, CAPACITY_REASONS, CapacityReason
+from loadtest_operator.api.reference import describe_conditions
+from tests.unit.operator.test_crdgen import CONDITION_MARKERS, _nodes, structural_violations
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 CRD_PATH = REPO_ROOT / "crds" / crdgen.CAPACITY_CRD_FILE_NAME
@@ -130,7 +132,7 @@ def test_check_mode_covers_the_capacity_crd(tmp_path: Path) -> None:
     docs.write_text(
         "<!-- BEGIN GENERATED FIELD REFERENCE (python -m loadtest_operator.crdgen) -->\n"
         "<!-- END GENERATED FIELD REFERENCE -->\n"
-        f"{crdgen.CAPACITY_BEGIN_MARKER}\nold\n{crdgen.CAPACITY_END_MARKER}\n"
+        f"{crdgen.CAPACITY_BEGIN_MARKER}\nold\n{crdgen.CAPACITY_END_MARKER}\n{CONDITION_MARKERS}"
     )
     assert crdgen.main([*args, "--check"]) == 1  # capacity CRD missing, docs stale
     assert crdgen.main(args) == 0
@@ -138,6 +140,7 @@ def test_check_mode_covers_the_capacity_crd(tmp_path: Path) -> None:
         tmp_path / "crds" / crdgen.CAPACITY_CRD_FILE_NAME
     ).read_text() == crdgen.render_capacity_crd_yaml()
     assert "| `spec.headroomPercent` | integer |" in docs.read_text()
+    assert "| `SloUnreachable` | `Ready=False` |" in docs.read_text()
     assert crdgen.main([*args, "--check"]) == 0
 
 
@@ -147,3 +150,26 @@ def test_broken_capacity_markers_are_refused() -> None:
             "<!-- BEGIN GENERATED FIELD REFERENCE (python -m loadtest_operator.crdgen) -->\n"
             f"<!-- END GENERATED FIELD REFERENCE -->\n{crdgen.CAPACITY_BEGIN_MARKER}\n"
         )
+
+
+def test_kubectl_explain_conditions_tells_what_ready_means(schema: dict[str, Any]) -> None:
+    conditions = schema["properties"]["status"]["properties"]["conditions"]
+    ready = CAPACITY_CONDITIONS[next(iter(CAPACITY_CONDITIONS))]
+    assert conditions["description"] == describe_conditions(CAPACITY_CONDITIONS)
+    assert (
+        f"Ready: True when {ready.true}; False when {ready.false}; Unknown when {ready.unknown}."
+        in (conditions["description"])
+    )
+    # The shared Condition says which types belong to which kind.
+    assert "Ready on a CapacityRecommendation" in conditions["items"]["properties"]["type"]["description"]
+
+
+def test_api_doc_lists_every_capacity_reason() -> None:
+    committed = DOCS_PATH.read_text(encoding="utf-8")
+    start = committed.index(crdgen.CAPACITY_CONDITIONS_BEGIN_MARKER)
+    section = committed[start : committed.index(crdgen.CAPACITY_CONDITIONS_END_MARKER)]
+    assert set(CAPACITY_REASONS) == set(CapacityReason)
+    for reason in CapacityReason:
+        assert f"| `{reason}` | `Ready=" in section
+    assert "| `Ready` |" in section
+    assert "GpuMetricsAvailable" not in section

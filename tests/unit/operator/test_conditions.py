@@ -11,6 +11,7 @@ from loadtest_operator.api import Condition, ConditionStatus, Phase
 from loadtest_operator.api.conditions import (
     CAPACITY_CONDITIONS,
     CAPACITY_REASONS,
+    GPU_METRICS_REASONS,
     LOADTEST_CONDITIONS,
     LOADTEST_REASONS,
     CapacityConditionType,
@@ -114,6 +115,7 @@ def test_parse_and_dump_round_trip_the_status_dict() -> None:
     [
         (LoadTestReason, LOADTEST_REASONS),
         (CapacityReason, CAPACITY_REASONS),
+        (GpuMetricsReason, GPU_METRICS_REASONS),
         (LoadTestConditionType, LOADTEST_CONDITIONS),
         (CapacityConditionType, CAPACITY_CONDITIONS),
     ],
