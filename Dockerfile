@@ -1,7 +1,11 @@
-# The image users run: the operator, the load generator and the mock OpenAI
-# server are console scripts of one Python package.
+# Two images from one file:
+#   product      (the default, last stage): what users run; the operator and the load generator, the
+#                console scripts of one Python package. No test servers in it.
+#   mockservers  the product plus the test servers (mockservers/, its own distribution, console script
+#                `llmload-mock`): the mock vLLM server and the DCGM stand-in of the demo and the e2e tests.
+#   buildah bud --target product -t llmload .      buildah bud --target mockservers -t llmload-mock .
 ARG BASE_IMAGE=python:3.12-slim
-FROM ${BASE_IMAGE}
+FROM ${BASE_IMAGE} AS product
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 
@@ -23,4 +27,17 @@ USER 10001:10001
 ENV PATH=/opt/llmload/bin:$PATH HOME=/tmp
 WORKDIR /tmp
 ENTRYPOINT []
+CMD ["loadgen", "--help"]
+
+FROM product AS mockservers
+USER 0:0
+COPY mockservers /src/mockservers
+# --no-deps: its dependencies (llmload, aiohttp) are the product's, installed above.
+RUN /opt/llmload/bin/pip install -q --no-deps /src/mockservers && rm -rf /src
+USER 10001:10001
+CMD ["llmload-mock", "--help"]
+
+# A build without --target gets the product. (The CMD gives the stage an instruction: buildah leaves a
+# working container behind after a stage that is a bare FROM.)
+FROM product
 CMD ["loadgen", "--help"]

@@ -25,7 +25,7 @@ cluster-up:  ## start the local single-node Kubernetes (root); KUBECONFIG is pri
 cluster-down:  ## stop it and remove every process, mount, netns, bridge and rule
 	bash hack/cluster-down.sh
 
-image:  ## build the project image (buildah) and import it into the running node
+image:  ## build the project and mock images (buildah) and import them into the running node
 	bash hack/build-images.sh all && (bash hack/cluster-up.sh --status && bash hack/import-images.sh || true)
 
 crds: venv  ## regenerate crds/ from the pydantic API models

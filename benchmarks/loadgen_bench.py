@@ -42,7 +42,7 @@ class Mock:
     def __init__(self, ttft_ms: float, itl_ms: float) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        cmd = [PY, "-m", "loadgen", "mock-server", "--port", str(self.port),
+        cmd = [PY, "-m", "mockservers", "openai", "--port", str(self.port),
                "--ttft-ms", str(ttft_ms), "--itl-ms", str(itl_ms)]  # fmt: skip
         self.proc = subprocess.Popen(["taskset", "-c", MOCK_CPU, *cmd], stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None

@@ -2,9 +2,10 @@
 # Builds the images the local node runs, without a registry:
 #   pause      from the Kubernetes source tree's pause.c, static, FROM scratch
 #   base       Debian bookworm made by debootstrap (stands in for python:3.12-slim)
-#   llmload    the project's own Dockerfile, built on that base
+#   llmload       the project's own Dockerfile (target product), built on that base
+#   llmload-mock  the same Dockerfile's mockservers target: the product plus the test servers
 # Each lands as an OCI archive in the cache; cluster-up.sh imports them into
-# containerd. The project image is rebuilt only when its inputs change.
+# containerd. The two Dockerfile images are rebuilt only when their inputs change.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -59,27 +60,38 @@ project_hash() {
   ( cd "$root" && { cat Dockerfile pyproject.toml README.md; find loadgen loadtest_operator -type f \( -name '*.py' -o -name '*.typed' -o -name '*.ini' -o -name '*.mako' \) -print0 | sort -z | xargs -0 cat; } | sha256sum | cut -c1-16 )
 }
 
-build_project() {
-  local h; h=$(project_hash)
-  if [ -f "$images/llmload.tar" ] && [ "$(cat "$images/llmload.hash" 2>/dev/null)" = "$h" ]; then
-    ok "project image up to date ($PROJECT_IMAGE, inputs $h)"; return
+# The mock image is the project image plus mockservers/: both decide whether to rebuild it.
+mock_hash() {
+  ( cd "$root" && { project_hash; cat mockservers/pyproject.toml; find mockservers -type f \( -name '*.py' -o -name '*.typed' \) -not -path '*/build/*' -print0 | sort -z | xargs -0 cat; } | sha256sum | cut -c1-16 )
+}
+
+# build_target NAME TARGET IMAGE HASH: the Dockerfile's stage TARGET as IMAGE, archived as NAME.tar
+# (with NAME.hash) in the cache, unless the archive was built from the same inputs.
+build_target() {
+  local name=$1 target=$2 image=$3 h=$4
+  if [ -f "$images/$name.tar" ] && [ "$(cat "$images/$name.hash" 2>/dev/null)" = "$h" ]; then
+    ok "$name image up to date ($image, inputs $h)"; return
   fi
-  step "building the project image from the Dockerfile ($PROJECT_IMAGE)"
-  buildah bud -q --layers --network host \
+  step "building the $name image from the Dockerfile, target $target ($image)"
+  buildah bud -q --layers --network host --target "$target" \
     --build-arg BASE_IMAGE="$BASE_IMAGE" \
     -v /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro \
-    -t "$PROJECT_IMAGE" "$root" > "$LLMLOAD_CACHE/image-build.log" 2>&1 \
-    || { tail -n 30 "$LLMLOAD_CACHE/image-build.log" >&2; die "buildah bud failed (log: $LLMLOAD_CACHE/image-build.log)" "fix the Dockerfile, or build the image elsewhere and import it into containerd yourself"; }
-  rm -f "$images/llmload.tar"
-  buildah push -q "$PROJECT_IMAGE" "oci-archive:$images/llmload.tar:$PROJECT_IMAGE"
-  echo "$h" > "$images/llmload.hash"
-  ok "project image: $PROJECT_IMAGE (inputs $h)"
+    -t "$image" "$root" > "$LLMLOAD_CACHE/image-build-$name.log" 2>&1 \
+    || { tail -n 30 "$LLMLOAD_CACHE/image-build-$name.log" >&2; die "buildah bud --target $target failed (log: $LLMLOAD_CACHE/image-build-$name.log)" "fix the Dockerfile, or build the image elsewhere and import it into containerd yourself"; }
+  rm -f "$images/$name.tar"
+  buildah push -q "$image" "oci-archive:$images/$name.tar:$image"
+  echo "$h" > "$images/$name.hash"
+  ok "$name image: $image (inputs $h)"
 }
+
+build_project() { build_target llmload product "$PROJECT_IMAGE" "$(project_hash)"; }
+build_mock() { build_target llmload-mock mockservers "$MOCK_IMAGE" "$(mock_hash)"; }
 
 case "${1:-all}" in
   pause) build_pause ;;
   base) build_base ;;
   project) build_base; build_project ;;
-  all) build_pause; build_base; build_project ;;
-  *) die "unknown target $1" "use: pause | base | project | all" ;;
+  mock) build_base; build_project; build_mock ;;
+  all) build_pause; build_base; build_project; build_mock ;;
+  *) die "unknown target $1" "use: pause | base | project | mock | all" ;;
 esac

@@ -31,7 +31,7 @@ ok "mock vLLM ready behind Service mock-vllm"
 pod=$(kc get pods -n "$NS" -l app.kubernetes.io/name=mock-vllm -o jsonpath='{.items[0].metadata.name} {.items[0].status.podIP} {.items[0].spec.nodeName}')
 read -r pod_name pod_ip node <<< "$pod"
 kc delete pod dcgm-exporter -n "$NS" --ignore-not-found --wait=true >/dev/null
-sed -e "s|@IMAGE@|$PROJECT_IMAGE|" -e "s|@NODE@|$node|" -e "s|@NAMESPACE@|$NS|" -e "s|@POD@|$pod_name|" \
+sed -e "s|@MOCK_IMAGE@|$MOCK_IMAGE|" -e "s|@NODE@|$node|" -e "s|@NAMESPACE@|$NS|" -e "s|@POD@|$pod_name|" \
   -e "s|@POD_IP@|$pod_ip|" "$here/dcgm-standin.yaml" | kc apply -n "$NS" -f - >/dev/null
 kc wait --for=condition=Ready pod/dcgm-exporter -n "$NS" --timeout=60s >/dev/null
 ok "DCGM stand-in exporting GPU 0 of $pod_name; Prometheus on $PROMETHEUS_URL scrapes both"

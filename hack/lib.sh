@@ -24,6 +24,8 @@ debian_mirror() {
 PAUSE_IMAGE=localhost/llmload/pause:$K8S_VERSION
 BASE_IMAGE=localhost/llmload/base:bookworm
 PROJECT_IMAGE=${PROJECT_IMAGE:-localhost/llmload/llmload:dev}
+# The product image plus the test servers (the Dockerfile's mockservers stage): mock vLLM, DCGM stand-in.
+MOCK_IMAGE=${MOCK_IMAGE:-localhost/llmload/llmload-mock:dev}
 
 # The local node's fixed addresses: both ranges exist only on the cni0 bridge.
 NODE_NAME=llmload-node

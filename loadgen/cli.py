@@ -1,9 +1,8 @@
-"""`loadgen` command line: run, mock-server, merge."""
+"""`loadgen` command line: run, merge."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import sys
@@ -67,9 +66,21 @@ _RUN_SWITCHES: list[tuple[str, tuple[str, ...], str]] = [
 ]
 
 
+_EPILOG = """\
+examples:
+  loadgen run --target-url http://127.0.0.1:8000 --levels 1,8,32 --requests-per-level 200 \\
+      --input-tokens 512 --output-tokens 128 --slo-ttft-ms 200 --output result.json
+  loadgen merge shard-0.json shard-1.json --output merged.json
+"""
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="loadgen", description="Load generator for OpenAI-compatible LLM servers"
+        prog="loadgen",
+        description="Load generator for OpenAI-compatible LLM servers (vLLM and others): sweeps load "
+        "levels and reports TTFT, TPOT, ITL, end-to-end latency, throughput and goodput per level.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -101,54 +112,6 @@ def _build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="text: progress bar and table; json: JSON lines; auto: text on a terminal",
     )
-
-    mock = sub.add_parser(
-        "mock-server",
-        help="run the bundled mock OpenAI-compatible server",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    mock.add_argument("--host", default="127.0.0.1", help="address to listen on (a pod uses 0.0.0.0)")
-    mock.add_argument("--port", type=int, default=8000, help="port (0 picks a free one)")
-    mock.add_argument("--model", default="mock-model", help="model name served")
-    mock.add_argument("--ttft-ms", type=float, default=0.0, help="time to first token once running")
-    mock.add_argument("--itl-ms", type=float, default=0.0, help="time between tokens")
-    mock.add_argument(
-        "--batching",
-        action="store_true",
-        help="continuous batching like vLLM (instead of --ttft-ms/--itl-ms): one engine step emits a "
-        "token for every running request and lasts --step-ms-base + --step-ms-per-seq x running, plus "
-        "the prefill of the requests admitted in it; --max-running is vLLM's max-num-seqs",
-    )
-    mock.add_argument("--step-ms-base", type=float, default=10.0, help="--batching: fixed cost of a step")
-    mock.add_argument(
-        "--step-ms-per-seq", type=float, default=0.5, help="--batching: step cost per running request"
-    )
-    mock.add_argument(
-        "--prefill-ms-per-token",
-        type=float,
-        default=0.0,
-        help="--batching: prefill cost per prompt token, added to the step that admits the request",
-    )
-    mock.add_argument(
-        "--default-output-tokens", type=int, default=16, help="tokens when max_tokens is absent"
-    )
-    mock.add_argument("--max-model-len", type=int, default=8192, help="reported context length")
-    mock.add_argument(
-        "--max-running", type=int, default=0, help="capacity; beyond it requests queue (0: none)"
-    )
-    mock.add_argument(
-        "--error-rate", type=float, default=0.0, help="share of requests answered with an error"
-    )
-    mock.add_argument("--error-status", type=int, default=500, help="HTTP status of injected errors")
-    mock.add_argument("--cut-rate", type=float, default=0.0, help="share of streams dropped half-way")
-    mock.add_argument("--stall-rate", type=float, default=0.0, help="share of streams that pause half-way")
-    mock.add_argument("--stall-seconds", type=float, default=5.0, help="length of an injected stall")
-    mock.add_argument("--seed", type=int, default=0, help="seed for fault injection")
-    mock.add_argument(
-        "--legacy-cache-metric", action="store_true", help="expose vllm:gpu_cache_usage_perc (older vLLM)"
-    )
-    mock.add_argument("--no-truth", action="store_true", help="do not record server-side timestamps")
-    mock.add_argument("--no-tokenize", action="store_true", help="serve no /tokenize (like non-vLLM servers)")
 
     merge = sub.add_parser("merge", help="merge shard results exactly (JSON or compact files)")
     merge.add_argument("inputs", nargs="+", type=Path)
@@ -286,46 +249,6 @@ def _execute(config: RunConfig, workers: int, reporter: ProgressReporter) -> Run
     return run_async(run(config, reporter))
 
 
-def _cmd_mock(args: argparse.Namespace) -> int:
-    from loadgen.mock_latency import BatchingLatency, FixedLatency, LatencyModel
-    from loadgen.mock_server import MockConfig, serve_forever
-
-    if args.batching and (args.ttft_ms or args.itl_ms):
-        print("loadgen: --ttft-ms/--itl-ms are the fixed model's; with --batching use --step-ms-*",
-              file=sys.stderr)  # fmt: skip
-        return 2
-    if min(args.step_ms_base, args.step_ms_per_seq, args.prefill_ms_per_token) < 0:
-        print("loadgen: --step-ms-base, --step-ms-per-seq and --prefill-ms-per-token must be >= 0",
-              file=sys.stderr)  # fmt: skip
-        return 2
-
-    config = MockConfig(
-        host=args.host,
-        port=args.port,
-        model=args.model,
-        max_model_len=args.max_model_len,
-        default_output_tokens=args.default_output_tokens,
-        max_running=args.max_running,
-        error_rate=args.error_rate,
-        error_status=args.error_status,
-        cut_rate=args.cut_rate,
-        stall_rate=args.stall_rate,
-        stall_seconds=args.stall_seconds,
-        seed=args.seed,
-        legacy_cache_metric=args.legacy_cache_metric,
-        record_truth=not args.no_truth,
-        tokenize_endpoint=not args.no_tokenize,
-    )
-    latency: LatencyModel = FixedLatency(args.ttft_ms / 1000.0, args.itl_ms / 1000.0)
-    if args.batching:
-        latency = BatchingLatency(
-            args.step_ms_base / 1000.0, args.step_ms_per_seq / 1000.0, args.prefill_ms_per_token / 1000.0
-        )
-    with contextlib.suppress(KeyboardInterrupt):
-        run_async(serve_forever(config, latency))
-    return 0
-
-
 def _cmd_merge(args: argparse.Namespace) -> int:
     merged = merge_results([read_result(p) for p in args.inputs])
     args.output.write_text(json.dumps(result_document(merged), indent=1))
@@ -334,7 +257,7 @@ def _cmd_merge(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
-    commands = {"run": _cmd_run, "mock-server": _cmd_mock, "merge": _cmd_merge}
+    commands = {"run": _cmd_run, "merge": _cmd_merge}
     return commands[args.command](args)
 
 

@@ -37,7 +37,8 @@ class Cluster:
     kubeconfig: str
     kubectl_bin: str
     helm_bin: str
-    image: str
+    image: str  # the product image: operator, load generator
+    mock_image: str  # the product image plus mockservers (`llmload-mock`): the mock vLLM and DCGM pods
     started_here: bool
 
     def kubectl(
@@ -65,7 +66,7 @@ class Cluster:
 
 
 def start_cluster() -> Cluster:
-    v = hack_vars("ADMIN_KUBECONFIG", "KUBECTL", "HELM_BIN", "PROJECT_IMAGE")
+    v = hack_vars("ADMIN_KUBECONFIG", "KUBECTL", "HELM_BIN", "PROJECT_IMAGE", "MOCK_IMAGE")
     if use_existing_cluster():
         kubeconfig = os.environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
         return Cluster(
@@ -73,6 +74,7 @@ def start_cluster() -> Cluster:
             kubectl_bin=os.environ.get("KUBECTL", "kubectl"),
             helm_bin=os.environ.get("HELM", "helm"),
             image=os.environ.get("LLMLOAD_IMAGE", v["PROJECT_IMAGE"]),
+            mock_image=os.environ.get("LLMLOAD_MOCK_IMAGE", v["MOCK_IMAGE"]),
             started_here=False,
         )
     running = subprocess.run(["bash", str(HACK / "cluster-up.sh"), "--status"], check=False).returncode == 0
@@ -87,6 +89,7 @@ def start_cluster() -> Cluster:
         kubectl_bin=v["KUBECTL"],
         helm_bin=v["HELM_BIN"],
         image=v["PROJECT_IMAGE"],
+        mock_image=v["MOCK_IMAGE"],
         started_here=not running,
     )
 

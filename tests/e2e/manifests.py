@@ -55,15 +55,16 @@ def scrape_annotations(port: int) -> dict[str, str]:
 
 
 def dcgm_exporter_pod(name: str, image: str, node: str, gpu_pod: dict[str, Any]) -> dict[str, Any]:
-    """The DCGM stand-in, mapping GPU 0 to `gpu_pod` as dcgm-exporter's pod mapping would, with power and
-    utilisation following the vLLM pod's running requests."""
+    """The DCGM stand-in (`llmload-mock dcgm`; `image`: the mock image, `Cluster.mock_image`), mapping GPU 0
+    to `gpu_pod` as dcgm-exporter's pod mapping would, with power and utilisation following the vLLM pod's
+    running requests."""
     meta, status = gpu_pod["metadata"], gpu_pod["status"]
     container_name = gpu_pod["spec"]["containers"][0]["name"]
     exporter = container(
         "dcgm-exporter",
         image,
         [
-            "python3", "-m", "loadgen.mock_dcgm", "--host", "0.0.0.0", "--port", "9400", "--gpus", "1",
+            "llmload-mock", "dcgm", "--host", "0.0.0.0", "--port", "9400", "--gpus", "1",
             "--hostname", node, "--model-name", "NVIDIA A100-SXM4-80GB",
             "--pod", f"0={meta['namespace']}/{meta['name']}/{container_name}",
             "--load-url", f"http://{status['podIP']}:8000/metrics", "--poll-interval", "0.5",
@@ -80,9 +81,10 @@ def dcgm_exporter_pod(name: str, image: str, node: str, gpu_pod: dict[str, Any])
     }  # fmt: skip
 
 
-def mock_server_deployment(
+def mock_vllm_deployment(
     name: str, image: str, gpus: int = 0, args: list[str] | None = None
 ) -> dict[str, Any]:
+    """The mock vLLM server (`llmload-mock openai`; `image`: the mock image, `Cluster.mock_image`)."""
     labels = {"app.kubernetes.io/name": "mock-vllm", "app.kubernetes.io/instance": name}
     resources: dict[str, Any] = {"requests": {"cpu": "50m", "memory": "64Mi"}}
     if gpus:
@@ -90,7 +92,7 @@ def mock_server_deployment(
     serve = container(
         "vllm",
         image,
-        ["loadgen", "mock-server", "--host", "0.0.0.0", "--port", "8000", *(args or [])],
+        ["llmload-mock", "openai", "--host", "0.0.0.0", "--port", "8000", *(args or [])],
         ports=[{"name": "http", "containerPort": 8000}],
         readinessProbe={"httpGet": {"path": "/health", "port": 8000}, "periodSeconds": 1},
         resources=resources,

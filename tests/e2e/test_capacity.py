@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from loadgen.mock_latency import batching_knee
 from loadtest_operator.io.store import create_store_engine, list_recommendations
+from mockservers.latency import batching_knee
 from tests.e2e.harness import Cluster, wait_until
-from tests.e2e.manifests import mock_server_deployment, service
+from tests.e2e.manifests import mock_vllm_deployment, service
 from tests.e2e.operator_process import OperatorProcess
 
 STEP_BASE_MS, STEP_PER_SEQ_MS, MAX_RUNNING = 10.0, 4.0, 64
@@ -46,7 +46,7 @@ def mock_vllm(cluster: Cluster, namespace: str) -> str:
         "--model", "e2e-model", "--batching", "--step-ms-base", str(STEP_BASE_MS),
         "--step-ms-per-seq", str(STEP_PER_SEQ_MS), "--max-running", str(MAX_RUNNING),
     ]  # fmt: skip
-    cluster.apply(mock_server_deployment("mock-vllm", cluster.image, gpus=1, args=args), namespace)
+    cluster.apply(mock_vllm_deployment("mock-vllm", cluster.mock_image, gpus=1, args=args), namespace)
     cluster.apply(service("mock-vllm", {"app.kubernetes.io/instance": "mock-vllm"}), namespace)
     cluster.kubectl(
         "rollout", "status", "deployment/mock-vllm", "-n", namespace, "--timeout=90s", timeout=100

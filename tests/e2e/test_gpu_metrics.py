@@ -40,7 +40,7 @@ def dcgm_exporter(cluster: Cluster, namespace: str, mock_vllm: str, prometheus_u
         "items"
     ][0]
     node = vllm_pod["spec"]["nodeName"]
-    cluster.apply(dcgm_exporter_pod("dcgm-exporter", cluster.image, node, vllm_pod), namespace)
+    cluster.apply(dcgm_exporter_pod("dcgm-exporter", cluster.mock_image, node, vllm_pod), namespace)
     cluster.kubectl("wait", "--for=condition=Ready", "pod/dcgm-exporter", "-n", namespace, "--timeout=60s")
 
     def scraped() -> bool:

@@ -13,7 +13,7 @@ import pytest
 
 from loadtest_operator.io.store import create_store_engine, list_level_results, list_runs
 from tests.e2e.harness import Cluster, wait_until
-from tests.e2e.manifests import mock_server_deployment, service
+from tests.e2e.manifests import mock_vllm_deployment, service
 from tests.e2e.operator_process import OperatorProcess
 
 MOCK_TTFT_MS = 40.0
@@ -32,7 +32,7 @@ def operator(cluster: Cluster, namespace: str, tmp_path: Path) -> Iterator[Opera
 @pytest.fixture
 def mock_vllm(cluster: Cluster, namespace: str) -> str:
     args = ["--model", "e2e-model", "--ttft-ms", str(MOCK_TTFT_MS), "--itl-ms", str(MOCK_ITL_MS)]
-    cluster.apply(mock_server_deployment("mock-vllm", cluster.image, gpus=1, args=args), namespace)
+    cluster.apply(mock_vllm_deployment("mock-vllm", cluster.mock_image, gpus=1, args=args), namespace)
     cluster.apply(service("mock-vllm", {"app.kubernetes.io/instance": "mock-vllm"}), namespace)
     cluster.kubectl(
         "rollout", "status", "deployment/mock-vllm", "-n", namespace, "--timeout=90s", timeout=100

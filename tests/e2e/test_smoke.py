@@ -8,7 +8,7 @@ import json
 import textwrap
 
 from tests.e2e.harness import ROOT, Cluster, wait_until
-from tests.e2e.manifests import job, mock_server_deployment, service
+from tests.e2e.manifests import job, mock_vllm_deployment, service
 
 
 def wait_job_done(cluster: Cluster, namespace: str, name: str, timeout: float = 90) -> dict[str, object]:
@@ -36,8 +36,20 @@ def test_job_runs_project_cli_from_project_image(cluster: Cluster, namespace: st
     assert "usage: loadgen run" in logs
 
 
+def test_the_project_image_has_no_test_servers(cluster: Cluster, namespace: str) -> None:
+    """mockservers is only in the mock image (the Dockerfile's `mockservers` stage)."""
+    probe = "import importlib.util, shutil; print('MOCKSERVERS', importlib.util.find_spec('mockservers'), " \
+            "shutil.which('llmload-mock'))"  # fmt: skip
+    cluster.apply(job("no-mocks", cluster.image, ["python3", "-c", probe]), namespace)
+
+    status = wait_job_done(cluster, namespace, "no-mocks")
+
+    assert status.get("succeeded") == 1, job_logs(cluster, namespace, "no-mocks")
+    assert "MOCKSERVERS None None" in job_logs(cluster, namespace, "no-mocks")
+
+
 def test_pod_reaches_another_pod_through_a_service(cluster: Cluster, namespace: str) -> None:
-    cluster.apply(mock_server_deployment("mock", cluster.image), namespace)
+    cluster.apply(mock_vllm_deployment("mock", cluster.mock_image), namespace)
     cluster.apply(service("mock", {"app.kubernetes.io/instance": "mock"}), namespace)
     cluster.kubectl("rollout", "status", "deployment/mock", "-n", namespace, "--timeout=90s", timeout=100)
     # No cluster DNS on the local node: the client uses the Service environment variables

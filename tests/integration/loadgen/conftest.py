@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from loadgen.config import RunConfig, build_config
-from loadgen.mock_latency import FixedLatency
-from loadgen.mock_server import MockConfig, MockServer, serve
+from mockservers.latency import FixedLatency
+from mockservers.openai_server import MockConfig, MockServer, serve
 
 StartMock = Callable[..., Awaitable[tuple[MockServer, str]]]
 

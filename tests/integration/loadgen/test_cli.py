@@ -1,4 +1,4 @@
-"""The CLI end to end: `loadgen mock-server` and `loadgen run` as real processes on loopback."""
+"""The CLI end to end: `loadgen run` against `llmload-mock openai`, both real processes on loopback."""
 
 from __future__ import annotations
 
@@ -13,12 +13,13 @@ import pytest
 from loadgen.cli import read_result
 
 LOADGEN = [sys.executable, "-m", "loadgen"]
+MOCK = [sys.executable, "-m", "mockservers"]
 
 
 @pytest.fixture(scope="module")
 def mock_url() -> Iterator[str]:
     proc = subprocess.Popen(
-        [*LOADGEN, "mock-server", "--port", "0", "--itl-ms", "1", "--ttft-ms", "5"],
+        [*MOCK, "openai", "--port", "0", "--itl-ms", "1", "--ttft-ms", "5"],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -8,10 +8,9 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from loadgen.cli import main
-from loadgen.mock_latency import BatchingLatency, batching_tpot_ms
-from loadgen.mock_server import MockConfig, MockServer, serve
 from loadgen.runner import run
+from mockservers.latency import BatchingLatency, batching_tpot_ms
+from mockservers.openai_server import MockConfig, MockServer, serve
 
 from .conftest import small_config
 
@@ -109,9 +108,3 @@ async def test_non_streaming_and_chat_requests_go_through_the_engine(
         level = (await run(config)).levels[0]
         assert level.successes == 4
         assert level.raw.output_tokens == [8] * 4
-
-
-def test_the_cli_refuses_fixed_latency_flags_with_batching(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["mock-server", "--batching", "--itl-ms", "5"]) == 2
-    assert "--step-ms" in capsys.readouterr().err
-    assert main(["mock-server", "--batching", "--step-ms-per-seq", "-1"]) == 2

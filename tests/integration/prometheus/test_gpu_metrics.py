@@ -32,7 +32,7 @@ from tests.integration.prometheus.conftest import (
 
 pytestmark = pytest.mark.integration
 
-# The exporters' script (mock_dcgm defaults): power = 60 W + 40 W per running request, util 20 %/request.
+# The exporters' script (`llmload-mock dcgm` defaults): power = 60 W + 40 W per running request, util 20 %/request.
 IDLE_WATTS, WATTS_PER_LOAD, UTIL_PER_LOAD = 60.0, 40.0, 20.0
 LOAD = 4
 # Few, slow tokens: the client and the mock share two cores with Prometheus and the exporters, and a
@@ -61,8 +61,8 @@ def exporter_target(pod: str) -> dict[str, str]:
     }
 
 
-def mock_dcgm(port: int, *args: str) -> list[str]:
-    return ["-m", "loadgen.mock_dcgm", "--host", LOOPBACK, "--port", str(port), *args]
+def dcgm_standin(port: int, *args: str) -> list[str]:
+    return ["-m", "mockservers", "dcgm", "--host", LOOPBACK, "--port", str(port), *args]
 
 
 async def drive(url: str, until: float) -> tuple[int, list[float], list[float], int]:
@@ -135,26 +135,26 @@ def scenario(prometheus: PrometheusServer, ports: Ports, scrape_targets: Targets
             return f"{LOOPBACK}:{stack.enter_context(run_listener(command, event))}"
 
         vllm = start(
-            ["-m", "loadgen", "mock-server", "--host", LOOPBACK, "--port", str(ports.vllm),
+            ["-m", "mockservers", "openai", "--host", LOOPBACK, "--port", str(ports.vllm),
              "--ttft-ms", str(TTFT_MS), "--itl-ms", str(ITL_MS)],
             "mock_server_listening",
         )  # fmt: skip
         # node-a: GPU 0 belongs to the target pod vllm-0, GPU 1 to another pod (must not be counted).
         dcgm_a = start(
-            mock_dcgm(ports.dcgm_a, "--gpus", "2", "--hostname", "node-a", "--pod", "0=llm/vllm-0/vllm",
+            dcgm_standin(ports.dcgm_a, "--gpus", "2", "--hostname", "node-a", "--pod", "0=llm/vllm-0/vllm",
                       "--pod", "1=llm/other-0/other", "--schedule", schedule, "--profiling"),
             "mock_dcgm_listening",
         )  # fmt: skip
         # node-b: pod mapping off (no namespace/pod labels): only the Hostname fallback can match. Its
         # load is what the mock vLLM reports running, polled every 0.1 s.
         dcgm_b = start(
-            mock_dcgm(ports.dcgm_b, "--hostname", "node-b", "--load-url", f"http://{vllm}/metrics",
+            dcgm_standin(ports.dcgm_b, "--hostname", "node-b", "--load-url", f"http://{vllm}/metrics",
                       "--poll-interval", "0.1"),
             "mock_dcgm_listening",
         )  # fmt: skip
         # node-c: scraped with honor_labels: true, so the pod labels keep their own names.
         dcgm_c = start(
-            mock_dcgm(
+            dcgm_standin(
                 ports.dcgm_c, "--hostname", "node-c", "--pod", "0=llm/vllm-c/vllm", "--schedule", schedule
             ),
             "mock_dcgm_listening",

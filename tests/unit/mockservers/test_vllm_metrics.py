@@ -1,4 +1,4 @@
-from loadgen.mock_metrics import VllmMetrics, one_two_five_buckets
+from mockservers.vllm_metrics import VllmMetrics, one_two_five_buckets
 
 
 def test_buckets_follow_vllms_one_two_five_series() -> None:

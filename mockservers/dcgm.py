@@ -1,6 +1,6 @@
 """A stand-in for NVIDIA's dcgm-exporter: `/metrics` in its exact format, values from a known script.
 
-    python -m loadgen.mock_dcgm --host 127.0.0.1 --port 0 --gpus 2 --hostname node-a \\
+    llmload-mock dcgm --host 127.0.0.1 --port 0 --gpus 2 --hostname node-a \\
         --pod 0=llm/vllm-0/vllm --schedule 1700000000:0,1700000010:4
 
 Metric names, HELP texts and types are dcgm-exporter's (etc/default-counters.csv and
@@ -251,31 +251,6 @@ def parse_pod_mapping(items: Sequence[str]) -> dict[int, tuple[str, str, str]]:
     return mapping
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m loadgen.mock_dcgm", description=__doc__.split("\n\n")[0])
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (a pod uses 0.0.0.0)")
-    p.add_argument("--port", type=int, default=9400, help="port (dcgm-exporter's 9400; 0 picks a free one)")
-    p.add_argument("--gpus", type=int, default=1, help="number of GPUs")
-    p.add_argument("--hostname", default="mock-node", help="Hostname label (dcgm-exporter: the node name)")
-    p.add_argument("--model-name", default="NVIDIA H100 80GB HBM3", help="modelName label")
-    p.add_argument("--driver-version", default="550.54.15", help="DCGM_FI_DRIVER_VERSION label")
-    p.add_argument("--pod", action="append", default=[], help="INDEX=NAMESPACE/POD/CONTAINER (repeatable)")
-    source = p.add_mutually_exclusive_group()
-    source.add_argument("--schedule", help="load steps UNIX_SECONDS:LOAD,... (load before the first: 0)")
-    source.add_argument("--load-url", help="poll vllm:num_requests_running from this /metrics URL")
-    source.add_argument("--constant-load", type=float, default=0.0, help="a fixed load")
-    p.add_argument("--poll-interval", type=float, default=0.2, help="seconds between polls of --load-url")
-    p.add_argument("--profiling", action="store_true", help="also export DCGM_FI_PROF_* (DCP) metrics")
-    for name, default in (
-        ("idle-watts", 60.0),
-        ("watts-per-load", 40.0),
-        ("max-watts", 700.0),
-        ("util-per-load", 20.0),
-    ):
-        p.add_argument(f"--{name}", type=float, default=default)
-    return p
-
-
 def make_exporter(args: argparse.Namespace) -> Exporter:
     mapping = parse_pod_mapping(args.pod)
     signal: Schedule | PolledLoad
@@ -306,17 +281,16 @@ def serve(exporter: Exporter, host: str, port: int) -> ThreadingHTTPServer:
     return server
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    exporter = make_exporter(args)
+def serve_forever(
+    exporter: Exporter, host: str, port: int, load_url: str | None, poll_interval: float
+) -> int:
+    """Export until interrupted; polls `load_url` (vLLM's /metrics) for the load when given."""
     exporter.start()
-    server = serve(exporter, args.host, args.port)
-    if args.load_url:
-        threading.Thread(
-            target=_poll, args=(exporter, args.load_url, args.poll_interval, 1.0), daemon=True
-        ).start()
-    host, port = server.server_address[:2]
-    print(json.dumps({"event": "mock_dcgm_listening", "host": host, "port": port}), flush=True)
+    server = serve(exporter, host, port)
+    if load_url:
+        threading.Thread(target=_poll, args=(exporter, load_url, poll_interval, 1.0), daemon=True).start()
+    bound_host, bound_port = server.server_address[:2]
+    print(json.dumps({"event": "mock_dcgm_listening", "host": bound_host, "port": bound_port}), flush=True)
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
@@ -324,7 +298,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         server.server_close()
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

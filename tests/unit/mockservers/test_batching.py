@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loadgen.mock_latency import (
+from mockservers.latency import (
     BatchingEngine,
     BatchingLatency,
     Sequence,

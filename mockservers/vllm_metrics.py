@@ -1,4 +1,4 @@
-"""vLLM-named Prometheus metrics for the mock server, rendered in the text exposition format.
+"""vLLM-named Prometheus metrics for the mock OpenAI server, rendered in the text exposition format.
 
 Names, label sets (model_name and engine="0", as vLLM v1 does) and histogram
 buckets follow vLLM's v1 metrics logger.

@@ -28,8 +28,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
-from loadgen.mock_latency import BatchingEngine, BatchingLatency, FixedLatency, LatencyModel, Sequence
-from loadgen.mock_metrics import VllmMetrics
+from mockservers.latency import BatchingEngine, BatchingLatency, FixedLatency, LatencyModel, Sequence
+from mockservers.vllm_metrics import VllmMetrics
 
 _TOKENS = tuple(f" {w}" for w in ("alpha", "beta", "gamma", "delta", "omega", "sigma", "theta", "kappa"))
 # A chat prompt costs this many template tokens on top of its words (a typical template).

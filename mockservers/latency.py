@@ -1,4 +1,4 @@
-"""Latency models for the mock server: how long the first token and each next token take.
+"""Latency models for the mock OpenAI server: how long the first token and each next token take.
 
 A model is a small pluggable piece. `FixedLatency` gives every request the same
 TTFT and inter-token latency (with `max_running` as a plain capacity limit).

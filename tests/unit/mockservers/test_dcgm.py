@@ -6,19 +6,19 @@ import re
 
 import pytest
 
-from loadgen.mock_dcgm import (
+from mockservers.cli import build_parser
+from mockservers.dcgm import (
     BOOT_ENERGY_MJ,
     Exporter,
     GpuIdentity,
     GpuScript,
     PolledLoad,
     Schedule,
-    build_parser,
     make_exporter,
     parse_pod_mapping,
     running_requests,
 )
-from loadgen.mock_metrics import VllmMetrics
+from mockservers.vllm_metrics import VllmMetrics
 
 
 class Clock:
@@ -137,6 +137,7 @@ def test_pod_mapping() -> None:
 def test_command_line_builds_the_exporter() -> None:
     args = build_parser().parse_args(
         [
+            "dcgm",
             "--gpus",
             "2",
             "--hostname",
@@ -155,4 +156,4 @@ def test_command_line_builds_the_exporter() -> None:
     assert ex.gpus[0].uuid.startswith("GPU-")
     assert ex.script.idle_watts == 50.0
     assert isinstance(ex.signal, Schedule)
-    assert build_parser().parse_args([]).host == "127.0.0.1"
+    assert build_parser().parse_args(["dcgm"]).host == "127.0.0.1"

@@ -1,0 +1,5 @@
+import sys
+
+from mockservers.cli import main
+
+sys.exit(main())
