@@ -298,3 +298,37 @@ def test_database_outage_loses_no_result(
     (run,) = list_runs(engine)
     assert (run.name, run.status) == ("nodb", "Succeeded")
     assert [r.requests for r in list_level_results(engine, run.loadtest_uid, 0)] == [10]
+
+
+def test_a_deletion_while_the_operator_is_down_waits_and_the_documented_remedy_releases_it(
+    cluster: Cluster, namespace: str, operator: OperatorProcess
+) -> None:
+    """kopf's timers need a finalizer; docs/operations.md says what happens when the operator is away
+    and how to release the objects. Both hold here."""
+    cluster.apply(
+        loadtest("orphan", target={"serviceRef": {"name": "no-such-service", "port": 8000}}), namespace
+    )
+    wait_until(
+        lambda: (
+            "llmload.io/finalizer" in get_lt(cluster, namespace, "orphan")["metadata"].get("finalizers", [])
+        ),
+        30,
+        "the operator's finalizer on the LoadTest",
+    )
+    operator.stop()
+    cluster.kubectl("delete", "loadtest", "orphan", "-n", namespace, "--wait=false")
+    held = get_lt(cluster, namespace, "orphan")
+    assert held["metadata"]["deletionTimestamp"]
+
+    # The remedy of docs/operations.md, for everything of both kinds in the namespace.
+    names = cluster.kubectl("get", "loadtests,capacityrecommendations", "-n", namespace, "-o", "name").stdout
+    for name in names.split():
+        cluster.kubectl(
+            "patch", name, "-n", namespace, "--type=merge", "-p", '{"metadata":{"finalizers":null}}'
+        )
+
+    wait_until(
+        lambda: cluster.kubectl("get", "loadtest", "orphan", "-n", namespace, check=False).returncode != 0,
+        30,
+        "the LoadTest to be deleted once released",
+    )
