@@ -36,6 +36,7 @@ from loadtest_operator.gpu.discovery import (
     discover_vllm,
     vllm_selector,
 )
+from loadtest_operator.gpu.series import GPU_UTIL, VLLM_RUNNING
 
 
 class LevelWindow(NamedTuple):
@@ -93,7 +94,7 @@ def collect(
     if not windows:
         return unavailable(GpuMetricsReason.NO_SERIES_MATCHED, "no level has a time window"), empty
     run_start, run_end = min(w.start for w in windows), max(w.end for w in windows)
-    matches = [*dcgm_series_matches(pods), vllm_selector(pods).of(promql.VLLM_RUNNING)]
+    matches = [*dcgm_series_matches(pods), vllm_selector(pods).of(VLLM_RUNNING)]
     try:
         series = source.series(matches, run_start, run_end)
     except SourceError as err:
@@ -162,7 +163,7 @@ def _discovery(dcgm: DcgmMatch, vllm: VllmMatch | None) -> GpuDiscovery:
         return GpuDiscovery(
             available=False,
             reason=GpuMetricsReason.NO_SERIES_MATCHED,
-            message=f"no {promql.GPU_UTIL} series matched {' or '.join(dcgm.tried)}; {server_note}",
+            message=f"no {GPU_UTIL} series matched {' or '.join(dcgm.tried)}; {server_note}",
             matched_by=MatchedBy.NONE,
             queries_tried=list(dcgm.tried),
             **server_fields,
