@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
 
 from loadtest_operator.api.gpu import (
@@ -57,13 +58,33 @@ class LevelMetrics:
     server: ServerLevelMetrics | None = None
 
 
-class SourceError(Exception):
-    """A failed Prometheus call, already classified into a condition reason."""
+class SourceErrorKind(StrEnum):
+    """What went wrong with a Prometheus call. The first four are also `GpuMetricsAvailable` reasons."""
 
-    def __init__(self, reason: GpuMetricsReason, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
+    UNREACHABLE = "PrometheusUnreachable"  # connection refused, DNS failure, no answer within the timeout
+    UNAUTHORIZED = "PrometheusUnauthorized"  # HTTP 401/403: the bearer token
+    QUERY_FAILED = "PrometheusQueryFailed"  # any other HTTP error (a bad query, 5xx)
+    TOO_SLOW = "PrometheusTooSlow"  # the overall deadline passed
+    MALFORMED = "PrometheusMalformedAnswer"  # a body that is not Prometheus' JSON, or not the shape asked for
+
+
+class SourceError(Exception):
+    """A failed Prometheus call, classified: `kind` for any caller, `reason` for the GPU condition.
+
+    The one error type of the Prometheus client (`io/prometheus.py`), for GPU metrics and the
+    CapacityRecommendation workload alike; `str(err)` is `"<kind>: <detail>"`."""
+
+    def __init__(self, kind: SourceErrorKind, detail: str) -> None:
+        super().__init__(f"{kind}: {detail}")
+        self.kind = kind
         self.detail = detail
+
+    @property
+    def reason(self) -> GpuMetricsReason:
+        """The `GpuMetricsAvailable` reason (a malformed answer counts as a failed query there)."""
+        if self.kind is SourceErrorKind.MALFORMED:
+            return GpuMetricsReason.PROMETHEUS_QUERY_FAILED
+        return GpuMetricsReason(self.kind.value)
 
 
 class MetricsSource(Protocol):
@@ -145,9 +166,7 @@ def _run(source: MetricsSource, queries: Mapping[str, str], at: float) -> dict[s
         try:
             results[name] = parse_vector(answer)
         except (KeyError, IndexError, TypeError, ValueError) as err:
-            raise SourceError(
-                GpuMetricsReason.PROMETHEUS_QUERY_FAILED, f"unexpected answer to {expr}: {err!r}"
-            ) from err
+            raise SourceError(SourceErrorKind.MALFORMED, f"unexpected answer to {expr}: {err!r}") from err
     return results
 
 
