@@ -1,6 +1,6 @@
 """One run's GPU and vLLM figures: discovery, then the queries of every level window, then aggregation.
 
-Pure orchestration over a `MetricsSource` (the Prometheus client in `prometheus.py`, or a fake in tests).
+Pure orchestration over a `MetricsSource` (the Prometheus client in `io/prometheus.py`, or a fake in tests).
 It never raises for a source failure: the failure becomes the reason of the `GpuMetricsAvailable`
 condition, and whatever was collected before it is kept.
 """
