@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -74,27 +74,20 @@ def times() -> range:
     return range(FIRST, LAST + 1, STEP)
 
 
-def gauge(name: str, value: Callable[[str, str, int], float]) -> list[str]:
+def gauge(name: str, vllm_0: tuple[float, float], vllm_1: float) -> list[str]:
+    """vllm-0 at `vllm_0` (usual, in the spike), vllm-1 constant, every decoy at 50."""
+
+    def value(namespace: str, pod: str, t: int) -> float:
+        if (namespace, pod) in DECOYS:
+            return 50
+        if pod == "vllm-0":
+            return vllm_0[1] if SPIKE[0] <= t < SPIKE[1] else vllm_0[0]
+        return vllm_1
+
     lines = [f"# TYPE {name} gauge"]
     for namespace, pod in TARGETS + DECOYS:
         lines += [f"{name}{labels(namespace, pod)} {value(namespace, pod, t)} {t}" for t in times()]
     return lines
-
-
-def running(namespace: str, pod: str, t: int) -> float:
-    if (namespace, pod) in DECOYS:
-        return 50
-    if pod == "vllm-0":
-        return 10 if SPIKE[0] <= t < SPIKE[1] else 4
-    return 3
-
-
-def waiting(namespace: str, pod: str, t: int) -> float:
-    if (namespace, pod) in DECOYS:
-        return 50
-    if pod == "vllm-0":
-        return 5 if SPIKE[0] <= t < SPIKE[1] else 0
-    return 1
 
 
 def success_rate(pod: str, reason: str, t: int, decoy: bool) -> float:
@@ -140,8 +133,8 @@ def histogram(name: str, per_hour: Sequence[int]) -> list[str]:
 @pytest.fixture(scope="module")
 def recorded_series() -> str:
     lines = [
-        *gauge(series.VLLM_RUNNING, running),
-        *gauge(series.VLLM_WAITING, waiting),
+        *gauge(series.VLLM_RUNNING, (4, 10), 3),
+        *gauge(series.VLLM_WAITING, (0, 5), 1),
         *success_counter(),
         *histogram(series.VLLM_PROMPT_TOKENS, PROMPT_PER_HOUR),
         *histogram(series.VLLM_GENERATION_TOKENS, GENERATION_PER_HOUR),
