@@ -112,8 +112,11 @@ class PrometheusSource:
 
     def value(self, expr: str, at: float) -> float | None:
         """The single value of `expr` at `at`, None when it has none (no data, or NaN)."""
-        result: float | None = self._call(lambda: scalar_from_vector(self.query(expr, at)))
-        return result
+        vector = self.query(expr, at)
+        try:
+            return scalar_from_vector(vector)
+        except (ValueError, KeyError, IndexError, TypeError) as err:
+            raise SourceError(SourceErrorKind.MALFORMED, f"{self._url} answered {expr} with {err!r}") from err
 
     def _remaining(self) -> float:
         """The per-request timeout, cut to what is left of the deadline (never below 1 ms)."""
