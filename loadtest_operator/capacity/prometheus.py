@@ -1,6 +1,6 @@
 """fromPrometheus: PromQL over vLLM's own series, and the maths that turn the answers into a workload.
 
-Series (vLLM's metric names, v0 and v1 engines alike):
+Series (vLLM's metric names, v0 and v1 engines alike; named in `gpu/series.py`):
   vllm:num_requests_running, vllm:num_requests_waiting   gauges, requests in the engine
   vllm:request_success_total                              counter, finished requests (label finished_reason)
   vllm:request_prompt_tokens, vllm:request_generation_tokens   histograms, tokens per finished request
@@ -23,22 +23,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from loadtest_operator.api import Distribution, LoadMode, TokenDistribution
+from loadtest_operator.gpu import promql
+from loadtest_operator.gpu.series import (
+    VLLM_GENERATION_TOKENS,
+    VLLM_PROMPT_TOKENS,
+    VLLM_REQUEST_SUCCESS,
+    VLLM_RUNNING,
+    VLLM_WAITING,
+)
 
-RUNNING = "vllm:num_requests_running"
-WAITING = "vllm:num_requests_waiting"
-SUCCESS = "vllm:request_success_total"
-PROMPT_TOKENS = "vllm:request_prompt_tokens"
-GENERATION_TOKENS = "vllm:request_generation_tokens"
 # Resolution of the concurrency subquery: fine enough to see a short peak, coarse enough to stay cheap.
 CONCURRENCY_STEP_SECONDS = 15
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _regex_literal(value: str) -> str:
-    return "".join("\\\\" + ch if ch in r"\.+*?()|[]{}^$" else ch for ch in value)
 
 
 def pod_selector(namespace: str, pods: Sequence[str]) -> str:
@@ -46,19 +41,21 @@ def pod_selector(namespace: str, pods: Sequence[str]) -> str:
     the pods' own namespace and pod labels)."""
     if not pods:
         raise ValueError("no pods to select")
-    alternatives = "|".join(_regex_literal(p) for p in sorted(set(pods)))
-    return f'{{namespace="{_escape(namespace)}",pod=~"{alternatives}"}}'
+    alternatives = "|".join(promql.escape_regex(p) for p in sorted(set(pods)))
+    return promql.selector(
+        promql.Matcher("namespace", "=", namespace), promql.Matcher("pod", "=~", alternatives)
+    ).render()
 
 
 def peak_concurrency_query(selector: str, window_seconds: int) -> str:
     return (
-        f"max_over_time((sum({RUNNING}{selector}) + sum({WAITING}{selector}))"
+        f"max_over_time((sum({VLLM_RUNNING}{selector}) + sum({VLLM_WAITING}{selector}))"
         f"[{window_seconds}s:{CONCURRENCY_STEP_SECONDS}s])"
     )
 
 
 def peak_rate_query(selector: str, window_seconds: int) -> str:
-    return f"max_over_time(sum(rate({SUCCESS}{selector}[1m]))[{window_seconds}s:1m])"
+    return f"max_over_time(sum(rate({VLLM_REQUEST_SUCCESS}{selector}[1m]))[{window_seconds}s:1m])"
 
 
 def token_quantile_query(histogram: str, selector: str, window_seconds: int, percentile: int) -> str:
@@ -89,8 +86,8 @@ def workload_queries(
         peak=peak_concurrency_query(selector, window_seconds)
         if peak is LoadMode.CONCURRENCY
         else peak_rate_query(selector, window_seconds),
-        input_tokens=token_quantile_query(PROMPT_TOKENS, selector, window_seconds, percentile),
-        output_tokens=token_quantile_query(GENERATION_TOKENS, selector, window_seconds, percentile),
+        input_tokens=token_quantile_query(VLLM_PROMPT_TOKENS, selector, window_seconds, percentile),
+        output_tokens=token_quantile_query(VLLM_GENERATION_TOKENS, selector, window_seconds, percentile),
     )
 
 
@@ -138,7 +135,11 @@ def buckets_from_response(body: Mapping[str, Any]) -> list[tuple[float, float]]:
 
 def scalar_from_response(body: Mapping[str, Any]) -> float | None:
     """The single value of an instant-vector response, or None when it is empty (no data in the window)."""
-    vector = _vector(body)
+    return scalar_from_vector(_vector(body))
+
+
+def scalar_from_vector(vector: Sequence[Mapping[str, Any]]) -> float | None:
+    """The single value of an instant vector (the response's `data.result`), or None when it is empty."""
     if not vector:
         return None
     if len(vector) > 1:

@@ -1,6 +1,6 @@
 """One run's GPU and vLLM figures: discovery, then the queries of every level window, then aggregation.
 
-Pure orchestration over a `MetricsSource` (the Prometheus client in `prometheus.py`, or a fake in tests).
+Pure orchestration over a `MetricsSource` (the Prometheus client in `io/prometheus.py`, or a fake in tests).
 It never raises for a source failure: the failure becomes the reason of the `GpuMetricsAvailable`
 condition, and whatever was collected before it is kept.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
 
 from loadtest_operator.api.gpu import (
@@ -36,6 +37,7 @@ from loadtest_operator.gpu.discovery import (
     discover_vllm,
     vllm_selector,
 )
+from loadtest_operator.gpu.series import GPU_UTIL, VLLM_RUNNING
 
 
 class LevelWindow(NamedTuple):
@@ -56,13 +58,33 @@ class LevelMetrics:
     server: ServerLevelMetrics | None = None
 
 
-class SourceError(Exception):
-    """A failed Prometheus call, already classified into a condition reason."""
+class SourceErrorKind(StrEnum):
+    """What went wrong with a Prometheus call. The first four are also `GpuMetricsAvailable` reasons."""
 
-    def __init__(self, reason: GpuMetricsReason, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
+    UNREACHABLE = "PrometheusUnreachable"  # connection refused, DNS failure, no answer within the timeout
+    UNAUTHORIZED = "PrometheusUnauthorized"  # HTTP 401/403: the bearer token
+    QUERY_FAILED = "PrometheusQueryFailed"  # any other HTTP error (a bad query, 5xx)
+    TOO_SLOW = "PrometheusTooSlow"  # the overall deadline passed
+    MALFORMED = "PrometheusMalformedAnswer"  # a body that is not Prometheus' JSON, or not the shape asked for
+
+
+class SourceError(Exception):
+    """A failed Prometheus call, classified: `kind` for any caller, `reason` for the GPU condition.
+
+    The one error type of the Prometheus client (`io/prometheus.py`), for GPU metrics and the
+    CapacityRecommendation workload alike; `str(err)` is `"<kind>: <detail>"`."""
+
+    def __init__(self, kind: SourceErrorKind, detail: str) -> None:
+        super().__init__(f"{kind}: {detail}")
+        self.kind = kind
         self.detail = detail
+
+    @property
+    def reason(self) -> GpuMetricsReason:
+        """The `GpuMetricsAvailable` reason (a malformed answer counts as a failed query there)."""
+        if self.kind is SourceErrorKind.MALFORMED:
+            return GpuMetricsReason.PROMETHEUS_QUERY_FAILED
+        return GpuMetricsReason(self.kind.value)
 
 
 class MetricsSource(Protocol):
@@ -93,7 +115,7 @@ def collect(
     if not windows:
         return unavailable(GpuMetricsReason.NO_SERIES_MATCHED, "no level has a time window"), empty
     run_start, run_end = min(w.start for w in windows), max(w.end for w in windows)
-    matches = [*dcgm_series_matches(pods), vllm_selector(pods).of(promql.VLLM_RUNNING)]
+    matches = [*dcgm_series_matches(pods), vllm_selector(pods).of(VLLM_RUNNING)]
     try:
         series = source.series(matches, run_start, run_end)
     except SourceError as err:
@@ -144,9 +166,7 @@ def _run(source: MetricsSource, queries: Mapping[str, str], at: float) -> dict[s
         try:
             results[name] = parse_vector(answer)
         except (KeyError, IndexError, TypeError, ValueError) as err:
-            raise SourceError(
-                GpuMetricsReason.PROMETHEUS_QUERY_FAILED, f"unexpected answer to {expr}: {err!r}"
-            ) from err
+            raise SourceError(SourceErrorKind.MALFORMED, f"unexpected answer to {expr}: {err!r}") from err
     return results
 
 
@@ -162,7 +182,7 @@ def _discovery(dcgm: DcgmMatch, vllm: VllmMatch | None) -> GpuDiscovery:
         return GpuDiscovery(
             available=False,
             reason=GpuMetricsReason.NO_SERIES_MATCHED,
-            message=f"no {promql.GPU_UTIL} series matched {' or '.join(dcgm.tried)}; {server_note}",
+            message=f"no {GPU_UTIL} series matched {' or '.join(dcgm.tried)}; {server_note}",
             matched_by=MatchedBy.NONE,
             queries_tried=list(dcgm.tried),
             **server_fields,

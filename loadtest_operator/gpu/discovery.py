@@ -21,7 +21,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from loadtest_operator.api.gpu import MatchedBy
-from loadtest_operator.gpu.promql import GPU_UTIL, VLLM_RUNNING, Selector, one_of, selector
+from loadtest_operator.gpu.promql import Selector, one_of, selector
+from loadtest_operator.gpu.series import GPU_UTIL, VLLM_RUNNING
 
 Labels = Mapping[str, str]
 

@@ -17,24 +17,23 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-# dcgm-exporter series (names and units as in its default-counters.csv).
-GPU_UTIL = "DCGM_FI_DEV_GPU_UTIL"  # gauge, %
-FB_USED = "DCGM_FI_DEV_FB_USED"  # gauge, MiB
-FB_FREE = "DCGM_FI_DEV_FB_FREE"  # gauge, MiB
-POWER_USAGE = "DCGM_FI_DEV_POWER_USAGE"  # gauge, W
-TOTAL_ENERGY = "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION"  # counter, mJ since boot
-SM_ACTIVE = "DCGM_FI_PROF_SM_ACTIVE"  # gauge, ratio 0..1 (profiling counters, optional)
-TENSOR_ACTIVE = "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE"
-DRAM_ACTIVE = "DCGM_FI_PROF_DRAM_ACTIVE"
-
-# vLLM series (scraped from the vLLM pods directly, so they carry the pods' own namespace/pod labels).
-VLLM_RUNNING = "vllm:num_requests_running"
-VLLM_WAITING = "vllm:num_requests_waiting"
-VLLM_KV_CACHE = "vllm:kv_cache_usage_perc"  # newer vLLM
-VLLM_KV_CACHE_LEGACY = "vllm:gpu_cache_usage_perc"  # older vLLM, same meaning (ratio 0..1)
-VLLM_PREEMPTIONS = "vllm:num_preemptions_total"
-VLLM_TTFT = "vllm:time_to_first_token_seconds"
-VLLM_E2E = "vllm:e2e_request_latency_seconds"
+from loadtest_operator.gpu.series import (
+    DRAM_ACTIVE,
+    FB_FREE,
+    FB_USED,
+    GPU_UTIL,
+    POWER_USAGE,
+    SM_ACTIVE,
+    TENSOR_ACTIVE,
+    TOTAL_ENERGY,
+    VLLM_E2E,
+    VLLM_KV_CACHE,
+    VLLM_PREEMPTIONS,
+    VLLM_RUNNING,
+    VLLM_TTFT,
+    VLLM_WAITING,
+    spellings,
+)
 
 _REGEX_SPECIALS = re.compile(r"([\\.+*?()|\[\]{}^$])")
 
@@ -129,10 +128,11 @@ def increase_over(metric: str, sel: Selector, window: str) -> str:
     return f"increase({sel.of(metric)}[{window}])"
 
 
-def kv_cache_over(func: str, sel: Selector, window: str) -> str:
-    """KV-cache usage under either vLLM name. After `*_over_time` the metric name is dropped, so `or`
-    keeps the newer series for a pod that exposes both and the older one where only it exists."""
-    return f"{func}({sel.of(VLLM_KV_CACHE)}[{window}]) or {func}({sel.of(VLLM_KV_CACHE_LEGACY)}[{window}])"
+def any_spelling_over(func: str, metric: str, sel: Selector, window: str) -> str:
+    """`func` over a renamed series under each of its names (`series.spellings`, newest first). After
+    `*_over_time` the metric name is dropped, so `or` keeps the newer series for a pod that exposes both
+    and an older one where only it exists."""
+    return " or ".join(f"{func}({sel.of(name)}[{window}])" for name in spellings(metric))
 
 
 def histogram_quantile_over(histogram: str, q: float, sel: Selector, window: str) -> str:
@@ -177,8 +177,8 @@ def server_queries(sel: Selector, window: str) -> dict[str, str]:
         "running_max": max_over(VLLM_RUNNING, sel, window),
         "waiting_avg": avg_over(VLLM_WAITING, sel, window),
         "waiting_max": max_over(VLLM_WAITING, sel, window),
-        "kv_cache_avg": kv_cache_over("avg_over_time", sel, window),
-        "kv_cache_max": kv_cache_over("max_over_time", sel, window),
+        "kv_cache_avg": any_spelling_over("avg_over_time", VLLM_KV_CACHE, sel, window),
+        "kv_cache_max": any_spelling_over("max_over_time", VLLM_KV_CACHE, sel, window),
         "preemptions": increase_over(VLLM_PREEMPTIONS, sel, window),
     }
     for prefix, histogram in (("ttft", VLLM_TTFT), ("e2e", VLLM_E2E)):

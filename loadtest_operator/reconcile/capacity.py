@@ -22,14 +22,14 @@ from loadtest_operator.api import (
 from loadtest_operator.capacity.children import children_selector, energy_by_child, parent_of
 from loadtest_operator.capacity.deployment import DeploymentFacts, check_deployment, deployment_facts
 from loadtest_operator.capacity.plan import Observed, plan, unparsable
-from loadtest_operator.capacity.prometheus import derive_workload, scalar_from_response, workload_queries
+from loadtest_operator.capacity.prometheus import derive_workload, workload_queries
 from loadtest_operator.capacity.validation import parse_capacity_spec, validate_capacity_spec
 from loadtest_operator.capacity.workload import needs_prometheus, resolve_workload
 from loadtest_operator.core.names import label_selector
 from loadtest_operator.core.owner import Owner
 from loadtest_operator.core.problems import Problem
 from loadtest_operator.core.secrets import secret_text
-from loadtest_operator.io.prometheus import PrometheusQueryError, instant_query
+from loadtest_operator.io.prometheus import SourceError, instant_values
 from loadtest_operator.loadtest.target import is_pod_ready, service_selector
 from loadtest_operator.reconcile.context import Context, EventSink
 from loadtest_operator.reconcile.executor import execute
@@ -166,11 +166,9 @@ async def _workload(
         peak=source.peak,
     )
     try:
-        peak, prompt, generation = [
-            scalar_from_response(await instant_query(url, token, q, now.timestamp())) for q in queries.all()
-        ]
+        peak, prompt, generation = await instant_values(url, token, queries.all(), now)
         derived = derive_workload(peak, prompt, generation)
-    except (PrometheusQueryError, ValueError) as exc:
+    except (SourceError, ValueError) as exc:
         unavailable(f"deriving the workload from {url}: {exc}")
         return None
     return resolve_workload(spec, kept, derived, queries=queries.all(), now=now)

@@ -9,6 +9,10 @@ labelled the way kube-prometheus labels pod targets (namespace, pod, container, 
   `pod`/`container` labels arrive as `exported_*` (dcgm-exporter scraped by a ServiceMonitor);
 - `honor-labels` reads `sd/honor-*.json` with `honor_labels: true` (the exporter's labels win).
 
+Series recorded in the past (OpenMetrics text with timestamps, `recorded_series`) are written into the
+TSDB with `promtool tsdb create-blocks-from openmetrics` before Prometheus starts, so a test can query a
+window of hours that took no time to record.
+
 A missing binary FAILS the tests instead of skipping them: CI must never go green because Prometheus
 quietly was not there. Prometheus is stopped afterwards, also when a test or the start-up fails.
 """
@@ -72,6 +76,33 @@ def find_prometheus(env: Mapping[str, str] = os.environ, default: Path = Path(DE
         f"Install it (Debian: apt-get install prometheus) or set {PROMETHEUS_ENV}=/path/to/prometheus.",
         pytrace=False,
     )
+
+
+def find_promtool(prometheus: Path) -> Path:
+    """promtool next to the prometheus binary (Debian ships both in the prometheus package), else PATH."""
+    for candidate in (str(prometheus.parent / "promtool"), shutil.which("promtool")):
+        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+            return Path(candidate)
+    pytest.fail(
+        f"promtool was not found next to {prometheus} or on PATH (Debian: apt-get install prometheus)"
+    )
+
+
+def backfill(promtool: Path, openmetrics: str, data_dir: Path) -> None:
+    """Write OpenMetrics samples (with timestamps, ending in `# EOF`) into blocks under `data_dir`."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    source = data_dir.parent / "recorded.om"
+    source.write_text(openmetrics)
+    done = subprocess.run(
+        [str(promtool), "tsdb", "create-blocks-from", "openmetrics", "--quiet", str(source), str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if done.returncode != 0:
+        pytest.fail(
+            f"promtool could not backfill the recorded series:\n{done.stdout}{done.stderr}", pytrace=False
+        )
 
 
 def free_port(host: str = LOOPBACK) -> int:
@@ -153,19 +184,26 @@ def _interrupt_on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 @contextmanager
 def run_prometheus(
-    root: Path, targets: Targets | None = None, host: str = LOOPBACK, ready_timeout: float = 30.0
+    root: Path,
+    targets: Targets | None = None,
+    host: str = LOOPBACK,
+    ready_timeout: float = 30.0,
+    recorded: str | None = None,
 ) -> Iterator[PrometheusServer]:
     """Start Prometheus with the file_sd config above under `root`; stop it on exit, whatever happens.
 
     `targets` (file name -> (address, labels) pairs) are written before the start, so the first
     scrape comes within one interval. `host` is the listen address: loopback here; a cluster test
-    passes the address its pods can reach.
+    passes the address its pods can reach. `recorded` (OpenMetrics with timestamps) is backfilled
+    into the TSDB first.
     """
     binary = find_prometheus()
     sd_dir, data, log = root / "sd", root / "data", root / "prometheus.log"
     sd_dir.mkdir(parents=True)
     for file_name, file_targets in (targets or {}).items():
         write_targets(sd_dir, file_name, file_targets)
+    if recorded:
+        backfill(find_promtool(binary), recorded, data)
     config = root / "prometheus.yml"
     config.write_text(CONFIG.format(interval=SCRAPE_INTERVAL_SECONDS, sd=sd_dir))
     port = free_port(host)
@@ -241,11 +279,17 @@ def scrape_targets() -> Targets:
 
 
 @pytest.fixture(scope="module")
-def prometheus(scrape_targets: Targets) -> Iterator[PrometheusServer]:
+def recorded_series() -> str | None:
+    """OpenMetrics samples backfilled before `prometheus` starts; a test module overrides this fixture."""
+    return None
+
+
+@pytest.fixture(scope="module")
+def prometheus(scrape_targets: Targets, recorded_series: str | None) -> Iterator[PrometheusServer]:
     previous = signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
     root = Path(tempfile.mkdtemp(prefix="llmload-prom-"))
     try:
-        with run_prometheus(root, scrape_targets) as server:
+        with run_prometheus(root, scrape_targets, recorded=recorded_series) as server:
             yield server
     finally:
         shutil.rmtree(root, ignore_errors=True)

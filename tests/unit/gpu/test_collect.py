@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from loadtest_operator.api.gpu import GpuMetricsReason, MatchedBy
-from loadtest_operator.gpu.collect import LevelMetrics, LevelWindow, SourceError, collect
+from loadtest_operator.gpu.collect import LevelMetrics, LevelWindow, SourceError, SourceErrorKind, collect
 from loadtest_operator.gpu.discovery import PodRef
 
 PODS = [PodRef("vllm-0", "llm", "node-a")]
@@ -100,15 +100,17 @@ def test_nothing_matched_queries_nothing() -> None:
 
 
 @pytest.mark.parametrize(
-    "reason",
+    ("kind", "reason"),
     [
-        GpuMetricsReason.PROMETHEUS_UNREACHABLE,
-        GpuMetricsReason.PROMETHEUS_UNAUTHORIZED,
-        GpuMetricsReason.PROMETHEUS_QUERY_FAILED,
+        (SourceErrorKind.UNREACHABLE, GpuMetricsReason.PROMETHEUS_UNREACHABLE),
+        (SourceErrorKind.UNAUTHORIZED, GpuMetricsReason.PROMETHEUS_UNAUTHORIZED),
+        (SourceErrorKind.QUERY_FAILED, GpuMetricsReason.PROMETHEUS_QUERY_FAILED),
+        (SourceErrorKind.TOO_SLOW, GpuMetricsReason.PROMETHEUS_TOO_SLOW),
+        (SourceErrorKind.MALFORMED, GpuMetricsReason.PROMETHEUS_QUERY_FAILED),
     ],
 )
-def test_a_failed_lookup_is_the_reason(reason: GpuMetricsReason) -> None:
-    source = FakeSource([GPU], fail_series=SourceError(reason, "details"))
+def test_a_failed_lookup_is_the_reason(kind: SourceErrorKind, reason: GpuMetricsReason) -> None:
+    source = FakeSource([GPU], fail_series=SourceError(kind, "details"))
     discovery, levels = collect(source, PODS, LEVELS)
     assert not discovery.available
     assert discovery.reason is reason
@@ -122,7 +124,7 @@ def test_a_failure_mid_run_keeps_the_levels_already_collected() -> None:
     collect(source, PODS, LEVELS[:1])
     per_level = len(source.queries) - per_level
     source.queries.clear()
-    source.fail_at_query = (per_level, SourceError(GpuMetricsReason.PROMETHEUS_TOO_SLOW, "slow"))
+    source.fail_at_query = (per_level, SourceError(SourceErrorKind.TOO_SLOW, "slow"))
     discovery, levels = collect(source, PODS, LEVELS)
     assert discovery.reason is GpuMetricsReason.PROMETHEUS_TOO_SLOW
     assert not discovery.available
@@ -155,6 +157,16 @@ class GarbageSource(FakeSource):
 
 def test_a_malformed_answer_is_a_failed_query_not_an_exception() -> None:
     discovery, levels = collect(GarbageSource([GPU]), PODS, LEVELS)
-    assert discovery.reason is GpuMetricsReason.PROMETHEUS_QUERY_FAILED
+    assert discovery.reason is GpuMetricsReason.PROMETHEUS_QUERY_FAILED  # a malformed answer
     assert "unexpected answer" in discovery.message
     assert levels == [LevelMetrics(), LevelMetrics()]
+
+
+def test_the_error_says_its_kind_and_maps_to_a_condition_reason() -> None:
+    err = SourceError(SourceErrorKind.MALFORMED, "http://p answered unexpectedly")
+    assert str(err) == "PrometheusMalformedAnswer: http://p answered unexpectedly"
+    assert err.kind is SourceErrorKind.MALFORMED
+    assert err.reason is GpuMetricsReason.PROMETHEUS_QUERY_FAILED
+    # Every other kind is a GpuMetricsAvailable reason of the same name.
+    for kind in set(SourceErrorKind) - {SourceErrorKind.MALFORMED}:
+        assert SourceError(kind, "x").reason.value == kind.value

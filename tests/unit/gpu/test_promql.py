@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from loadtest_operator.gpu import promql
 from loadtest_operator.gpu.promql import Matcher, escape_label_value, escape_regex, one_of, selector
+from loadtest_operator.gpu.series import VLLM_TTFT
 
 
 @pytest.mark.parametrize(
@@ -144,4 +145,4 @@ def test_histogram_queries_sum_buckets_by_le_over_the_window() -> None:
 @pytest.mark.parametrize("q", [0.0, 1.0, -0.5, 1.5])
 def test_quantile_outside_the_open_unit_interval_is_refused(q: float) -> None:
     with pytest.raises(ValueError, match="quantile"):
-        promql.histogram_quantile_over(promql.VLLM_TTFT, q, SEL, "1s")
+        promql.histogram_quantile_over(VLLM_TTFT, q, SEL, "1s")
