@@ -1,7 +1,8 @@
 """GPU (DCGM) and server-side (vLLM) metrics of a LoadTest's levels, from Prometheus.
 
-Pure: `promql` (query strings), `discovery` (which series are the target's), `aggregate` (figures and
-efficiency), `collect` (orchestration over a source), `models` (status models). I/O: `prometheus`.
+Pure: `series` (every metric name), `promql` (query strings), `discovery` (which series are the target's),
+`aggregate` (figures and efficiency), `collect` (orchestration over a `MetricsSource`). The status models
+are in `api/gpu.py`; the Prometheus client is `io/prometheus.py`.
 """
 
 from loadtest_operator.api.gpu import (
