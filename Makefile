@@ -10,8 +10,8 @@ demo:  ## bring up the local node, install the operator with Helm, run examples/
 test:  ## install everything and run lint + unit + integration + e2e (the README's test command)
 	bash hack/test.sh
 
-lint: venv  ## ruff + mypy --strict
-	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy
+lint: venv  ## ruff + mypy --strict + import-linter layer contracts
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy && .venv/bin/lint-imports
 
 unit: venv  ## unit tests only (seconds)
 	.venv/bin/pytest tests/unit -q

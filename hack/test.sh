@@ -16,10 +16,11 @@ if [ "${USE_EXISTING_CLUSTER:-}" != true ]; then
 fi
 timed "$here/setup-venv.sh"
 
-step "lint: ruff and mypy --strict"
+step "lint: ruff, mypy --strict, import-linter layer contracts"
 timed .venv/bin/ruff check .
 timed .venv/bin/ruff format --check .
 timed .venv/bin/mypy
+timed .venv/bin/lint-imports --no-cache
 
 if [ "${USE_EXISTING_CLUSTER:-}" != true ]; then
   timed "$here/build-kubernetes.sh"
