@@ -147,3 +147,14 @@ def test_broken_capacity_markers_are_refused() -> None:
             "<!-- BEGIN GENERATED FIELD REFERENCE (python -m loadtest_operator.crdgen) -->\n"
             f"<!-- END GENERATED FIELD REFERENCE -->\n{crdgen.CAPACITY_BEGIN_MARKER}\n"
         )
+
+
+@pytest.mark.parametrize(
+    "field", ["requestsPerLevel", "levelDurationSeconds", "warmupRequests", "timeoutSeconds"]
+)
+def test_level_length_fields_are_one_declaration_in_both_crds(schema: dict[str, Any], field: str) -> None:
+    """The fields a CapacityRecommendation hands to its child LoadTests share their type (api/fields.py):
+    same constraints, same default, same description."""
+    loadtest = crdgen.loadtest_crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    load = loadtest["properties"]["spec"]["properties"]["load"]["properties"]
+    assert schema["properties"]["spec"]["properties"][field] == load[field]
