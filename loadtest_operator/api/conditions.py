@@ -83,6 +83,8 @@ class LoadTestReason(StrEnum):
     DISTRIBUTION_PARAMETER_MISSING = "DistributionParameterMissing"
     DISTRIBUTION_PARAMETER_UNUSED = "DistributionParameterUnused"
     DISTRIBUTION_RANGE_INVALID = "DistributionRangeInvalid"
+    DISTRIBUTION_WITHOUT_SPREAD = "DistributionWithoutSpread"
+    SHARED_PREFIX_TOO_LONG = "SharedPrefixTooLong"
     LEVELS_NOT_SET = "LevelsNotSet"
     LEVEL_NOT_POSITIVE = "LevelNotPositive"
     LEVELS_NOT_UNIQUE = "LevelsNotUnique"
@@ -97,6 +99,7 @@ class LoadTestReason(StrEnum):
     SLO_EMPTY = "SloEmpty"
     CRITERIA_NEED_SLO = "CriteriaNeedSlo"
     CRITERIA_LEVEL_UNKNOWN = "CriteriaLevelUnknown"
+    RUN_CONFIG_INVALID = "RunConfigInvalid"
     # Refusals (Accepted=False): what the spec names in the cluster
     SERVICE_NOT_FOUND = "ServiceNotFound"
     SERVICE_WITHOUT_CLUSTER_IP = "ServiceWithoutClusterIP"
@@ -135,6 +138,8 @@ LOADTEST_REASONS: dict[LoadTestReason, str] = {
     LoadTestReason.DISTRIBUTION_PARAMETER_MISSING: "a token distribution lacks a parameter it needs",
     LoadTestReason.DISTRIBUTION_PARAMETER_UNUSED: "a token distribution sets a parameter it ignores",
     LoadTestReason.DISTRIBUTION_RANGE_INVALID: "a token distribution's min, mean and max are out of order",
+    LoadTestReason.DISTRIBUTION_WITHOUT_SPREAD: "a Normal token distribution with stddev 0",
+    LoadTestReason.SHARED_PREFIX_TOO_LONG: "sharedPrefixTokens leaves the shortest prompt no unique part",
     LoadTestReason.LEVELS_NOT_SET: "no load level",
     LoadTestReason.LEVEL_NOT_POSITIVE: "a level below 1",
     LoadTestReason.LEVELS_NOT_UNIQUE: "a level appears twice",
@@ -149,6 +154,7 @@ LOADTEST_REASONS: dict[LoadTestReason, str] = {
     LoadTestReason.SLO_EMPTY: "slo set without any objective",
     LoadTestReason.CRITERIA_NEED_SLO: "successCriteria judge the SLO, but slo is unset",
     LoadTestReason.CRITERIA_LEVEL_UNKNOWN: "minLevelWithinSlo is not one of the levels",
+    LoadTestReason.RUN_CONFIG_INVALID: "the load generator refuses the run config made from the spec",
     LoadTestReason.SERVICE_NOT_FOUND: "target.serviceRef names no Service",
     LoadTestReason.SERVICE_WITHOUT_CLUSTER_IP: "the Service is headless or ExternalName",
     LoadTestReason.SERVICE_WITHOUT_SELECTOR: "the Service has no selector",

@@ -13,8 +13,6 @@ def _tokens(dist: TokenDistribution) -> dict[str, Any]:
     out: dict[str, Any] = {"distribution": dist.distribution.value.lower()}
     if dist.mean is not None:
         out["mean"] = dist.mean
-    elif dist.min is not None and dist.max is not None:
-        out["mean"] = (dist.min + dist.max) // 2
     if dist.min is not None:
         out["min"] = dist.min
     if dist.max is not None:

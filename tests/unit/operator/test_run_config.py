@@ -44,7 +44,7 @@ def test_the_valid_spec_maps_field_by_field() -> None:
         ({"target": {"api": "Completions"}}, lambda c: c.api == "completions"),
         ({"workload": {"inputTokens": DELETE, "datasetConfigMapRef": {"name": "sharegpt", "key": "data.json"}}},
          lambda c: str(c.workload.dataset_path) == f"{DATASET_MOUNT_DIR}/data.json"),
-        ({"workload": {"sharedPrefixTokens": 256}}, lambda c: c.workload.shared_prefix_tokens == 256),
+        ({"workload": {"sharedPrefixTokens": 12}}, lambda c: c.workload.shared_prefix_tokens == 12),
         ({"load": {"warmupRequests": 16}}, lambda c: c.warmup_requests == 16),
         ({"slo": DELETE}, lambda c: (c.slo.ttft_ms, c.slo.tpot_ms, c.slo.e2e_ms) == (None, None, None)),
     ],
