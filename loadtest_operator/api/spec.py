@@ -33,6 +33,11 @@ ObjectName = Annotated[str, Field(min_length=1, max_length=253, pattern=DNS_SUBD
 DataKey = Annotated[str, Field(min_length=1, max_length=253, pattern=DATA_KEY_PATTERN)]
 Quantity = int | str
 
+# Rate mode's arrival process when spec.load.arrival is unset.
+DEFAULT_ARRIVAL = Arrival.POISSON
+# The answer length with a dataset and no outputTokens (the dataset's own answers are not replayed).
+DATASET_OUTPUT_TOKENS = 128
+
 
 class ServiceRef(ApiModel):
     """A Service in the LoadTest's namespace that fronts the vLLM pods."""
@@ -109,8 +114,9 @@ class Workload(ApiModel):
     )
     output_tokens: TokenDistribution | None = Field(
         default=None,
-        description="Requested completion length (max_tokens, with ignore_eos). Required for synthetic "
-        "prompts; with a dataset, overrides the dataset's completion lengths.",
+        description="Requested completion length (max_tokens, with ignore_eos), Fixed only. Required for "
+        f"synthetic prompts; with a dataset, {DATASET_OUTPUT_TOKENS} tokens when unset (the dataset's own "
+        "answers are not replayed).",
     )
     dataset_config_map_ref: ConfigMapKeyRef | None = Field(
         default=None,
@@ -142,7 +148,8 @@ class Load(ApiModel):
     )
     arrival: Arrival | None = Field(
         default=None,
-        description="Rate mode only: spacing of request starts, Constant or Poisson (default Poisson).",
+        description="Rate mode only: spacing of request starts, Constant or Poisson (default "
+        f"{DEFAULT_ARRIVAL.value}).",
     )
     max_concurrency: int | None = Field(
         default=None,

@@ -27,6 +27,7 @@ from loadtest_operator.api import (
 )
 from loadtest_operator.api.conditions import LoadTestReason
 from loadtest_operator.core.problems import Problem
+from loadtest_operator.loadtest.run_config import VALIDATION_URL, build_run_config, spec_field
 from loadtest_operator.loadtest.target import is_pod_ready
 
 
@@ -51,8 +52,9 @@ def parse_spec(raw: Mapping[str, Any]) -> tuple[LoadTestSpec | None, list[Proble
 
 
 def validate_spec(spec: LoadTestSpec) -> list[Problem]:
-    """Every problem in `spec`, in field order. An empty list means the spec can run."""
-    return [
+    """Every problem in `spec`, in field order. An empty list means the spec can run: the load generator
+    accepts the run config made from it (checked last, on a spec every rule here accepts)."""
+    problems = [
         *_check_target(spec),
         *_check_workload(spec),
         *_check_levels(spec),
@@ -61,6 +63,7 @@ def validate_spec(spec: LoadTestSpec) -> list[Problem]:
         *_check_shards(spec),
         *_check_slo_and_criteria(spec),
     ]
+    return problems or check_run_config(spec)
 
 
 def _check_target(spec: LoadTestSpec) -> list[Problem]:
@@ -159,6 +162,29 @@ def check_distribution(dist: TokenDistribution, field: str) -> list[Problem]:
     """Problems with one token-count distribution (loadgen's rules): parameters missing, unused, out of
     order, or a Normal without spread."""
     return _distribution_problems(distribution_problems(dist), field)
+
+
+def check_run_config(spec: LoadTestSpec) -> list[Problem]:
+    """What the load generator itself refuses in the run config made from `spec`, with the spec field at
+    fault, so that no spec is accepted here and then refused in the shard pods.
+
+    The target is not resolved yet: a placeholder URL stands in for it. Every rule loadgen has should
+    also have its own check above, with its own reason; this is the net under them (RunConfigInvalid)."""
+    try:
+        build_run_config(spec, VALIDATION_URL, spec.target.model)
+    except ValidationError as error:
+        return [
+            Problem(
+                LoadTestReason.RUN_CONFIG_INVALID,
+                f"the load generator refuses this spec: {e['msg'].removeprefix('Value error, ')} "
+                f"(its run-config field {'.'.join(str(part) for part in e['loc']) or '(config)'})",
+                spec_field(e["loc"]),
+            )
+            for e in error.errors()
+        ]
+    except ValueError as error:  # a spec the checks above refuse (build_run_config's own precondition)
+        return [Problem(LoadTestReason.RUN_CONFIG_INVALID, str(error), "spec")]
+    return []
 
 
 def _check_levels(spec: LoadTestSpec) -> list[Problem]:

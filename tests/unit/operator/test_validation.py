@@ -6,6 +6,7 @@ import pytest
 
 from loadgen.distribution import DistributionCode
 from loadtest_operator.api import ConfigMapKeyRef, SecretKeyRef, ServiceRef
+from loadtest_operator.api.conditions import LoadTestReason
 from loadtest_operator.core.problems import Problem, summarize
 from loadtest_operator.loadtest import validation
 from loadtest_operator.loadtest.validation import (
@@ -202,9 +203,32 @@ def test_distribution_messages_say_what_to_change(patch: dict[str, Any], field: 
     assert (problem.field, problem.message) == (field, message)
 
 
+def test_what_loadgen_refuses_is_refused_with_the_spec_field(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The net under the rules: a run config loadgen refuses becomes a problem at the user's field.
+    (No spec reaches it through the rules above; a bad placeholder target stands in for one.)"""
+    monkeypatch.setattr(validation, "VALIDATION_URL", "vllm:8000")
+    (problem,) = validate_spec(make_spec())
+    assert problem.reason == LoadTestReason.RUN_CONFIG_INVALID
+    assert problem.field == "spec.target"
+    assert problem.message == (
+        "the load generator refuses this spec: 'vllm:8000' needs a scheme, e.g. http://127.0.0.1:8000 "
+        "(its run-config field target_url)"
+    )
+
+
 def test_every_distribution_rule_has_its_own_reason() -> None:
     assert set(validation._DISTRIBUTION_REASONS) == set(DistributionCode)
     assert len(set(validation._DISTRIBUTION_REASONS.values())) == len(DistributionCode)
+
+
+def test_the_net_reports_what_the_seam_cannot_build() -> None:
+    """check_run_config on its own, on a spec the rules refuse: a problem, never an exception."""
+    spec = make_spec(
+        {"workload": {"outputTokens": {"distribution": "Uniform", "mean": None, "min": 1, "max": 9}}}
+    )
+    (problem,) = validation.check_run_config(spec)
+    assert problem.reason == LoadTestReason.RUN_CONFIG_INVALID
+    assert "needs distribution Fixed with mean" in problem.message
 
 
 def test_summarize_keeps_every_message() -> None:
