@@ -10,16 +10,9 @@ from enum import StrEnum
 
 from pydantic import Field
 
+from loadtest_operator.api import fields
 from loadtest_operator.api.base import ApiModel
 from loadtest_operator.api.enums import LoadMode
-from loadtest_operator.api.fields import (
-    DEFAULT_TIMEOUT_SECONDS,
-    DEFAULT_WARMUP_REQUESTS,
-    LevelDurationSeconds,
-    RequestsPerLevel,
-    RequestTimeoutSeconds,
-    WarmupRequests,
-)
 from loadtest_operator.api.spec import (
     LoadGenerator,
     LoadLevel,
@@ -189,8 +182,9 @@ class CapacityRecommendationSpec(ApiModel):
         "peak * (1 + headroomPercent/100).",
     )
     search: Search = Field(default_factory=Search, description="How load levels are searched.")
-    requests_per_level: RequestsPerLevel = None
-    level_duration_seconds: LevelDurationSeconds = None
+    # The level length goes to every child LoadTest unchanged: the same field types as its `load`.
+    requests_per_level: fields.RequestsPerLevel = None
+    level_duration_seconds: fields.LevelDurationSeconds = None
     repeats: int = Field(
         default=1,
         ge=1,
@@ -198,8 +192,8 @@ class CapacityRecommendationSpec(ApiModel):
         description="Times every level is measured; a level is within SLO only if every repeat is, and "
         "the spread of the repeats is reported as an interval.",
     )
-    warmup_requests: WarmupRequests = DEFAULT_WARMUP_REQUESTS
-    timeout_seconds: RequestTimeoutSeconds = DEFAULT_TIMEOUT_SECONDS
+    warmup_requests: fields.WarmupRequests = fields.DEFAULT_WARMUP_REQUESTS
+    timeout_seconds: fields.RequestTimeoutSeconds = fields.DEFAULT_TIMEOUT_SECONDS
     cost: Cost | None = Field(default=None, description="GPU price, for the cost estimate.")
     load_generator: LoadGenerator = Field(
         default_factory=LoadGenerator, description="The pods that generate load (as in a LoadTest)."
