@@ -14,11 +14,14 @@ from pathlib import Path
 from typing import Any, Literal, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from loadgen.distribution import DistributionProblem, distribution_problems, shared_prefix_problems
 
 LoadMode = Literal["concurrency", "rate"]
 Arrival = Literal["constant", "poisson"]
 Api = Literal["chat", "completions"]
+Distribution = Literal["fixed", "uniform", "normal"]
 
 
 class _Strict(BaseModel):
@@ -27,36 +30,44 @@ class _Strict(BaseModel):
 
 
 class InputTokens(_Strict):
-    """Distribution of synthetic prompt lengths, in server tokens."""
+    """Distribution of synthetic prompt lengths, in server tokens (rules: `loadgen.distribution`)."""
 
-    distribution: Literal["fixed", "uniform", "normal"] = "fixed"
-    mean: int = Field(256, ge=1, description="fixed: the length; normal: the mean")
+    distribution: Distribution = "fixed"
+    mean: int | None = Field(None, ge=1, description="fixed: the length; normal: the mean")
     min: int | None = Field(None, ge=1, description="uniform: lower bound; normal: clip below")
     max: int | None = Field(None, ge=1, description="uniform: upper bound; normal: clip above")
-    stddev: float = Field(0.0, ge=0, description="normal: standard deviation")
+    stddev: float | None = Field(None, ge=0, description="normal: standard deviation, above 0")
 
     @model_validator(mode="after")
-    def _check_bounds(self) -> Self:
-        if self.distribution == "uniform" and (self.min is None or self.max is None):
-            raise ValueError("input_tokens: uniform needs both min and max, e.g. min: 100, max: 300")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"input_tokens: min ({self.min}) is above max ({self.max}); swap them")
-        if self.distribution == "normal" and self.stddev == 0:
-            raise ValueError("input_tokens: normal needs stddev > 0 (use distribution: fixed otherwise)")
+    def _check_parameters(self) -> Self:
+        _raise_problems(distribution_problems(self))
         return self
 
 
+def _raise_problems(problems: list[DistributionProblem]) -> None:
+    if problems:
+        raise ValueError("; ".join(p.message for p in problems))
+
+
 class Workload(_Strict):
-    input_tokens: InputTokens = InputTokens()
+    input_tokens: InputTokens = InputTokens(mean=256)
     output_tokens: int = Field(128, ge=1, description="max_tokens, pinned with min_tokens + ignore_eos")
     dataset_path: Path | None = Field(
         None, description="ShareGPT-format JSON; prompts are taken from it instead of synthetic text"
     )
-    shared_prefix_tokens: int = Field(0, ge=0, description="tokens of a common prefix on every prompt")
+    shared_prefix_tokens: int = Field(
+        0, ge=0, description="tokens of a common prefix on every prompt; synthetic prompts must be longer"
+    )
     pin_output_length: bool = Field(
         True, description="send vLLM's min_tokens and ignore_eos so every reply is output_tokens long"
     )
     calibrate: bool = Field(True, description="fit prompt length to the server's tokenizer")
+
+    @model_validator(mode="after")
+    def _check_prefix(self) -> Self:
+        if self.dataset_path is None:
+            _raise_problems(shared_prefix_problems(self.shared_prefix_tokens, self.input_tokens))
+        return self
 
 
 class Slo(_Strict):
@@ -104,12 +115,22 @@ class RunConfig(_Strict):
     shard_index: int = Field(0, ge=0)
     shard_count: int = Field(1, ge=1)
 
+    @field_validator("target_url")
+    @classmethod
+    def _check_url(cls, url: str) -> str:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"{url!r} needs a scheme, e.g. http://127.0.0.1:8000")
+        return url
+
+    @field_validator("levels")
+    @classmethod
+    def _check_levels(cls, levels: list[int]) -> list[int]:
+        if any(level < 1 for level in levels):
+            raise ValueError(f"levels must all be >= 1 (got {levels})")
+        return levels
+
     @model_validator(mode="after")
     def _check(self) -> Self:
-        if not self.target_url.startswith(("http://", "https://")):
-            raise ValueError(f"target_url {self.target_url!r} needs a scheme, e.g. http://127.0.0.1:8000")
-        if any(level < 1 for level in self.levels):
-            raise ValueError(f"levels must all be >= 1 (got {self.levels})")
         if self.requests_per_level is None and self.level_duration_seconds is None:
             raise ValueError(
                 "set requests_per_level or level_duration_seconds (or both: the level ends at the first)"

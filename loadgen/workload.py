@@ -76,11 +76,16 @@ class SyntheticText:
 
 
 def sample_input_tokens(spec: InputTokens, rng: random.Random) -> int:
+    # The schema guarantees the parameters each distribution needs (loadgen.distribution).
     if spec.distribution == "fixed":
+        assert spec.mean is not None
         return spec.mean
     if spec.distribution == "uniform":
-        low, high = spec.min or 1, spec.max or spec.mean  # both set: the schema checks it
-        return rng.randint(low, high)
+        assert spec.min is not None
+        assert spec.max is not None
+        return rng.randint(spec.min, spec.max)
+    assert spec.mean is not None
+    assert spec.stddev is not None
     value = round(rng.gauss(spec.mean, spec.stddev))
     low = spec.min if spec.min is not None else 1
     high = spec.max if spec.max is not None else value

@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
+from loadtest_operator.api import fields
 from loadtest_operator.api.base import ApiModel
 from loadtest_operator.api.conditions import CAPACITY_CONDITIONS
 from loadtest_operator.api.enums import LoadMode
@@ -183,18 +184,9 @@ class CapacityRecommendationSpec(ApiModel):
         "peak * (1 + headroomPercent/100).",
     )
     search: Search = Field(default_factory=Search, description="How load levels are searched.")
-    requests_per_level: int | None = Field(
-        default=None,
-        ge=1,
-        le=10_000_000,
-        description="Requests measured per level. Set this or levelDurationSeconds.",
-    )
-    level_duration_seconds: int | None = Field(
-        default=None,
-        ge=1,
-        le=86_400,
-        description="Seconds measured per level. Set this or requestsPerLevel.",
-    )
+    # The level length goes to every child LoadTest unchanged: the same field types as its `load`.
+    requests_per_level: fields.RequestsPerLevel = None
+    level_duration_seconds: fields.LevelDurationSeconds = None
     repeats: int = Field(
         default=1,
         ge=1,
@@ -202,12 +194,8 @@ class CapacityRecommendationSpec(ApiModel):
         description="Times every level is measured; a level is within SLO only if every repeat is, and "
         "the spread of the repeats is reported as an interval.",
     )
-    warmup_requests: int = Field(
-        default=0, ge=0, le=1_000_000, description="Requests sent before each measurement and left out."
-    )
-    timeout_seconds: int = Field(
-        default=120, ge=1, le=3_600, description="Per-request timeout; a timed-out request is an error."
-    )
+    warmup_requests: fields.WarmupRequests = fields.DEFAULT_WARMUP_REQUESTS
+    timeout_seconds: fields.RequestTimeoutSeconds = fields.DEFAULT_TIMEOUT_SECONDS
     cost: Cost | None = Field(default=None, description="GPU price, for the cost estimate.")
     load_generator: LoadGenerator = Field(
         default_factory=LoadGenerator, description="The pods that generate load (as in a LoadTest)."

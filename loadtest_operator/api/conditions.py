@@ -91,6 +91,8 @@ class LoadTestReason(StrEnum):
     DISTRIBUTION_PARAMETER_MISSING = "DistributionParameterMissing"
     DISTRIBUTION_PARAMETER_UNUSED = "DistributionParameterUnused"
     DISTRIBUTION_RANGE_INVALID = "DistributionRangeInvalid"
+    DISTRIBUTION_WITHOUT_SPREAD = "DistributionWithoutSpread"
+    SHARED_PREFIX_TOO_LONG = "SharedPrefixTooLong"
     LEVELS_NOT_SET = "LevelsNotSet"
     LEVEL_NOT_POSITIVE = "LevelNotPositive"
     LEVELS_NOT_UNIQUE = "LevelsNotUnique"
@@ -105,6 +107,7 @@ class LoadTestReason(StrEnum):
     SLO_EMPTY = "SloEmpty"
     CRITERIA_NEED_SLO = "CriteriaNeedSlo"
     CRITERIA_LEVEL_UNKNOWN = "CriteriaLevelUnknown"
+    RUN_CONFIG_INVALID = "RunConfigInvalid"
     # Refusals (Accepted=False): what the spec names in the cluster
     SERVICE_NOT_FOUND = "ServiceNotFound"
     SERVICE_WITHOUT_CLUSTER_IP = "ServiceWithoutClusterIP"
@@ -148,6 +151,9 @@ LOADTEST_REASONS: dict[LoadTestReason, str] = {
     "ignores",
     LoadTestReason.DISTRIBUTION_RANGE_INVALID: "Accepted=False: a token distribution's min, mean and max are "
     "out of order",
+    LoadTestReason.DISTRIBUTION_WITHOUT_SPREAD: "Accepted=False: a Normal token distribution with stddev 0",
+    LoadTestReason.SHARED_PREFIX_TOO_LONG: "Accepted=False: sharedPrefixTokens leaves the shortest prompt no "
+    "unique part",
     LoadTestReason.LEVELS_NOT_SET: "Accepted=False: no load level",
     LoadTestReason.LEVEL_NOT_POSITIVE: "Accepted=False: a level below 1",
     LoadTestReason.LEVELS_NOT_UNIQUE: "Accepted=False: a level appears twice",
@@ -165,6 +171,8 @@ LOADTEST_REASONS: dict[LoadTestReason, str] = {
     LoadTestReason.SLO_EMPTY: "Accepted=False: slo set without any objective",
     LoadTestReason.CRITERIA_NEED_SLO: "Accepted=False: successCriteria judge the SLO, but slo is unset",
     LoadTestReason.CRITERIA_LEVEL_UNKNOWN: "Accepted=False: minLevelWithinSlo is not one of the levels",
+    LoadTestReason.RUN_CONFIG_INVALID: "Accepted=False: the load generator refuses the run config made from "
+    "the spec",
     LoadTestReason.SERVICE_NOT_FOUND: "Accepted=False: target.serviceRef names no Service",
     LoadTestReason.SERVICE_WITHOUT_CLUSTER_IP: "Accepted=False: the Service is headless or ExternalName",
     LoadTestReason.SERVICE_WITHOUT_SELECTOR: "Accepted=False: the Service has no selector",

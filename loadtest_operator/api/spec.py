@@ -12,6 +12,14 @@ from pydantic import Field
 
 from loadtest_operator.api.base import ApiModel
 from loadtest_operator.api.enums import Api, Arrival, Distribution, LoadMode, Placement
+from loadtest_operator.api.fields import (
+    DEFAULT_TIMEOUT_SECONDS,
+    DEFAULT_WARMUP_REQUESTS,
+    LevelDurationSeconds,
+    RequestsPerLevel,
+    RequestTimeoutSeconds,
+    WarmupRequests,
+)
 
 # DNS-1035 label: what a Service name must be.
 DNS_LABEL_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
@@ -24,6 +32,11 @@ ServiceName = Annotated[str, Field(min_length=1, max_length=63, pattern=DNS_LABE
 ObjectName = Annotated[str, Field(min_length=1, max_length=253, pattern=DNS_SUBDOMAIN_PATTERN)]
 DataKey = Annotated[str, Field(min_length=1, max_length=253, pattern=DATA_KEY_PATTERN)]
 Quantity = int | str
+
+# Rate mode's arrival process when spec.load.arrival is unset.
+DEFAULT_ARRIVAL = Arrival.POISSON
+# The answer length with a dataset and no outputTokens (the dataset's own answers are not replayed).
+DATASET_OUTPUT_TOKENS = 128
 
 
 class ServiceRef(ApiModel):
@@ -101,8 +114,9 @@ class Workload(ApiModel):
     )
     output_tokens: TokenDistribution | None = Field(
         default=None,
-        description="Requested completion length (max_tokens, with ignore_eos). Required for synthetic "
-        "prompts; with a dataset, overrides the dataset's completion lengths.",
+        description="Requested completion length (max_tokens, with ignore_eos), Fixed only. Required for "
+        f"synthetic prompts; with a dataset, {DATASET_OUTPUT_TOKENS} tokens when unset (the dataset's own "
+        "answers are not replayed).",
     )
     dataset_config_map_ref: ConfigMapKeyRef | None = Field(
         default=None,
@@ -134,7 +148,8 @@ class Load(ApiModel):
     )
     arrival: Arrival | None = Field(
         default=None,
-        description="Rate mode only: spacing of request starts, Constant or Poisson (default Poisson).",
+        description="Rate mode only: spacing of request starts, Constant or Poisson (default "
+        f"{DEFAULT_ARRIVAL.value}).",
     )
     max_concurrency: int | None = Field(
         default=None,
@@ -143,27 +158,10 @@ class Load(ApiModel):
         description="Rate mode only: cap on requests in flight. A level that hits the cap is reported "
         "as client-saturated.",
     )
-    requests_per_level: int | None = Field(
-        default=None,
-        ge=1,
-        le=10_000_000,
-        description="Requests measured per level. Set this or levelDurationSeconds.",
-    )
-    level_duration_seconds: int | None = Field(
-        default=None,
-        ge=1,
-        le=86_400,
-        description="Seconds measured per level. Set this or requestsPerLevel.",
-    )
-    warmup_requests: int = Field(
-        default=0,
-        ge=0,
-        le=1_000_000,
-        description="Requests sent before the first level and left out of every result.",
-    )
-    timeout_seconds: int = Field(
-        default=120, ge=1, le=3_600, description="Per-request timeout; a timed-out request is an error."
-    )
+    requests_per_level: RequestsPerLevel = None
+    level_duration_seconds: LevelDurationSeconds = None
+    warmup_requests: WarmupRequests = DEFAULT_WARMUP_REQUESTS
+    timeout_seconds: RequestTimeoutSeconds = DEFAULT_TIMEOUT_SECONDS
 
 
 class Slo(ApiModel):

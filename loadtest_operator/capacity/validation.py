@@ -9,7 +9,6 @@ from pydantic import ValidationError
 
 from loadtest_operator.api import (
     CapacityRecommendationSpec,
-    Distribution,
     LoadMode,
     ResolvedWorkload,
     SearchMode,
@@ -19,7 +18,7 @@ from loadtest_operator.api import (
 from loadtest_operator.api.conditions import CapacityReason
 from loadtest_operator.capacity.children import child_spec
 from loadtest_operator.core.problems import Problem
-from loadtest_operator.loadtest.validation import validate_spec
+from loadtest_operator.loadtest.validation import check_distribution, validate_spec
 
 
 def parse_capacity_spec(raw: Mapping[str, Any]) -> tuple[CapacityRecommendationSpec | None, list[Problem]]:
@@ -58,9 +57,10 @@ def validate_capacity_spec(spec: CapacityRecommendationSpec) -> list[Problem]:
                 bad(f"spec.workload.{name}", "required unless fromPrometheus derives it")
     for name, tokens in (("inputTokens", workload.input_tokens), ("outputTokens", workload.output_tokens)):
         if tokens is not None:
+            # The LoadTest's (and so loadgen's) distribution rules, reported as this kind's InvalidSpec.
             problems += [
-                Problem(CapacityReason.INVALID_SPEC, m, f"spec.workload.{name}")
-                for m in _distribution_problems(tokens)
+                Problem(CapacityReason.INVALID_SPEC, p.message, p.field)
+                for p in check_distribution(tokens, f"spec.workload.{name}")
             ]
     slo = spec.slo
     if slo.ttft_milliseconds is None and slo.tpot_milliseconds is None and slo.e2e_milliseconds is None:
@@ -110,15 +110,3 @@ def _capacity_field(field: str) -> str:
         if field.startswith(child_prefix):
             return own_prefix + field[len(child_prefix) :]
     return field
-
-
-def _distribution_problems(tokens: TokenDistribution) -> list[str]:
-    if tokens.distribution is Distribution.FIXED and tokens.mean is None:
-        return ["Fixed needs mean"]
-    if tokens.distribution is Distribution.UNIFORM and (tokens.min is None or tokens.max is None):
-        return ["Uniform needs min and max"]
-    if tokens.distribution is Distribution.NORMAL and (tokens.mean is None or tokens.stddev is None):
-        return ["Normal needs mean and stddev"]
-    if tokens.min is not None and tokens.max is not None and tokens.min > tokens.max:
-        return ["min must not exceed max"]
-    return []

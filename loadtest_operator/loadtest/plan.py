@@ -164,6 +164,8 @@ def _start(tick: _Tick, spec: LoadTestSpec) -> Plan:
             manifests = _run_objects(tick.observed, spec, target, facts)
         except RunConfigTooLargeError as exc:
             problems = [Problem(R.RUN_CONFIG_TOO_LARGE, str(exc), "spec.workload")]
+        except ValueError as exc:  # loadgen refuses the config with the resolved URL or model
+            problems = [Problem(R.RUN_CONFIG_INVALID, str(exc), "spec.target")]
     if problems or target is None:
         _reject(tick, spec.run_id, problems)
         return _plan(tick, store=_store(tick, spec, final=True))

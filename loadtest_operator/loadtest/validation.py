@@ -4,12 +4,17 @@
 fetched from the cluster (as plain dicts, or None when absent), so they stay pure and table-testable.
 """
 
-import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
 
+from loadgen.distribution import (
+    DistributionCode,
+    DistributionProblem,
+    distribution_problems,
+    shared_prefix_problems,
+)
 from loadtest_operator.api import (
     ConfigMapKeyRef,
     Distribution,
@@ -20,7 +25,9 @@ from loadtest_operator.api import (
     ServiceRef,
     TokenDistribution,
 )
+from loadtest_operator.api.conditions import LoadTestReason
 from loadtest_operator.core.problems import Problem
+from loadtest_operator.loadtest.run_config import VALIDATION_URL, build_run_config, spec_field
 from loadtest_operator.loadtest.target import is_pod_ready
 
 
@@ -34,15 +41,20 @@ def parse_spec(raw: Mapping[str, Any]) -> tuple[LoadTestSpec | None, list[Proble
         return LoadTestSpec.model_validate(raw), []
     except ValidationError as error:
         problems = [
-            Problem("InvalidSpec", str(e["msg"]), ".".join(["spec", *(str(part) for part in e["loc"])]))
+            Problem(
+                LoadTestReason.INVALID_SPEC,
+                str(e["msg"]),
+                ".".join(["spec", *(str(part) for part in e["loc"])]),
+            )
             for e in error.errors()
         ]
         return None, problems
 
 
 def validate_spec(spec: LoadTestSpec) -> list[Problem]:
-    """Every problem in `spec`, in field order. An empty list means the spec can run."""
-    return [
+    """Every problem in `spec`, in field order. An empty list means the spec can run: the load generator
+    accepts the run config made from it (checked last, on a spec every rule here accepts)."""
+    problems = [
         *_check_target(spec),
         *_check_workload(spec),
         *_check_levels(spec),
@@ -51,6 +63,7 @@ def validate_spec(spec: LoadTestSpec) -> list[Problem]:
         *_check_shards(spec),
         *_check_slo_and_criteria(spec),
     ]
+    return problems or check_run_config(spec)
 
 
 def _check_target(spec: LoadTestSpec) -> list[Problem]:
@@ -59,18 +72,20 @@ def _check_target(spec: LoadTestSpec) -> list[Problem]:
     if target.service_ref is None and target.url is None:
         return [
             Problem(
-                "TargetNotSet",
+                LoadTestReason.TARGET_NOT_SET,
                 "set serviceRef (a Service in this namespace) or url (the server's base URL)",
                 field,
             )
         ]
     if target.service_ref is not None and target.url is not None:
-        return [Problem("TargetAmbiguous", "set only one of serviceRef and url, not both", field)]
+        return [
+            Problem(LoadTestReason.TARGET_AMBIGUOUS, "set only one of serviceRef and url, not both", field)
+        ]
     placement = spec.load_generator.placement
     if target.url is not None and placement in (Placement.SAME_NODE, Placement.SAME_ZONE):
         return [
             Problem(
-                "PlacementNeedsServiceRef",
+                LoadTestReason.PLACEMENT_NEEDS_SERVICE_REF,
                 f"placement {placement.value} needs the target's pods, which only serviceRef can find; "
                 "use placement Anywhere with url, or point serviceRef at the Service",
                 "spec.loadGenerator.placement",
@@ -84,17 +99,31 @@ def _check_workload(spec: LoadTestSpec) -> list[Problem]:
     field = "spec.workload"
     if workload.input_tokens is None and workload.dataset_config_map_ref is None:
         return [
-            Problem("WorkloadNotSet", "set inputTokens (synthetic prompts) or datasetConfigMapRef", field)
+            Problem(
+                LoadTestReason.WORKLOAD_NOT_SET,
+                "set inputTokens (synthetic prompts) or datasetConfigMapRef",
+                field,
+            )
         ]
     if workload.input_tokens is not None and workload.dataset_config_map_ref is not None:
-        return [Problem("WorkloadAmbiguous", "set only one of inputTokens and datasetConfigMapRef", field)]
+        return [
+            Problem(
+                LoadTestReason.WORKLOAD_AMBIGUOUS,
+                "set only one of inputTokens and datasetConfigMapRef",
+                field,
+            )
+        ]
     problems: list[Problem] = []
     if workload.input_tokens is not None:
-        problems += check_distribution(workload.input_tokens, f"{field}.inputTokens")
+        input_problems = check_distribution(workload.input_tokens, f"{field}.inputTokens")
+        problems += input_problems or _distribution_problems(
+            shared_prefix_problems(workload.shared_prefix_tokens, workload.input_tokens),
+            f"{field}.sharedPrefixTokens",
+        )
         if workload.output_tokens is None:
             problems.append(
                 Problem(
-                    "OutputTokensNotSet",
+                    LoadTestReason.OUTPUT_TOKENS_NOT_SET,
                     "synthetic prompts need outputTokens, the completion length to request",
                     f"{field}.outputTokens",
                 )
@@ -107,7 +136,7 @@ def _check_workload(spec: LoadTestSpec) -> list[Problem]:
             # ignore_eos), so TPOT and throughput compare across levels; a spread is not supported yet.
             problems.append(
                 Problem(
-                    "OutputDistributionNotSupported",
+                    LoadTestReason.OUTPUT_DISTRIBUTION_NOT_SUPPORTED,
                     "the load generator requests one answer length per run; use distribution: Fixed with mean",
                     f"{field}.outputTokens.distribution",
                 )
@@ -115,53 +144,47 @@ def _check_workload(spec: LoadTestSpec) -> list[Problem]:
     return problems
 
 
-# Which parameters each distribution reads; any other one set is a mistake the user should hear about.
-_REQUIRED_PARAMETERS = {
-    Distribution.FIXED: ("mean",),
-    Distribution.UNIFORM: ("min", "max"),
-    Distribution.NORMAL: ("mean", "stddev"),
+# The one set of distribution rules is loadgen's (loadgen.distribution); each rule has its own reason here.
+_DISTRIBUTION_REASONS: dict[DistributionCode, LoadTestReason] = {
+    DistributionCode.PARAMETER_MISSING: LoadTestReason.DISTRIBUTION_PARAMETER_MISSING,
+    DistributionCode.PARAMETER_UNUSED: LoadTestReason.DISTRIBUTION_PARAMETER_UNUSED,
+    DistributionCode.RANGE_INVALID: LoadTestReason.DISTRIBUTION_RANGE_INVALID,
+    DistributionCode.WITHOUT_SPREAD: LoadTestReason.DISTRIBUTION_WITHOUT_SPREAD,
+    DistributionCode.SHARED_PREFIX_TOO_LONG: LoadTestReason.SHARED_PREFIX_TOO_LONG,
 }
-_OPTIONAL_PARAMETERS = {
-    Distribution.FIXED: (),
-    Distribution.UNIFORM: (),
-    Distribution.NORMAL: ("min", "max"),
-}
-_ALL_PARAMETERS = ("mean", "min", "max", "stddev")
+
+
+def _distribution_problems(found: list[DistributionProblem], field: str) -> list[Problem]:
+    return [Problem(_DISTRIBUTION_REASONS[p.code], p.message, field) for p in found]
 
 
 def check_distribution(dist: TokenDistribution, field: str) -> list[Problem]:
-    """Problems with one token-count distribution: parameters missing, unused, or out of order."""
-    kind = dist.distribution
-    values = {name: getattr(dist, name) for name in _ALL_PARAMETERS}
-    problems: list[Problem] = []
-    missing = [name for name in _REQUIRED_PARAMETERS[kind] if values[name] is None]
-    if missing:
-        problems.append(
-            Problem("DistributionParameterMissing", f"{kind.value} needs {' and '.join(missing)}", field)
-        )
-    used = _REQUIRED_PARAMETERS[kind] + _OPTIONAL_PARAMETERS[kind]
-    unused = [name for name in _ALL_PARAMETERS if values[name] is not None and name not in used]
-    if unused:
-        problems.append(
+    """Problems with one token-count distribution (loadgen's rules): parameters missing, unused, out of
+    order, or a Normal without spread."""
+    return _distribution_problems(distribution_problems(dist), field)
+
+
+def check_run_config(spec: LoadTestSpec) -> list[Problem]:
+    """What the load generator itself refuses in the run config made from `spec`, with the spec field at
+    fault, so that no spec is accepted here and then refused in the shard pods.
+
+    The target is not resolved yet: a placeholder URL stands in for it. Every rule loadgen has should
+    also have its own check above, with its own reason; this is the net under them (RunConfigInvalid)."""
+    try:
+        build_run_config(spec, VALIDATION_URL, spec.target.model)
+    except ValidationError as error:
+        return [
             Problem(
-                "DistributionParameterUnused",
-                f"{kind.value} does not use {' or '.join(unused)}; remove it or change distribution",
-                field,
+                LoadTestReason.RUN_CONFIG_INVALID,
+                f"the load generator refuses this spec: {e['msg'].removeprefix('Value error, ')} "
+                f"(its run-config field {'.'.join(str(part) for part in e['loc']) or '(config)'})",
+                spec_field(e["loc"]),
             )
-        )
-    ordered = [
-        (name, values[name]) for name in ("min", "mean", "max") if name in used and values[name] is not None
-    ]
-    for (low_name, low), (high_name, high) in itertools.pairwise(ordered):
-        if low > high:
-            problems.append(
-                Problem(
-                    "DistributionRangeInvalid",
-                    f"{low_name} ({low}) must not exceed {high_name} ({high})",
-                    field,
-                )
-            )
-    return problems
+            for e in error.errors()
+        ]
+    except ValueError as error:  # a spec the checks above refuse (build_run_config's own precondition)
+        return [Problem(LoadTestReason.RUN_CONFIG_INVALID, str(error), "spec")]
+    return []
 
 
 def _check_levels(spec: LoadTestSpec) -> list[Problem]:
@@ -169,15 +192,23 @@ def _check_levels(spec: LoadTestSpec) -> list[Problem]:
     field = "spec.load.levels"
     problems: list[Problem] = []
     if not levels:
-        return [Problem("LevelsNotSet", "give at least one load level", field)]
+        return [Problem(LoadTestReason.LEVELS_NOT_SET, "give at least one load level", field)]
     if any(level < 1 for level in levels):
-        problems.append(Problem("LevelNotPositive", f"every level must be at least 1, got {levels}", field))
+        problems.append(
+            Problem(LoadTestReason.LEVEL_NOT_POSITIVE, f"every level must be at least 1, got {levels}", field)
+        )
     duplicates = sorted({level for level in levels if levels.count(level) > 1})
     if duplicates:
-        problems.append(Problem("LevelsNotUnique", f"levels {duplicates} appear more than once", field))
+        problems.append(
+            Problem(LoadTestReason.LEVELS_NOT_UNIQUE, f"levels {duplicates} appear more than once", field)
+        )
     elif levels != sorted(levels):
         problems.append(
-            Problem("LevelsNotSorted", f"list levels in ascending order, e.g. {sorted(levels)}", field)
+            Problem(
+                LoadTestReason.LEVELS_NOT_SORTED,
+                f"list levels in ascending order, e.g. {sorted(levels)}",
+                field,
+            )
         )
     return problems
 
@@ -186,11 +217,17 @@ def _check_level_length(spec: LoadTestSpec) -> list[Problem]:
     load = spec.load
     field = "spec.load"
     if load.requests_per_level is None and load.level_duration_seconds is None:
-        return [Problem("LevelLengthNotSet", "set requestsPerLevel or levelDurationSeconds", field)]
+        return [
+            Problem(
+                LoadTestReason.LEVEL_LENGTH_NOT_SET, "set requestsPerLevel or levelDurationSeconds", field
+            )
+        ]
     if load.requests_per_level is not None and load.level_duration_seconds is not None:
         return [
             Problem(
-                "LevelLengthAmbiguous", "set only one of requestsPerLevel and levelDurationSeconds", field
+                LoadTestReason.LEVEL_LENGTH_AMBIGUOUS,
+                "set only one of requestsPerLevel and levelDurationSeconds",
+                field,
             )
         ]
     requests = load.requests_per_level
@@ -199,7 +236,7 @@ def _check_level_length(spec: LoadTestSpec) -> list[Problem]:
         if too_high:
             return [
                 Problem(
-                    "RequestsBelowLevel",
+                    LoadTestReason.REQUESTS_BELOW_LEVEL,
                     f"requestsPerLevel ({requests}) is below levels {too_high}: those levels could never "
                     f"have that many requests in flight; raise requestsPerLevel to at least {max(too_high)}",
                     "spec.load.requestsPerLevel",
@@ -216,7 +253,7 @@ def _check_mode_fields(spec: LoadTestSpec) -> list[Problem]:
     if load.arrival is not None:
         problems.append(
             Problem(
-                "ArrivalNeedsRateMode",
+                LoadTestReason.ARRIVAL_NEEDS_RATE_MODE,
                 "arrival only applies in Rate mode; remove it or set mode: Rate",
                 "spec.load.arrival",
             )
@@ -224,7 +261,7 @@ def _check_mode_fields(spec: LoadTestSpec) -> list[Problem]:
     if load.max_concurrency is not None:
         problems.append(
             Problem(
-                "MaxConcurrencyNeedsRateMode",
+                LoadTestReason.MAX_CONCURRENCY_NEEDS_RATE_MODE,
                 "in Concurrency mode the levels are the concurrency; remove maxConcurrency or set mode: Rate",
                 "spec.load.maxConcurrency",
             )
@@ -243,7 +280,7 @@ def _check_shards(spec: LoadTestSpec) -> list[Problem]:
     if load.mode is LoadMode.CONCURRENCY and load.levels and shards > min(load.levels):
         problems.append(
             Problem(
-                "TooManyShards",
+                LoadTestReason.TOO_MANY_SHARDS,
                 f"parallelism ({shards}) exceeds the smallest level ({min(load.levels)}): every shard "
                 f"needs at least one request in flight; set parallelism to at most {min(load.levels)}",
                 field,
@@ -252,7 +289,7 @@ def _check_shards(spec: LoadTestSpec) -> list[Problem]:
     if load.max_concurrency is not None and shards > load.max_concurrency:
         problems.append(
             Problem(
-                "TooManyShards",
+                LoadTestReason.TOO_MANY_SHARDS,
                 f"parallelism ({shards}) exceeds maxConcurrency ({load.max_concurrency}); lower parallelism",
                 field,
             )
@@ -260,7 +297,7 @@ def _check_shards(spec: LoadTestSpec) -> list[Problem]:
     if load.requests_per_level is not None and shards > load.requests_per_level:
         problems.append(
             Problem(
-                "TooManyShards",
+                LoadTestReason.TOO_MANY_SHARDS,
                 f"parallelism ({shards}) exceeds requestsPerLevel ({load.requests_per_level}); "
                 "every shard needs at least one request per level",
                 field,
@@ -270,7 +307,7 @@ def _check_shards(spec: LoadTestSpec) -> list[Problem]:
     if minimum is not None and minimum > shards:
         problems.append(
             Problem(
-                "MinSucceededShardsTooLarge",
+                LoadTestReason.MIN_SUCCEEDED_SHARDS_TOO_LARGE,
                 f"minSucceededShards ({minimum}) exceeds parallelism ({shards}); the run could never succeed",
                 "spec.loadGenerator.minSucceededShards",
             )
@@ -290,7 +327,7 @@ def _check_slo_and_criteria(spec: LoadTestSpec) -> list[Problem]:
     ):
         problems.append(
             Problem(
-                "SloEmpty",
+                LoadTestReason.SLO_EMPTY,
                 "set at least one of ttftMilliseconds, tpotMilliseconds, e2eMilliseconds, or remove slo",
                 "spec.slo",
             )
@@ -304,7 +341,7 @@ def _check_slo_and_criteria(spec: LoadTestSpec) -> list[Problem]:
         if value is not None and slo is None:
             problems.append(
                 Problem(
-                    "CriteriaNeedSlo",
+                    LoadTestReason.CRITERIA_NEED_SLO,
                     f"{name} judges requests against the SLO; add spec.slo",
                     f"spec.successCriteria.{name}",
                 )
@@ -313,7 +350,7 @@ def _check_slo_and_criteria(spec: LoadTestSpec) -> list[Problem]:
     if level is not None and level not in spec.load.levels:
         problems.append(
             Problem(
-                "CriteriaLevelUnknown",
+                LoadTestReason.CRITERIA_LEVEL_UNKNOWN,
                 f"minLevelWithinSlo ({level}) is not one of the levels {spec.load.levels}",
                 "spec.successCriteria.minLevelWithinSlo",
             )
@@ -328,13 +365,15 @@ def check_service(service: Mapping[str, Any] | None, ref: ServiceRef) -> list[Pr
     """Problems with the target Service (`None` when it does not exist)."""
     field = "spec.target.serviceRef"
     if service is None:
-        return [Problem("ServiceNotFound", f"no Service {ref.name!r} in this namespace", field)]
+        return [
+            Problem(LoadTestReason.SERVICE_NOT_FOUND, f"no Service {ref.name!r} in this namespace", field)
+        ]
     svc_spec: Mapping[str, Any] = service.get("spec") or {}
     problems: list[Problem] = []
     if svc_spec.get("type") == "ExternalName" or svc_spec.get("clusterIP") in (None, "", "None"):
         problems.append(
             Problem(
-                "ServiceWithoutClusterIP",
+                LoadTestReason.SERVICE_WITHOUT_CLUSTER_IP,
                 f"Service {ref.name!r} has no ClusterIP (headless or ExternalName); give it a ClusterIP "
                 "or use url",
                 field,
@@ -343,7 +382,7 @@ def check_service(service: Mapping[str, Any] | None, ref: ServiceRef) -> list[Pr
     if not svc_spec.get("selector"):
         problems.append(
             Problem(
-                "ServiceWithoutSelector",
+                LoadTestReason.SERVICE_WITHOUT_SELECTOR,
                 f"Service {ref.name!r} has no selector, so its pods cannot be found; add a selector",
                 field,
             )
@@ -352,7 +391,7 @@ def check_service(service: Mapping[str, Any] | None, ref: ServiceRef) -> list[Pr
     if ref.port not in ports:
         problems.append(
             Problem(
-                "ServicePortNotFound",
+                LoadTestReason.SERVICE_PORT_NOT_FOUND,
                 f"Service {ref.name!r} has no port {ref.port}; its ports are {ports}",
                 f"{field}.port",
             )
@@ -368,7 +407,7 @@ def check_target_pods(pods: Sequence[Mapping[str, Any]], service_name: str) -> l
     seen = f"found {len(pods)} pod(s), phases {phases}" if pods else "its selector matches no pods"
     return [
         Problem(
-            "NoReadyPods",
+            LoadTestReason.NO_READY_PODS,
             f"Service {service_name!r} selects no running, ready pod ({seen}); wait for the server to start",
             "spec.target.serviceRef",
         )
@@ -378,11 +417,15 @@ def check_target_pods(pods: Sequence[Mapping[str, Any]], service_name: str) -> l
 def check_secret_key(secret: Mapping[str, Any] | None, ref: SecretKeyRef, field: str) -> list[Problem]:
     """Problems with a Secret key reference (`secret` is None when the Secret does not exist)."""
     if secret is None:
-        return [Problem("SecretNotFound", f"no Secret {ref.name!r} in this namespace", field)]
+        return [Problem(LoadTestReason.SECRET_NOT_FOUND, f"no Secret {ref.name!r} in this namespace", field)]
     keys = sorted({*(secret.get("data") or {}), *(secret.get("stringData") or {})})
     if ref.key not in keys:
         return [
-            Problem("SecretKeyNotFound", f"Secret {ref.name!r} has no key {ref.key!r}; keys: {keys}", field)
+            Problem(
+                LoadTestReason.SECRET_KEY_NOT_FOUND,
+                f"Secret {ref.name!r} has no key {ref.key!r}; keys: {keys}",
+                field,
+            )
         ]
     return []
 
@@ -392,12 +435,18 @@ def check_config_map_key(
 ) -> list[Problem]:
     """Problems with a ConfigMap key reference (`config_map` is None when it does not exist)."""
     if config_map is None:
-        return [Problem("ConfigMapNotFound", f"no ConfigMap {ref.name!r} in this namespace", field)]
+        return [
+            Problem(
+                LoadTestReason.CONFIG_MAP_NOT_FOUND, f"no ConfigMap {ref.name!r} in this namespace", field
+            )
+        ]
     keys = sorted({*(config_map.get("data") or {}), *(config_map.get("binaryData") or {})})
     if ref.key not in keys:
         return [
             Problem(
-                "ConfigMapKeyNotFound", f"ConfigMap {ref.name!r} has no key {ref.key!r}; keys: {keys}", field
+                LoadTestReason.CONFIG_MAP_KEY_NOT_FOUND,
+                f"ConfigMap {ref.name!r} has no key {ref.key!r}; keys: {keys}",
+                field,
             )
         ]
     return []

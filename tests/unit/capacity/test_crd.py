@@ -173,3 +173,14 @@ def test_api_doc_lists_every_capacity_reason() -> None:
         assert f"| `{reason}` | `Ready=" in section
     assert "| `Ready` |" in section
     assert "GpuMetricsAvailable" not in section
+
+
+@pytest.mark.parametrize(
+    "field", ["requestsPerLevel", "levelDurationSeconds", "warmupRequests", "timeoutSeconds"]
+)
+def test_level_length_fields_are_one_declaration_in_both_crds(schema: dict[str, Any], field: str) -> None:
+    """The fields a CapacityRecommendation hands to its child LoadTests share their type (api/fields.py):
+    same constraints, same default, same description."""
+    loadtest = crdgen.loadtest_crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    load = loadtest["properties"]["spec"]["properties"]["load"]["properties"]
+    assert schema["properties"]["spec"]["properties"][field] == load[field]

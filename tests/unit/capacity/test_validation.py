@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 
+from loadtest_operator.api.conditions import CapacityReason
 from loadtest_operator.capacity.validation import parse_capacity_spec, validate_capacity_spec
 from tests.unit.capacity.specs import make_spec, raw_spec
 
@@ -52,7 +53,7 @@ def test_the_example_spec_is_valid() -> None:
                 }
             },
             "spec.workload.inputTokens",
-            "Uniform needs min and max",
+            "Uniform needs max; set it, e.g. min: 100, max: 300",
         ),
         ({"slo": {"goodputPercent": 90}}, "spec.slo", "at least one"),
         ({"levelDurationSeconds": 60}, "spec", "exactly one of requestsPerLevel"),
@@ -76,6 +77,39 @@ def test_problems(overrides: dict[str, Any], field: str, message: str) -> None:
     problems = validate_capacity_spec(make_spec(**overrides))
     assert any(p.field == field and message in p.message and p.reason == "InvalidSpec" for p in problems), (
         problems
+    )
+
+
+def _tokens(input_tokens: dict[str, Any]) -> dict[str, Any]:
+    return {"workload": {"peakConcurrency": 5, "inputTokens": input_tokens, "outputTokens": {"mean": 64}}}
+
+
+@pytest.mark.parametrize(
+    ("input_tokens", "message"),
+    [
+        # Accepted before (the children then failed in their pods: loadgen refused stddev 0).
+        (
+            {"distribution": "Normal", "mean": 256, "stddev": 0},
+            "Normal needs stddev above 0; for one length for every request use distribution: Fixed with mean: 256",
+        ),
+        # Refused before only through a child's validation, after every other problem was fixed.
+        (
+            {"distribution": "Normal", "mean": 256, "stddev": 5, "max": 100},
+            "mean (256) is above max (100); the mean must lie within [min, max]: move mean or widen the bounds",
+        ),
+        (
+            {"mean": 256, "stddev": 5},
+            "Fixed does not use stddev; remove it, or set distribution to Normal, which uses it",
+        ),
+        ({"distribution": "Fixed"}, "Fixed needs mean; set it, e.g. mean: 512"),
+    ],
+)  # fmt: skip
+def test_token_distributions_follow_the_loadtest_rules(input_tokens: dict[str, Any], message: str) -> None:
+    (problem,) = validate_capacity_spec(make_spec(**_tokens(input_tokens)))
+    assert (problem.reason, problem.field, problem.message) == (
+        CapacityReason.INVALID_SPEC,
+        "spec.workload.inputTokens",
+        message,
     )
 
 

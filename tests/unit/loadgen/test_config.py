@@ -48,6 +48,45 @@ def test_errors_say_what_is_wrong_and_how_to_fix_it() -> None:
         build_config({**BASE, "shard_index": 2, "shard_count": 2})
 
 
+@pytest.mark.parametrize(
+    ("workload", "message"),
+    [
+        # Accepted before the rules were shared with the operator, which refused them:
+        ({"input_tokens": {"distribution": "normal", "mean": 2000, "stddev": 10, "max": 1024}}, "mean (2000) is above max"),
+        ({"input_tokens": {"distribution": "fixed", "mean": 10, "min": 50, "max": 60}}, "fixed does not use min or max"),
+        ({"input_tokens": {"distribution": "uniform", "min": 5, "max": 9, "stddev": 3}}, "uniform does not use stddev"),
+        # ... and a prefix that leaves a prompt no room for its unique part (prompts came out too long).
+        ({"shared_prefix_tokens": 600, "input_tokens": {"mean": 512}}, "shared prefix (600 tokens) leaves no room"),
+        ({"input_tokens": {"distribution": "normal", "mean": 256, "stddev": 0}}, "normal needs stddev above 0"),
+        ({"input_tokens": {"distribution": "normal", "stddev": 20}}, "normal needs mean;"),
+    ],
+)  # fmt: skip
+def test_input_tokens_follow_the_shared_distribution_rules(workload: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        build_config({**BASE, "workload": workload})
+    assert message in str(info.value)
+    assert "workload" in str(info.value)  # where, in the config's own words
+
+
+def test_input_tokens_default_and_dataset_prefix() -> None:
+    assert build_config(BASE).workload.input_tokens.mean == 256
+    uniform = build_config(
+        {**BASE, "workload": {"input_tokens": {"distribution": "uniform", "min": 9, "max": 30}}}
+    )
+    assert uniform.workload.input_tokens.mean is None  # uniform draws from min and max only
+    # Prompts from a dataset are not drawn from input_tokens: any shared prefix goes.
+    dataset = build_config({**BASE, "workload": {"dataset_path": "d.json", "shared_prefix_tokens": 4096}})
+    assert dataset.workload.shared_prefix_tokens == 4096
+
+
+def test_a_dumped_config_validates_again() -> None:
+    """--workers hands each worker the config as JSON; every accepted config must survive the trip."""
+    config = build_config(
+        {**BASE, "workload": {"input_tokens": {"distribution": "uniform", "min": 9, "max": 30}}}
+    )
+    assert RunConfig.model_validate_json(config.model_dump_json()) == config
+
+
 def test_api_key_is_read_at_run_time_and_never_in_the_data(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
