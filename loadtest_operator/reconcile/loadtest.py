@@ -35,6 +35,7 @@ from loadtest_operator.loadtest.observed import (
     reads,
     run_ended,
     shard_states,
+    too_many_failed,
 )
 from loadtest_operator.loadtest.plan import plan
 from loadtest_operator.loadtest.shards import ShardPhase, ShardState
@@ -111,20 +112,17 @@ async def _read_children(ctx: Context, observed: Observed, spec: LoadTestSpec) -
     shards = shard_states(replace(observed, children=children), spec)
     if not run_ended(spec, shards):
         return children
-    failed = next((s for s in shards if s.phase is ShardPhase.FAILED and s.pod_for_logs), None)
-    if failed is not None and failed.pod_for_logs:
-        tail = await kube.pod_log_tail(ns, failed.pod_for_logs, lines=8)
-        children = replace(children, log_tail=tail)
-    done = [s for s in shards if s.phase is ShardPhase.SUCCEEDED]
-    if any(s.phase is ShardPhase.FAILED for s in shards) and len(done) < _needed(spec):
+    if too_many_failed(spec, shards):
+        # The plan fails the run with the first failed shard's message and its pod's last log lines.
+        first = next(s for s in shards if s.phase is ShardPhase.FAILED)
+        if first.pod_for_logs:
+            tail = await kube.pod_log_tail(ns, first.pod_for_logs, lines=8)
+            children = replace(children, log_tail=tail)
         return children
+    done = [s for s in shards if s.phase is ShardPhase.SUCCEEDED]
     merged = await asyncio.to_thread(_merge, done)
     gpu = await _gpu_figures(ctx, observed, spec, merged)
     return replace(children, merged=merged, gpu=gpu)
-
-
-def _needed(spec: LoadTestSpec) -> int:
-    return spec.load_generator.min_succeeded_shards or spec.load_generator.parallelism
 
 
 def _merge(done: list[ShardState]) -> RunResult:
