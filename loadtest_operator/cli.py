@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from loadtest_operator.api import LoadTestStatus
+from loadtest_operator.api import LoadTestConditionType, LoadTestStatus
 
 COLUMNS = (
     ("level", "Level"),
@@ -75,7 +75,7 @@ def render_table(rows: Sequence[dict[str, str]]) -> str:
 def render(body: dict[str, Any]) -> str:
     status = LoadTestStatus.model_validate(body.get("status") or {})
     meta = body.get("metadata", {})
-    succeeded = next((c for c in status.conditions or [] if c.type == "Succeeded"), None)
+    succeeded = next((c for c in status.conditions or [] if c.type == LoadTestConditionType.SUCCEEDED), None)
     head = [
         f"LoadTest {meta.get('namespace', '')}/{meta.get('name', '')}: {status.phase or 'Pending'}"
         + (f" ({succeeded.reason})" if succeeded else ""),
@@ -91,7 +91,7 @@ def render(body: dict[str, Any]) -> str:
     rows = level_rows(status)
     table = render_table(rows) if rows else "(no per-level results yet)"
     tail = [f"best goodput level: {status.best_goodput_level}"] if status.best_goodput_level else []
-    gpu = next((c for c in status.conditions or [] if c.type == "GpuMetricsAvailable"), None)
+    gpu = next((c for c in status.conditions or [] if c.type == LoadTestConditionType.GPU_METRICS_AVAILABLE), None)
     if gpu is not None:
         tail.append(f"GPU metrics: {gpu.reason}" + (f" ({gpu.message})" if gpu.message else ""))
     return "\n".join([*head, "", table, *(["", *tail] if tail else [])])
