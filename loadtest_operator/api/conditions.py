@@ -33,6 +33,7 @@ class LoadTestConditionType(StrEnum):
     SUCCEEDED = "Succeeded"
     STORED = "Stored"
     GPU_METRICS_AVAILABLE = "GpuMetricsAvailable"
+    STALLED = "Stalled"
 
 
 LOADTEST_CONDITIONS: dict[LoadTestConditionType, Meaning] = {
@@ -60,6 +61,11 @@ LOADTEST_CONDITIONS: dict[LoadTestConditionType, Meaning] = {
         "(MetricsCollected)",
         false="no GPU figures were collected, as the reason explains (Prometheus trouble never fails a run)",
     ),
+    LoadTestConditionType.STALLED: Meaning(
+        true="the last reconcile failed with an error the operator could not turn into any other "
+        "condition (ReconcileError: the message quotes it, and the operator retries with backoff)",
+        false="reconciles succeed again (Recovered)",
+    ),
 }
 
 
@@ -79,6 +85,9 @@ class LoadTestReason(StrEnum):
     # Stored
     STORED = "Stored"
     DATABASE_UNAVAILABLE = "DatabaseUnavailable"
+    # Stalled
+    RECONCILE_ERROR = "ReconcileError"
+    RECOVERED = "Recovered"
     # Refusals (Accepted=False): the spec as the schema sees it
     INVALID_SPEC = "InvalidSpec"
     TARGET_NOT_SET = "TargetNotSet"
@@ -135,6 +144,9 @@ LOADTEST_REASONS: dict[LoadTestReason, str] = {
     LoadTestReason.DEADLINE_EXCEEDED: "Succeeded=False: a shard ran past its deadline",
     LoadTestReason.STORED: "Stored: the run is in the SQL store",
     LoadTestReason.DATABASE_UNAVAILABLE: "Stored=False: the SQL store is unreachable; retried every tick",
+    LoadTestReason.RECONCILE_ERROR: "Stalled: the last reconcile failed (the message quotes the error); "
+    "retried with backoff",
+    LoadTestReason.RECOVERED: "Stalled=False: reconciles succeed again",
     LoadTestReason.INVALID_SPEC: "Accepted=False: the spec does not parse (the installed CRD and the "
     "operator disagree)",
     LoadTestReason.TARGET_NOT_SET: "Accepted=False: neither target.serviceRef nor target.url is set",
@@ -208,6 +220,7 @@ GPU_METRICS_REASONS: dict[GpuMetricsReason, str] = {
 
 class CapacityConditionType(StrEnum):
     READY = "Ready"
+    STALLED = "Stalled"
 
 
 CAPACITY_CONDITIONS: dict[CapacityConditionType, Meaning] = {
@@ -215,6 +228,11 @@ CAPACITY_CONDITIONS: dict[CapacityConditionType, Meaning] = {
         true="a recommendation is in status (Recommended)",
         false="no recommendation can be made as things are (the reason says why, the message what to change)",
         unknown="the search is measuring (Searching)",
+    ),
+    CapacityConditionType.STALLED: Meaning(
+        true="the last reconcile failed with an error the operator could not turn into any other "
+        "condition (ReconcileError: the message quotes it, and the operator retries with backoff)",
+        false="reconciles succeed again (Recovered)",
     ),
 }
 
@@ -227,6 +245,8 @@ class CapacityReason(StrEnum):
     INVALID_SPEC = "InvalidSpec"
     CHILD_FAILED = "ChildFailed"
     PROMETHEUS_UNAVAILABLE = "PrometheusUnavailable"
+    RECONCILE_ERROR = "ReconcileError"
+    RECOVERED = "Recovered"
 
 
 CAPACITY_REASONS: dict[CapacityReason, str] = {
@@ -238,6 +258,9 @@ CAPACITY_REASONS: dict[CapacityReason, str] = {
     CapacityReason.INVALID_SPEC: "Ready=False: the spec cannot be searched (the message says what to change)",
     CapacityReason.CHILD_FAILED: "Ready=False: a child LoadTest failed; delete it to measure again",
     CapacityReason.PROMETHEUS_UNAVAILABLE: "Ready=False: fromPrometheus could not read the workload",
+    CapacityReason.RECONCILE_ERROR: "Stalled: the last reconcile failed (the message quotes the error); "
+    "retried with backoff",
+    CapacityReason.RECOVERED: "Stalled=False: reconciles succeed again",
 }
 
 __all__ = [

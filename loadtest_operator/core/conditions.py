@@ -83,3 +83,32 @@ def parse_conditions(raw: Iterable[Mapping[str, Any]] | None) -> list[Condition]
 def dump_conditions(conditions: Sequence[Condition]) -> list[dict[str, Any]]:
     """Conditions as JSON-ready dicts for a status patch (an empty message is left out, see api/wire.py)."""
     return [to_wire(c) for c in conditions]
+
+
+# The Stalled condition of both kinds (same type and reasons on each; see api/conditions.py).
+STALLED = "Stalled"
+RECONCILE_ERROR = "ReconcileError"
+RECOVERED = "Recovered"
+MAX_STALL_MESSAGE = 1024
+
+
+def stall(
+    conditions: Sequence[Condition], error: str, *, now: datetime, observed_generation: int | None
+) -> list[Condition]:
+    """`conditions` with Stalled=True quoting `error` (the tick failed before it could say anything else)."""
+    return set_condition(
+        conditions, STALLED, ConditionStatus.TRUE, RECONCILE_ERROR, error[:MAX_STALL_MESSAGE],
+        now=now, observed_generation=observed_generation,
+    )  # fmt: skip
+
+
+def recover(
+    conditions: Sequence[Condition], *, now: datetime, observed_generation: int | None
+) -> list[Condition]:
+    """`conditions` with a Stalled=True turned False (Recovered); unchanged when nothing was stalled."""
+    if not is_condition_true(conditions, STALLED):
+        return list(conditions)
+    return set_condition(
+        conditions, STALLED, ConditionStatus.FALSE, RECOVERED, "reconciles succeed again",
+        now=now, observed_generation=observed_generation,
+    )  # fmt: skip

@@ -1,5 +1,5 @@
-"""The one timer handler both kinds use: count the tick, post its events, turn Kubernetes API trouble
-into a kopf retry, and hand the status patch to kopf.
+"""The one timer handler both kinds use: run the guarded tick (reconcile/guard.py), hand its status patch
+to kopf, and back off through kopf when the tick failed.
 
 A kopf timer puts kopf's finalizer on every object it ticks for (docs/operations.md says what that means
 while the operator is down)."""
@@ -7,17 +7,14 @@ while the operator is down)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import kopf
 
 from loadtest_operator.api import GROUP, VERSION
-from loadtest_operator.io.kube import KubeError
-from loadtest_operator.reconcile.context import Context, EventSink
+from loadtest_operator.reconcile.context import Context
 from loadtest_operator.reconcile.executor import forget
-
-Reconcile = Callable[[Context, Mapping[str, Any], EventSink], Awaitable[dict[str, Any]]]
+from loadtest_operator.reconcile.guard import Reconcile, guarded
 
 
 def register_timer(
@@ -29,21 +26,20 @@ def register_timer(
         patch: kopf.Patch,
         memo: Any,
         logger: logging.Logger | logging.LoggerAdapter[Any],
-        **_: Any,
+        **kwargs: Any,
     ) -> None:
         ctx: Context = memo["ctx"]
-        ctx.metrics.reconciles.labels(kind).inc()
+        retry = int(kwargs.get("retry") or 0)  # kopf's count of consecutive failures of this handler
 
         def event(type_: str, reason: str, message: str) -> None:
             kopf.event(body, type=type_, reason=reason, message=message)
 
-        try:
-            status_patch = await reconcile(ctx, body, event)
-        except KubeError as exc:
-            ctx.metrics.reconcile_errors.labels(kind).inc()
-            raise kopf.TemporaryError(str(exc), delay=max(interval, 5)) from exc
-        for key, value in status_patch.items():
+        outcome = await guarded(ctx, kind, body, reconcile, event, retry=retry, interval=interval)
+        for key, value in outcome.status_patch.items():
             patch.status[key] = value
+        if outcome.retry_in is not None:
+            # kopf applies the status patch above, then waits this long before the next tick.
+            raise kopf.TemporaryError(outcome.error or "reconcile failed", delay=outcome.retry_in)
 
     @kopf.on.event(GROUP, VERSION, plural, registry=registry)
     def forget_deleted(event: kopf.RawEvent, uid: str, memo: Any, **_: Any) -> None:

@@ -161,7 +161,10 @@ def test_kubectl_explain_conditions_tells_what_ready_means(schema: dict[str, Any
         in (conditions["description"])
     )
     # The shared Condition says which types belong to which kind.
-    assert "Ready on a CapacityRecommendation" in conditions["items"]["properties"]["type"]["description"]
+    assert (
+        "Ready or Stalled on a CapacityRecommendation"
+        in conditions["items"]["properties"]["type"]["description"]
+    )
 
 
 def test_api_doc_lists_every_capacity_reason() -> None:
@@ -170,7 +173,7 @@ def test_api_doc_lists_every_capacity_reason() -> None:
     section = committed[start : committed.index(crdgen.CAPACITY_CONDITIONS_END_MARKER)]
     assert set(CAPACITY_REASONS) == set(CapacityReason)
     for reason in CapacityReason:
-        assert f"| `{reason}` | `Ready=" in section
+        assert f"| `{reason}` | `Ready=" in section or f"| `{reason}` | `Stalled" in section
     assert "| `Ready` |" in section
     assert "GpuMetricsAvailable" not in section
 

@@ -13,16 +13,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import pytest
+from kubernetes.client.exceptions import ApiException
 
 from loadgen.compact import encode_compact
 from loadtest_operator.core.plan import RecommendationRecord, RunRecord
-from loadtest_operator.io.kube import Kube
+from loadtest_operator.io.kube import Kube, KubeError
 from loadtest_operator.io.metrics import OperatorMetrics
 from loadtest_operator.io.openai import ModelDiscovery
 from loadtest_operator.io.store import Store, StoreUnavailableError
 from loadtest_operator.loadtest.builders.labels import SHARD_LABEL
 from loadtest_operator.loadtest.observed import Reads, reads
 from loadtest_operator.reconcile.context import Context
+from loadtest_operator.reconcile.guard import Outcome, backoff_seconds, guarded
 from loadtest_operator.reconcile.loadtest import reconcile_loadtest
 from loadtest_operator.reconcile.settings import OperatorSettings
 from tests.unit.loadgen.helpers import level_from_rows, run_of
@@ -387,3 +389,55 @@ def test_a_run_without_a_store_never_mentions_one(store: bool) -> None:
     run(h)
     types = [c["type"] for c in h.body["status"]["conditions"]]
     assert ("Stored" in types) is store
+
+
+class QuotaKube(FakeKube):
+    """An API server whose ResourceQuota refuses Jobs until `quota_lifted`."""
+
+    quota_lifted = False
+
+    async def create(self, manifest: dict[str, Any]) -> bool:
+        if manifest["kind"] == "Job" and not self.quota_lifted:
+            refusal = ApiException(status=403, reason="Forbidden")
+            refusal.body = json.dumps(
+                {"message": 'jobs "x" is forbidden: exceeded quota: jobs, limited: count/jobs.batch=0'}
+            )
+            raise KubeError(f"creating Job {manifest['metadata']['name']}", refusal)
+        return await super().create(manifest)
+
+
+def guarded_tick(h: Harness, retry: int) -> Outcome:
+    h.now += timedelta(seconds=5)
+    outcome = asyncio.run(
+        guarded(h.ctx, "LoadTest", h.body, reconcile_loadtest, lambda *e: h.events.append(e),
+                retry=retry, interval=3.0, now=h.now)
+    )  # fmt: skip
+    h.body["status"] = apply_merge_patch(h.body.get("status") or {}, outcome.status_patch)
+    return outcome
+
+
+def test_an_error_no_condition_covers_is_stalled_in_status_backed_off_and_recovered() -> None:
+    h = Harness()
+    h.kube = QuotaKube()
+    h.ctx = h.new_context()
+
+    first = guarded_tick(h, retry=0)
+    second = guarded_tick(h, retry=1)
+
+    assert h.condition("Stalled") == ("True", "ReconcileError")
+    message = next(c["message"] for c in h.body["status"]["conditions"] if c["type"] == "Stalled")
+    assert "exceeded quota" in message
+    assert (first.retry_in, second.retry_in) == (5.0, 10.0)  # backs off, never a tight silent loop
+    assert h.reasons().count("ReconcileError") == 1  # one Event per distinct error, not per retry
+
+    h.kube.quota_lifted = True
+    healed = guarded_tick(h, retry=2)
+
+    assert healed.retry_in is None
+    assert h.condition("Stalled") == ("False", "Recovered")
+    assert h.condition("Accepted") == ("True", "Valid")
+    assert sorted(k for k, _ in h.kube.created).count("Job") == 2
+
+
+def test_backoff_doubles_to_five_minutes() -> None:
+    assert [backoff_seconds(n, 3.0) for n in (0, 1, 2, 6, 7, 40)] == [5.0, 10.0, 20.0, 300.0, 300.0, 300.0]
