@@ -202,9 +202,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
     configmap = None
     if args.report_configmap:
         # Imported only when asked for: the load generator itself never needs Kubernetes.
-        from loadgen.k8s_report import ApiEndpoint, ConfigMapReporter, ConfigMapWriter
+        from loadgen.k8s_report import (
+            ApiEndpoint,
+            ConfigMapReporter,
+            ConfigMapWriter,
+            ShardRestartedError,
+            claim,
+        )
 
-        configmap = ConfigMapReporter(ConfigMapWriter(ApiEndpoint.in_cluster(), args.report_configmap))
+        writer = ConfigMapWriter(ApiEndpoint.in_cluster(), args.report_configmap)
+        try:
+            claim(writer)
+        except ShardRestartedError as exc:
+            print(f"loadgen: {exc}", file=sys.stderr)
+            writer.patch({"error": str(exc)})
+            return 3
+        configmap = ConfigMapReporter(writer)
         reporters.append(configmap)
     try:
         config = config_from_args(args)

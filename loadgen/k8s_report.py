@@ -63,6 +63,16 @@ class ConfigMapWriter:
         self.url = f"{endpoint.base_url}/api/v1/namespaces/{endpoint.namespace}/configmaps/{name}"
         self.attempts = attempts
 
+    def read(self) -> dict[str, str]:
+        """The ConfigMap's data as it is now."""
+        request = urllib.request.Request(self.url, headers={"Authorization": f"Bearer {self.endpoint.token}"})
+        try:
+            with urllib.request.urlopen(request, context=self.endpoint.ssl_context, timeout=15) as resp:
+                data: dict[str, str] = json.loads(resp.read(2_000_000)).get("data") or {}
+                return data
+        except (urllib.error.URLError, TimeoutError, ConnectionError, ValueError) as exc:
+            raise RuntimeError(f"reading ConfigMap {self.url}: {exc}") from exc
+
     def patch(self, data: dict[str, str]) -> None:
         body = json.dumps({"data": data}).encode()
         delay = 0.5
@@ -89,6 +99,23 @@ class ConfigMapWriter:
                     raise RuntimeError(f"patching ConfigMap {self.url}: {exc}") from exc
             time.sleep(delay)
             delay *= 2
+
+
+class ShardRestartedError(RuntimeError):
+    """This shard's ConfigMap already holds another pod's report: the shard ran before."""
+
+
+def claim(writer: ConfigMapWriter) -> None:
+    """Refuse to run a shard twice. A Job replaces a deleted or evicted pod with a new one; the new pod
+    would send the shard's requests again and the merge would count them twice, so it stops here and
+    says why (the operator fails the shard with this message)."""
+    earlier = {key for key in ("progress", "result", "error") if writer.read().get(key)}
+    if earlier:
+        raise ShardRestartedError(
+            "shard restarted: an earlier pod of this shard already reported "
+            f"({', '.join(sorted(earlier))}), so its requests were sent once already; run again with a new "
+            "spec.runId"
+        )
 
 
 class ConfigMapReporter:

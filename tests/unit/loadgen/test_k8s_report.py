@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from loadgen.compact import decode_compact
-from loadgen.k8s_report import ApiEndpoint, ConfigMapReporter, ConfigMapWriter
+from loadgen.k8s_report import ApiEndpoint, ConfigMapReporter, ConfigMapWriter, ShardRestartedError, claim
 from tests.unit.loadgen.helpers import level_from_rows, run_of
 
 
@@ -68,3 +68,22 @@ def test_outside_a_pod_the_endpoint_says_how_to_fix_it(
 
     with pytest.raises(RuntimeError, match="drop the flag"):
         ApiEndpoint.in_cluster(tmp_path)
+
+
+class SeenWriter(RecordingWriter):
+    def __init__(self, data: dict[str, str]) -> None:
+        super().__init__()
+        self.data = data
+
+    def read(self) -> dict[str, str]:
+        return self.data
+
+
+def test_a_fresh_shard_claims_its_configmap() -> None:
+    claim(SeenWriter({}))
+
+
+@pytest.mark.parametrize("key", ["progress", "result", "error"])
+def test_a_restarted_shard_refuses_to_send_its_requests_twice(key: str) -> None:
+    with pytest.raises(ShardRestartedError, match="earlier pod"):
+        claim(SeenWriter({key: "{}"}))
