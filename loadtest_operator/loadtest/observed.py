@@ -21,6 +21,7 @@ from loadtest_operator.api.gpu import GpuDiscovery
 from loadtest_operator.core.conditions import find_condition, is_condition_true, is_finished
 from loadtest_operator.core.owner import Owner
 from loadtest_operator.gpu.collect import LevelMetrics, LevelWindow
+from loadtest_operator.loadtest.builders.configmaps import RUN_SPEC_KEY
 from loadtest_operator.loadtest.builders.names import run_names
 from loadtest_operator.loadtest.shards import (
     UNSCHEDULABLE_GRACE_SECONDS,
@@ -53,6 +54,8 @@ class TargetFacts:
     secret: Mapping[str, Any] | None = None
     dataset: Mapping[str, Any] | None = None
     discovered_model: str | None = None  # the first of /v1/models, when the spec names none
+    # Jobs of an earlier run of this LoadTest still there after a runId change: stopped before the new run.
+    stale_jobs: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -160,3 +163,28 @@ def rejected_already(previous: Status, run_id: int, generation: int | None) -> b
         and previous.run_id == run_id
         and (generation is None or previous.observed_generation == generation)
     )
+
+
+def run_spec(observed: Observed, live: LoadTestSpec) -> LoadTestSpec:
+    """The spec the current run started with (its snapshot in the run-config ConfigMap), so edits after
+    the start change nothing but runId; the live spec when no snapshot can be read."""
+    name = run_names(observed.owner, live.run_id).run_config_map
+    children = observed.children or Children()
+    config_map = next((cm for cm in children.config_maps if cm["metadata"]["name"] == name), None)
+    text = ((config_map or {}).get("data") or {}).get(RUN_SPEC_KEY)
+    if not text:
+        return live
+    try:
+        snapshot = LoadTestSpec.model_validate_json(text)
+    except ValueError:
+        return live
+    return snapshot.model_copy(update={"run_id": live.run_id})
+
+
+def previous_run_active(status: Mapping[str, Any], live: LoadTestSpec) -> int | None:
+    """The runId of an earlier run that was started and has not ended, when spec.runId moved on."""
+    previous = Status.model_validate(status)
+    conditions = previous.conditions or []
+    if previous.run_id is None or previous.run_id == live.run_id or is_finished(conditions):
+        return None
+    return previous.run_id if is_condition_true(conditions, C.ACCEPTED) else None

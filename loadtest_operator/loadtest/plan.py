@@ -53,6 +53,7 @@ from loadtest_operator.loadtest.observed import (
     Observed,
     TargetFacts,
     rejected_already,
+    run_spec,
     shard_count,
     shard_states,
     too_many_failed,
@@ -127,7 +128,7 @@ def plan(observed: Observed) -> Plan:
         return _plan(tick)
     if not (same_run and is_condition_true(conditions, C.ACCEPTED)):
         return _start(tick, spec)
-    return _follow(tick, spec)
+    return _follow(tick, run_spec(tick.observed, spec))
 
 
 def _plan(
@@ -166,9 +167,11 @@ def _start(tick: _Tick, spec: LoadTestSpec) -> Plan:
             problems = [Problem(R.RUN_CONFIG_TOO_LARGE, str(exc), "spec.workload")]
         except ValueError as exc:  # loadgen refuses the config with the resolved URL or model
             problems = [Problem(R.RUN_CONFIG_INVALID, str(exc), "spec.target")]
+    # A runId change stops the earlier run's shards first: they must not load the target beside the new run.
+    stop = [Delete("Job", name) for name in facts.stale_jobs]
     if problems or target is None:
         _reject(tick, spec.run_id, problems)
-        return _plan(tick, store=_store(tick, spec, final=True))
+        return _plan(tick, delete=stop, store=_store(tick, spec, final=True))
     shards = shard_count(spec)
     tick.set(C.ACCEPTED, ConditionStatus.TRUE, R.VALID, "spec and target are valid")
     tick.set(C.RUNNING, ConditionStatus.TRUE, R.SHARDS_STARTING, f"{shards} load-generator shard(s) created")
@@ -190,7 +193,9 @@ def _start(tick: _Tick, spec: LoadTestSpec) -> Plan:
         f"run {spec.run_id}: {len(spec.load.levels)} level(s) {spec.load.levels} against "
         f"{target.display} ({target.model or 'model from /v1/models'}), {shards} shard(s)",
     )
-    return _plan(tick, create=manifests, store=_store(tick, spec, final=False, model=target.model))
+    return _plan(
+        tick, create=manifests, delete=stop, store=_store(tick, spec, final=False, model=target.model)
+    )
 
 
 def _cluster_problems(spec: LoadTestSpec, facts: TargetFacts) -> list[Problem]:
@@ -224,7 +229,9 @@ def _run_objects(
         build_service_account(owner, run_id),
         build_role(owner, run_id, shards),
         build_role_binding(owner, run_id),
-        build_run_config_config_map(owner, run_id, run_config),
+        build_run_config_config_map(
+            owner, run_id, run_config, spec.model_dump_json(by_alias=True, exclude_none=True)
+        ),
         *(build_result_config_map(owner, run_id, i) for i in range(shards)),
         *(build_shard_job(owner, spec, i, inputs) for i in range(shards)),
     ]

@@ -32,8 +32,10 @@ from loadtest_operator.loadtest.observed import (
     Settings,
     TargetFacts,
     level_windows,
+    previous_run_active,
     reads,
     run_ended,
+    run_spec,
     shard_states,
     too_many_failed,
 )
@@ -71,12 +73,12 @@ async def observe(ctx: Context, body: Mapping[str, Any], now: datetime | None = 
     if spec is None or need is Reads.NOTHING:
         return observed
     if need is Reads.TARGET:
-        return replace(observed, target=await _read_target(ctx, observed.owner, spec))
+        return replace(observed, target=await _read_target(ctx, observed, spec))
     return replace(observed, children=await _read_children(ctx, observed, spec))
 
 
-async def _read_target(ctx: Context, owner: Owner, spec: LoadTestSpec) -> TargetFacts:
-    kube, ns = ctx.kube, owner.namespace
+async def _read_target(ctx: Context, observed: Observed, spec: LoadTestSpec) -> TargetFacts:
+    kube, ns = ctx.kube, observed.owner.namespace
     service = None
     pods: list[dict[str, Any]] = []
     nodes: dict[str, Mapping[str, Any]] = {}
@@ -94,7 +96,14 @@ async def _read_target(ctx: Context, owner: Owner, spec: LoadTestSpec) -> Target
     secret = await kube.secret(ns, key_ref.name) if key_ref is not None else None
     dataset_ref = spec.workload.dataset_config_map_ref
     dataset = await kube.configmap(ns, dataset_ref.name) if dataset_ref is not None else None
-    facts = TargetFacts(service=service, pods=pods, nodes=nodes, secret=secret, dataset=dataset)
+    stale: list[str] = []
+    earlier = previous_run_active(observed.status, spec)
+    if earlier is not None:
+        old_jobs = await kube.jobs(ns, label_selector(run_selector(observed.owner, earlier)))
+        stale = [str(job["metadata"]["name"]) for job in old_jobs]
+    facts = TargetFacts(
+        service=service, pods=pods, nodes=nodes, secret=secret, dataset=dataset, stale_jobs=stale
+    )
     if spec.target.model is None:
         ready = [p for p in pods if (p.get("status") or {}).get("phase") == "Running"]
         url = resolve_target(spec, service, ready, nodes).url or ""
@@ -109,6 +118,7 @@ async def _read_children(ctx: Context, observed: Observed, spec: LoadTestSpec) -
         kube.jobs(ns, selector), kube.pods(ns, selector), kube.configmaps(ns, selector)
     )
     children = Children(jobs=jobs, pods=pods, config_maps=config_maps)
+    spec = run_spec(replace(observed, children=children), spec)  # the spec the run started with
     shards = shard_states(replace(observed, children=children), spec)
     if not run_ended(spec, shards):
         return children

@@ -7,6 +7,8 @@ from loadtest_operator.loadtest.builders.labels import COMPONENT_RESULT, COMPONE
 from loadtest_operator.loadtest.builders.names import run_names
 
 RUN_CONFIG_KEY = "run-config.json"
+# The spec the run started with (the operator follows the run by it, whatever edits come later).
+RUN_SPEC_KEY = "spec.json"
 RUN_CONFIG_MOUNT_DIR = "/etc/llmload"
 RUN_CONFIG_PATH = f"{RUN_CONFIG_MOUNT_DIR}/{RUN_CONFIG_KEY}"
 # The API server refuses objects above 1 MiB; leave room for metadata.
@@ -17,13 +19,15 @@ class RunConfigTooLargeError(ValueError):
     """The serialised run config does not fit in a ConfigMap."""
 
 
-def build_run_config_config_map(owner: Owner, run_id: int, run_config_json: str) -> dict[str, Any]:
+def build_run_config_config_map(
+    owner: Owner, run_id: int, run_config_json: str, spec_json: str = ""
+) -> dict[str, Any]:
     """The ConfigMap mounted into every shard at RUN_CONFIG_PATH.
 
     `run_config_json` is loadgen's run config, already serialised by the caller, so this builder does not
     depend on loadgen's schema.
     """
-    size = len(run_config_json.encode())
+    size = len(run_config_json.encode()) + len(spec_json.encode())
     if size > MAX_RUN_CONFIG_BYTES:
         raise RunConfigTooLargeError(
             f"run config is {size} bytes, more than the {MAX_RUN_CONFIG_BYTES} a ConfigMap can hold"
@@ -34,7 +38,7 @@ def build_run_config_config_map(owner: Owner, run_id: int, run_config_json: str)
         "metadata": object_metadata(
             owner, run_names(owner, run_id).run_config_map, run_labels(owner, run_id, COMPONENT_RUN_CONFIG)
         ),
-        "data": {RUN_CONFIG_KEY: run_config_json},
+        "data": {RUN_CONFIG_KEY: run_config_json, **({RUN_SPEC_KEY: spec_json} if spec_json else {})},
     }
 
 

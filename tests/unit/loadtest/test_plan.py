@@ -441,3 +441,39 @@ def test_an_error_no_condition_covers_is_stalled_in_status_backed_off_and_recove
 
 def test_backoff_doubles_to_five_minutes() -> None:
     assert [backoff_seconds(n, 3.0) for n in (0, 1, 2, 6, 7, 40)] == [5.0, 10.0, 20.0, 300.0, 300.0, 300.0]
+
+
+def test_edits_after_the_start_change_nothing_but_run_id() -> None:
+    h = Harness()
+    h.tick()
+    h.kube.start_pods()
+    # Fewer shards, fewer levels, another target: the run goes on as it started.
+    h.body["spec"] = merged(SPEC, {"load": {"levels": [4]}, "loadGenerator": {"parallelism": 1}})
+    h.tick()
+    h.kube.finish(0)
+    h.kube.finish(1)
+    h.tick()
+
+    assert h.condition("Succeeded") == ("True", "Completed")
+    assert [lv["level"] for lv in h.body["status"]["levels"]] == [4, 8]
+    assert h.body["status"]["progress"]["shardsSucceeded"] == 2
+    assert h.store is not None
+    final = [w for w in h.store.writes if isinstance(w, RunRecord) and w.levels is not None][-1]
+    assert final.spec.load_generator.parallelism == 2  # the store keeps the spec the run ran with
+
+
+def test_a_run_id_change_stops_the_old_shards_before_the_new_run_starts() -> None:
+    h = Harness()
+    h.tick()
+    h.kube.start_pods()
+    h.tick()
+    old_jobs = sorted(name for kind, name in h.kube.created if kind == "Job")
+
+    h.body["spec"] = merged(SPEC, {"runId": 1})
+    h.tick()
+
+    assert sorted(name for kind, name in h.kube.deleted) == old_jobs
+    assert h.body["status"]["runId"] == 1
+    assert h.condition("Running") == ("True", "ShardsStarting")
+    new_jobs = [name for kind, name in h.kube.created if kind == "Job" and name not in old_jobs]
+    assert len(new_jobs) == 2
