@@ -22,6 +22,7 @@ from statistics import fmean
 from typing import Any
 
 from loadtest_operator.api import (
+    KIND,
     CapacityRecommendationSpec,
     CapacityRecommendationStatus,
     ConditionStatus,
@@ -48,6 +49,7 @@ from loadtest_operator.core.conditions import find_condition, set_condition
 from loadtest_operator.core.owner import Owner
 from loadtest_operator.core.plan import (
     ChildRun,
+    Delete,
     Event,
     Plan,
     RecommendationRecord,
@@ -361,11 +363,27 @@ def plan(observed: Observed) -> Plan:
     return Plan(
         status=decided.status,
         create=tuple(decided.create),
+        delete=tuple(Delete(KIND, name) for name in _abandoned(observed, decided)),
         events=tuple(events),
         scale=scale,
         store=StoreWrite(_record(observed, decided)) if observed.store_configured else None,
         observations=(Recommended(deployment, recommendation.replicas),) if recommendation else (),
     )
+
+
+def _abandoned(observed: Observed, decided: Decision) -> list[str]:
+    """Running children of an earlier measurement (the spec changed what is measured): stopped, so two
+    measurements never load the target at once."""
+    current = decided.status.measurement
+    children = (read_child(obj) for obj in observed.children)
+    return [
+        c.name
+        for c in children
+        if c is not None
+        and current is not None
+        and c.measurement != current
+        and c.state is ChildState.RUNNING
+    ]
 
 
 def _record(observed: Observed, decided: Decision) -> RecommendationRecord:

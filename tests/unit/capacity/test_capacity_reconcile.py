@@ -62,6 +62,7 @@ class FakeKube:
         self.loadtest_objs: dict[str, dict[str, Any]] = {}
         self.created: list[str] = []
         self.scaled: list[int] = []
+        self.deleted: list[str] = []
 
     async def deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self.deployment_obj
@@ -88,6 +89,10 @@ class FakeKube:
         self.created.append(name)
         self.loadtest_objs[name] = manifest
         return True
+
+    async def delete(self, namespace: str, kind: str, name: str) -> None:
+        if self.loadtest_objs.pop(name, None) is not None:
+            self.deleted.append(name)
 
     async def scale_deployment(self, namespace: str, name: str, replicas: int) -> None:
         self.scaled.append(replicas)
@@ -235,3 +240,19 @@ def test_from_prometheus_without_prometheus_says_so() -> None:
     assert (h.ready()["status"], h.ready()["reason"]) == ("False", "PrometheusUnavailable")
     assert "127.0.0.1:9" in h.ready()["message"]
     assert h.kube.created == []
+
+
+def test_an_edit_of_what_is_measured_stops_the_running_child_of_the_old_search() -> None:
+    h = Harness(FakeKube(deployment()), SPEC)
+    h.reconcile()
+    first_child = h.kube.created[0]
+
+    h.body["spec"] = raw_spec(
+        workload={"peakConcurrency": 10, "inputTokens": {"mean": 64}, "outputTokens": {"mean": 40}},
+        headroomPercent=20,
+    )  # longer prompts: another measurement
+    h.reconcile()
+
+    assert h.kube.deleted == [first_child]
+    assert first_child not in h.kube.loadtest_objs
+    assert len(h.kube.created) == 2  # one child of the new search, never two running at once
