@@ -10,6 +10,9 @@ from typing import Any
 from loadtest_operator.api import Condition, ConditionStatus, LoadTestConditionType, Phase
 from loadtest_operator.api.wire import to_wire
 
+# metav1.Condition's message limit (the API server refuses a longer one).
+MAX_CONDITION_MESSAGE = 32768
+
 
 def find_condition(conditions: Sequence[Condition], type_: str) -> Condition | None:
     """The condition of `type_`, or None."""
@@ -37,13 +40,21 @@ def set_condition(
         type=type_,
         status=status,
         reason=reason,
-        message=message,
+        message=fit_message(message),
         last_transition_time=transition,
         observed_generation=observed_generation,
     )
     if previous is None:
         return [*conditions, updated]
     return [updated if c.type == type_ else c for c in conditions]
+
+
+def fit_message(message: str, limit: int = MAX_CONDITION_MESSAGE) -> str:
+    """`message` within the API's limit on a condition message, cut with a marker that says so."""
+    if len(message) <= limit:
+        return message
+    marker = f" … ({len(message) - limit + 40} more characters cut)"
+    return message[: limit - len(marker)] + marker
 
 
 def is_condition_true(conditions: Sequence[Condition], type_: str) -> bool:

@@ -44,6 +44,7 @@ from loadtest_operator.loadtest.builders.configmaps import (
     build_result_config_map,
     build_run_config_config_map,
 )
+from loadtest_operator.loadtest.builders.deadline import shard_deadline_seconds
 from loadtest_operator.loadtest.builders.job import ShardJobInputs, build_shard_job
 from loadtest_operator.loadtest.builders.names import run_names
 from loadtest_operator.loadtest.builders.rbac import build_role, build_role_binding, build_service_account
@@ -76,6 +77,8 @@ from loadtest_operator.loadtest.validation import (
 )
 
 Status = LoadTestStatus
+# How long past the shards' own deadline the operator waits before it ends a run itself.
+OPERATOR_DEADLINE_SLACK_SECONDS = 120
 C = LoadTestConditionType
 R = LoadTestReason
 
@@ -248,6 +251,9 @@ def _follow(tick: _Tick, spec: LoadTestSpec) -> Plan:
         return _fail(tick, spec, failed[0], shards)
     if progress.running == 0:
         return _complete(tick, spec, [s for s in shards if s.phase is ShardPhase.SUCCEEDED], failed)
+    overdue = _overdue(tick, spec)
+    if overdue is not None:
+        return _fail(tick, spec, overdue, shards)
     index = progress.current_level_index
     tick.update(
         progress=Progress(
@@ -266,6 +272,22 @@ def _follow(tick: _Tick, spec: LoadTestSpec) -> Plan:
         tick.set(C.RUNNING, ConditionStatus.TRUE, R.SHARDS_RUNNING, message)
         tick.event("Normal", "Running", message)
     return _plan(tick)
+
+
+def _overdue(tick: _Tick, spec: LoadTestSpec) -> ShardState | None:
+    """The operator's own deadline: a run still going this long after its start fails, even where the
+    Jobs' activeDeadlineSeconds never started (a pod that never got created, a stuck admission)."""
+    started = tick.status.start_time
+    limit = shard_deadline_seconds(spec) + OPERATOR_DEADLINE_SLACK_SECONDS
+    if started is None or (tick.observed.now - started).total_seconds() <= limit:
+        return None
+    return ShardState(
+        index=-1,
+        phase=ShardPhase.FAILED,
+        reason=R.DEADLINE_EXCEEDED,
+        message=f"the run is still not done {limit} s after it started (the shards' deadline plus "
+        f"{OPERATOR_DEADLINE_SLACK_SECONDS} s); set spec.loadGenerator.deadlineSeconds if it needs longer",
+    )
 
 
 def _fail(tick: _Tick, spec: LoadTestSpec, first: ShardState, shards: Sequence[ShardState]) -> Plan:

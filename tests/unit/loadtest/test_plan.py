@@ -16,11 +16,14 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 from loadgen.compact import encode_compact
+from loadtest_operator.api import LoadTestSpec
+from loadtest_operator.core.conditions import MAX_CONDITION_MESSAGE, fit_message
 from loadtest_operator.core.plan import RecommendationRecord, RunRecord
 from loadtest_operator.io.kube import Kube, KubeError
 from loadtest_operator.io.metrics import OperatorMetrics
 from loadtest_operator.io.openai import ModelDiscovery
 from loadtest_operator.io.store import Store, StoreUnavailableError
+from loadtest_operator.loadtest.builders.deadline import shard_deadline_seconds
 from loadtest_operator.loadtest.builders.labels import SHARD_LABEL
 from loadtest_operator.loadtest.observed import Reads, reads
 from loadtest_operator.reconcile.context import Context
@@ -477,3 +480,24 @@ def test_a_run_id_change_stops_the_old_shards_before_the_new_run_starts() -> Non
     assert h.condition("Running") == ("True", "ShardsStarting")
     new_jobs = [name for kind, name in h.kube.created if kind == "Job" and name not in old_jobs]
     assert len(new_jobs) == 2
+
+
+def test_the_operator_ends_a_run_past_its_deadline_even_when_the_jobs_never_started_theirs() -> None:
+    h = Harness()
+    h.tick()  # Jobs created; their pods never appear (no deadline of the Job's ever starts)
+    h.tick()
+    h.now += timedelta(seconds=shard_deadline_seconds(LoadTestSpec.model_validate(SPEC)) + 120)
+    h.tick()
+
+    assert h.condition("Succeeded") == ("False", "DeadlineExceeded")
+    assert sorted(name for kind, name in h.kube.deleted) == sorted(
+        name for kind, name in h.kube.created if kind == "Job"
+    )
+
+
+def test_a_condition_message_never_exceeds_the_api_limit() -> None:
+    long = "x" * 40_000
+    cut = fit_message(long)
+    assert len(cut) == MAX_CONDITION_MESSAGE
+    assert cut.endswith("characters cut)")
+    assert fit_message("short") == "short"
