@@ -80,6 +80,7 @@ class LoadTestReason(StrEnum):
     CRITERIA_NOT_MET = "CriteriaNotMet"
     SHARD_FAILED = "ShardFailed"
     SHARD_DELETED = "ShardDeleted"
+    SHARD_POD_REFUSED = "ShardPodRefused"
     UNSCHEDULABLE = "Unschedulable"
     DEADLINE_EXCEEDED = "DeadlineExceeded"
     # Stored
@@ -140,6 +141,8 @@ LOADTEST_REASONS: dict[LoadTestReason, str] = {
     LoadTestReason.CRITERIA_NOT_MET: "Succeeded=False: measured, but spec.successCriteria missed",
     LoadTestReason.SHARD_FAILED: "Succeeded=False: a shard failed (exit code and log tail in the message)",
     LoadTestReason.SHARD_DELETED: "Succeeded=False: a shard's Job was deleted before it reported",
+    LoadTestReason.SHARD_POD_REFUSED: "Succeeded=False: a shard's Job could not create its pod (a "
+    "ResourceQuota, LimitRange or admission policy; the message quotes the API server)",
     LoadTestReason.UNSCHEDULABLE: "Succeeded=False: a shard pod could not be scheduled (scheduler's words)",
     LoadTestReason.DEADLINE_EXCEEDED: "Succeeded=False: a shard ran past its deadline",
     LoadTestReason.STORED: "Stored: the run is in the SQL store",

@@ -116,6 +116,16 @@ class Kube:
             "jobs", self.batch.list_namespaced_job, namespace, label_selector=selector
         )
 
+    async def events(self, namespace: str, kind: str, name: str, limit: int = 20) -> list[JsonDict]:
+        """The newest events about one object (bounded: `limit` of them)."""
+        return await self.list_objects(
+            f"events of {kind} {namespace}/{name}",
+            self.core.list_namespaced_event,
+            namespace,
+            field_selector=f"involvedObject.kind={kind},involvedObject.name={name}",
+            limit=limit,
+        )
+
     async def deployment(self, namespace: str, name: str) -> JsonDict | None:
         return await self.get_object(
             f"deployment {namespace}/{name}", self.apps.read_namespaced_deployment, name, namespace

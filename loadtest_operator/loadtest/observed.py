@@ -76,6 +76,8 @@ class Children:
     merged: RunResult | None = None
     gpu: GpuFigures | None = None
     log_tail: str = ""  # of the first failed shard's pod
+    # Events of the Jobs that have no pod yet (why the Job controller could not create one).
+    job_events: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

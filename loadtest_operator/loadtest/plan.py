@@ -64,6 +64,8 @@ from loadtest_operator.loadtest.run_config import render_run_config
 from loadtest_operator.loadtest.shards import (
     ShardPhase,
     ShardState,
+    parse_time,
+    shard_index,
     summarize_progress,
 )
 from loadtest_operator.loadtest.target import resolve_target, service_selector
@@ -251,6 +253,9 @@ def _follow(tick: _Tick, spec: LoadTestSpec) -> Plan:
         return _fail(tick, spec, failed[0], shards)
     if progress.running == 0:
         return _complete(tick, spec, [s for s in shards if s.phase is ShardPhase.SUCCEEDED], failed)
+    refused = _pod_refused(tick, shards)
+    if refused is not None:
+        return _fail(tick, spec, refused, shards)
     overdue = _overdue(tick, spec)
     if overdue is not None:
         return _fail(tick, spec, overdue, shards)
@@ -272,6 +277,35 @@ def _follow(tick: _Tick, spec: LoadTestSpec) -> Plan:
         tick.set(C.RUNNING, ConditionStatus.TRUE, R.SHARDS_RUNNING, message)
         tick.event("Normal", "Running", message)
     return _plan(tick)
+
+
+def _pod_refused(tick: _Tick, shards: Sequence[ShardState]) -> ShardState | None:
+    """A shard whose Job has been refused a pod (FailedCreate) for longer than the unschedulable grace:
+    a ResourceQuota, LimitRange or admission policy said no, and the run would otherwise wait forever."""
+    children = tick.observed.children or Children()
+    grace = tick.observed.settings.unschedulable_grace_seconds
+    for shard in shards:
+        if shard.phase is not ShardPhase.PENDING:
+            continue
+        job = next((j for j in children.jobs if shard_index(j) == shard.index), None)
+        if job is None:
+            continue
+        refusals = [
+            e
+            for e in children.job_events.get(str(job["metadata"]["name"]), ())
+            if e.get("reason") == "FailedCreate"
+        ]
+        created = parse_time(job["metadata"].get("creationTimestamp"))
+        waited = (tick.observed.now - created).total_seconds() if created else grace
+        if refusals and waited >= grace:
+            message = str(refusals[-1].get("message") or "the Job could not create its pod")
+            return ShardState(
+                index=shard.index,
+                phase=ShardPhase.FAILED,
+                reason=R.SHARD_POD_REFUSED,
+                message=f"shard {shard.index}: its pod was refused: {message}",
+            )
+    return None
 
 
 def _overdue(tick: _Tick, spec: LoadTestSpec) -> ShardState | None:

@@ -38,7 +38,7 @@ class ShardState:
     pod_for_logs: str | None = None  # a failed pod whose log tail belongs in the message
 
 
-def _shard_index(obj: Mapping[str, Any]) -> int | None:
+def shard_index(obj: Mapping[str, Any]) -> int | None:
     value = (obj.get("metadata") or {}).get("labels", {}).get(SHARD_LABEL)
     return int(value) if value is not None and str(value).isdigit() else None
 
@@ -46,13 +46,13 @@ def _shard_index(obj: Mapping[str, Any]) -> int | None:
 def _by_shard(objects: Sequence[Mapping[str, Any]]) -> dict[int, list[Mapping[str, Any]]]:
     out: dict[int, list[Mapping[str, Any]]] = {}
     for obj in objects:
-        index = _shard_index(obj)
+        index = shard_index(obj)
         if index is not None:
             out.setdefault(index, []).append(obj)
     return out
 
 
-def _parse_time(value: str | None) -> datetime | None:
+def parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
@@ -62,7 +62,7 @@ def _unschedulable(pod: Mapping[str, Any], now: datetime, grace_seconds: float) 
         if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
             if cond.get("reason") != "Unschedulable":
                 return None
-            since = _parse_time(cond.get("lastTransitionTime")) or now
+            since = parse_time(cond.get("lastTransitionTime")) or now
             if (now - since).total_seconds() >= grace_seconds:
                 return str(cond.get("message") or "no node fits the pod")
     return None

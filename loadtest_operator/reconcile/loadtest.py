@@ -121,7 +121,7 @@ async def _read_children(ctx: Context, observed: Observed, spec: LoadTestSpec) -
     spec = run_spec(replace(observed, children=children), spec)  # the spec the run started with
     shards = shard_states(replace(observed, children=children), spec)
     if not run_ended(spec, shards):
-        return children
+        return replace(children, job_events=await _events_of_podless_jobs(ctx, ns, children))
     if too_many_failed(spec, shards):
         # The plan fails the run with the first failed shard's message and its pod's last log lines.
         first = next(s for s in shards if s.phase is ShardPhase.FAILED)
@@ -133,6 +133,13 @@ async def _read_children(ctx: Context, observed: Observed, spec: LoadTestSpec) -
     merged = await asyncio.to_thread(_merge, done)
     gpu = await _gpu_figures(ctx, observed, spec, merged)
     return replace(children, merged=merged, gpu=gpu)
+
+
+async def _events_of_podless_jobs(ctx: Context, namespace: str, children: Children) -> dict[str, list[Any]]:
+    """Why a Job has no pod (FailedCreate from a quota or an admission policy) is only in its events."""
+    with_pods = {str((p["metadata"].get("labels") or {}).get("job-name")) for p in children.pods}
+    podless = [str(j["metadata"]["name"]) for j in children.jobs if j["metadata"]["name"] not in with_pods]
+    return {name: await ctx.kube.events(namespace, "Job", name) for name in podless}
 
 
 def _merge(done: list[ShardState]) -> RunResult:

@@ -332,3 +332,24 @@ def test_a_deletion_while_the_operator_is_down_waits_and_the_documented_remedy_r
         30,
         "the LoadTest to be deleted once released",
     )
+
+
+def test_a_shard_pod_refused_by_a_resource_quota_fails_the_run_with_the_quota_message(
+    cluster: Cluster, namespace: str, operator: OperatorProcess, mock_vllm: str
+) -> None:
+    cluster.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": {"name": "tiny"},
+            "spec": {"hard": {"requests.cpu": "1m"}},
+        },
+        namespace,
+    )
+    cluster.apply(loadtest("quota"), namespace)
+    lt = wait_finished(cluster, namespace, "quota", timeout=90)
+
+    succeeded = condition(lt, "Succeeded")
+    assert succeeded is not None
+    assert (succeeded["status"], succeeded["reason"]) == ("False", "ShardPodRefused")
+    assert "exceeded quota" in succeeded["message"]

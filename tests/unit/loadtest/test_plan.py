@@ -98,6 +98,9 @@ class FakeKube:
     async def jobs(self, namespace: str, selector: str) -> list[dict[str, Any]]:
         return self.kind("Job", selector)
 
+    async def events(self, namespace: str, kind: str, name: str, limit: int = 20) -> list[dict[str, Any]]:
+        return [e for e in self.kind("Event") if e["involvedObject"] == {"kind": kind, "name": name}][:limit]
+
     async def pod_log_tail(self, namespace: str, pod: str, lines: int = 20) -> str:
         return self.logs.get(pod, "")
 
@@ -501,3 +504,24 @@ def test_a_condition_message_never_exceeds_the_api_limit() -> None:
     assert len(cut) == MAX_CONDITION_MESSAGE
     assert cut.endswith("characters cut)")
     assert fit_message("short") == "short"
+
+
+def test_a_shard_pod_refused_by_a_quota_fails_the_run_with_the_api_servers_words() -> None:
+    h = Harness()
+    h.tick()
+    job = h.kube.job(1)["metadata"]["name"]
+    h.kube.put(
+        {
+            "kind": "Event",
+            "metadata": {"name": f"{job}.1"},
+            "involvedObject": {"kind": "Job", "name": job},
+            "reason": "FailedCreate",
+            "message": 'Error creating: pods "x" is forbidden: exceeded quota: cpu, requested: requests.cpu=1',
+        }
+    )
+    h.tick()
+
+    assert h.condition("Succeeded") == ("False", "ShardPodRefused")
+    message = next(c["message"] for c in h.body["status"]["conditions"] if c["type"] == "Succeeded")
+    assert "exceeded quota" in message
+    assert len(h.kube.deleted) == 2  # both shards' Jobs stopped
