@@ -42,7 +42,9 @@ def register_timer(
             raise kopf.TemporaryError(outcome.error or "reconcile failed", delay=outcome.retry_in)
 
     @kopf.on.event(GROUP, VERSION, plural, registry=registry)
-    def forget_deleted(event: kopf.RawEvent, uid: str, memo: Any, **_: Any) -> None:
+    def forget_deleted(
+        event: kopf.RawEvent, uid: str, name: str, namespace: str | None, memo: Any, **_: Any
+    ) -> None:
         # Drop what this process remembers of a deleted object (an event handler adds no finalizer).
         if event["type"] == "DELETED":
-            forget(memo["ctx"], uid)
+            forget(memo["ctx"], uid, namespace or "", name)

@@ -76,3 +76,21 @@ class OperatorMetrics:
 
     def record_recommendation(self, namespace: str, name: str, deployment: str, replicas: int) -> None:
         self.capacity_recommended_replicas.labels(namespace, name, deployment).set(replicas)
+
+    def forget(self, namespace: str, name: str) -> None:
+        """Remove every series of a deleted LoadTest or CapacityRecommendation (its gauges go with it)."""
+        owners = {"loadtest", "capacityrecommendation"}
+        for gauge in (
+            self.level_rps,
+            self.level_output_tps,
+            self.level_goodput,
+            self.level_error_ratio,
+            self.level_latency,
+            self.capacity_recommended_replicas,
+        ):
+            names = gauge._labelnames  # the label order remove() expects
+            for family in gauge.collect():
+                for sample in family.samples:
+                    labels = sample.labels
+                    if labels.get("namespace") == namespace and any(labels.get(o) == name for o in owners):
+                        gauge.remove(*(labels[n] for n in names))

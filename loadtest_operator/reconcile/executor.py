@@ -79,7 +79,8 @@ def _observe(ctx: Context, owner: Owner, observation: RunEnded | Recommended) ->
         )
 
 
-def forget(ctx: Context, uid: str) -> None:
-    """Drop what this process remembers of a deleted object."""
+def forget(ctx: Context, uid: str, namespace: str, name: str) -> None:
+    """Drop what this process remembers of a deleted object, and its metric series."""
     for key in [k for k in ctx.stored if k.startswith(f"{uid}/")]:
         del ctx.stored[key]
+    ctx.metrics.forget(namespace, name)

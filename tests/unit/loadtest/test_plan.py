@@ -27,6 +27,7 @@ from loadtest_operator.loadtest.builders.deadline import shard_deadline_seconds
 from loadtest_operator.loadtest.builders.labels import SHARD_LABEL
 from loadtest_operator.loadtest.observed import Reads, reads
 from loadtest_operator.reconcile.context import Context
+from loadtest_operator.reconcile.executor import forget
 from loadtest_operator.reconcile.guard import Outcome, backoff_seconds, guarded
 from loadtest_operator.reconcile.loadtest import reconcile_loadtest
 from loadtest_operator.reconcile.settings import OperatorSettings
@@ -525,3 +526,15 @@ def test_a_shard_pod_refused_by_a_quota_fails_the_run_with_the_api_servers_words
     message = next(c["message"] for c in h.body["status"]["conditions"] if c["type"] == "Succeeded")
     assert "exceeded quota" in message
     assert len(h.kube.deleted) == 2  # both shards' Jobs stopped
+
+
+def test_a_deleted_loadtest_takes_its_gauges_with_it() -> None:
+    h = Harness()
+    run(h)
+    sample = {"namespace": OWNER.namespace, "loadtest": OWNER.name, "model": "m", "level": "4"}
+    assert h.metrics.registry.get_sample_value("llmload_level_requests_per_second", sample) is not None
+
+    forget(h.ctx, OWNER.uid, OWNER.namespace, OWNER.name)
+
+    assert h.metrics.registry.get_sample_value("llmload_level_requests_per_second", sample) is None
+    assert h.metrics.registry.get_sample_value("llmload_runs_total", {"outcome": "Completed"}) == 1
