@@ -36,6 +36,12 @@ def owner_reference(owner: Owner) -> dict[str, Any]:
     }
 
 
+def owned_by(obj: Mapping[str, Any], owner: Owner) -> bool:
+    """Whether `owner` is `obj`'s controller (the objects a run uses must be its own, never adopted)."""
+    references = (obj.get("metadata") or {}).get("ownerReferences") or []
+    return any(ref.get("uid") == owner.uid and ref.get("controller") for ref in references)
+
+
 def object_metadata(
     owner: Owner, name: str, labels: dict[str, str], annotations: dict[str, str] | None = None
 ) -> dict[str, Any]:

@@ -153,10 +153,9 @@ class Kube:
         return text
 
     # -- writes -------------------------------------------------------------------------------------
-    async def create(self, manifest: JsonDict) -> bool:
-        """Create one object; an object that already exists counts as success (idempotent retries).
-
-        Returns True when this call created it."""
+    async def create(self, manifest: JsonDict) -> JsonDict | None:
+        """Create one object. None when this call created it; the object already there otherwise
+        (idempotent retries: the caller decides whether that object is its own)."""
         kind = manifest["kind"]
         ns = manifest["metadata"].get("namespace", "")
         name = manifest["metadata"]["name"]
@@ -170,13 +169,24 @@ class Kube:
                 GROUP, VERSION, namespace, PLURAL, body
             ),
         }
+        readers: dict[str, Callable[..., Any]] = {
+            "ConfigMap": self.core.read_namespaced_config_map,
+            "ServiceAccount": self.core.read_namespaced_service_account,
+            "Job": self.batch.read_namespaced_job,
+            "Role": self.rbac.read_namespaced_role,
+            "RoleBinding": self.rbac.read_namespaced_role_binding,
+            KIND: lambda name, namespace, **kw: self.custom.get_namespaced_custom_object(
+                GROUP, VERSION, namespace, PLURAL, name, **kw
+            ),
+        }
         try:
             await asyncio.to_thread(creators[kind], ns, manifest)
         except ApiException as exc:
-            if exc.status == 409:
-                return False
-            raise KubeError(f"creating {kind} {ns}/{name}", exc) from exc
-        return True
+            if exc.status != 409:
+                raise KubeError(f"creating {kind} {ns}/{name}", exc) from exc
+            existing = await self.get_object(f"{kind} {ns}/{name}", readers[kind], name, ns)
+            return existing or {}  # deleted in between: nothing of anyone's is there
+        return None
 
     async def scale_deployment(self, namespace: str, name: str, replicas: int) -> None:
         """Merge-patch the Deployment's spec.replicas (CapacityRecommendation with scaleDeployment only)."""

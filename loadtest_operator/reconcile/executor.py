@@ -14,7 +14,7 @@ from dataclasses import asdict
 from typing import Any
 
 from loadtest_operator.api.wire import to_wire
-from loadtest_operator.core.owner import Owner
+from loadtest_operator.core.owner import Owner, owned_by
 from loadtest_operator.core.patch import merge_patch
 from loadtest_operator.core.plan import Plan, Recommended, RunEnded, StoreWrite
 from loadtest_operator.io.store import StoreUnavailableError
@@ -28,8 +28,16 @@ async def execute(
     who = f"{owner.kind} {owner.namespace}/{owner.name}"
     for manifest in decided.create:
         manifest = {**manifest, "metadata": {**manifest["metadata"], "namespace": owner.namespace}}
-        if await ctx.kube.create(manifest):
-            ctx.log.info("%s: created %s %s", who, manifest["kind"], manifest["metadata"]["name"])
+        existing = await ctx.kube.create(manifest)
+        kind, name = manifest["kind"], manifest["metadata"]["name"]
+        if existing is None:
+            ctx.log.info("%s: created %s %s", who, kind, name)
+        elif existing and not owned_by(existing, owner):
+            # A name is not a claim: an object planted under a child's name is never used as ours.
+            raise AdoptionRefusedError(
+                f"{kind} {name} already exists and is not owned by this {owner.kind}; refusing to use it "
+                f"(delete it, or change spec.runId for new names)"
+            )
     for child in decided.delete:
         await ctx.kube.delete(owner.namespace, child.kind, child.name)
     if decided.scale is not None:
@@ -43,6 +51,10 @@ async def execute(
     for observation in decided.observations:
         _observe(ctx, owner, observation)
     return merge_patch(previous, to_wire(status))
+
+
+class AdoptionRefusedError(RuntimeError):
+    """An object with a child's name exists and belongs to someone else."""
 
 
 async def _store(ctx: Context, owner: Owner, write: StoreWrite) -> Any:

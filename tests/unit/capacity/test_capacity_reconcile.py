@@ -82,13 +82,13 @@ class FakeKube:
     async def loadtests(self, namespace: str, selector: str) -> list[dict[str, Any]]:
         return list(self.loadtest_objs.values())
 
-    async def create(self, manifest: dict[str, Any]) -> bool:
+    async def create(self, manifest: dict[str, Any]) -> dict[str, Any] | None:
         name = manifest["metadata"]["name"]
         if name in self.loadtest_objs:
-            return False
+            return self.loadtest_objs[name]
         self.created.append(name)
         self.loadtest_objs[name] = manifest
-        return True
+        return None
 
     async def delete(self, namespace: str, kind: str, name: str) -> None:
         if self.loadtest_objs.pop(name, None) is not None:

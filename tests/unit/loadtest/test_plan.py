@@ -105,13 +105,13 @@ class FakeKube:
     async def pod_log_tail(self, namespace: str, pod: str, lines: int = 20) -> str:
         return self.logs.get(pod, "")
 
-    async def create(self, manifest: dict[str, Any]) -> bool:
+    async def create(self, manifest: dict[str, Any]) -> dict[str, Any] | None:
         key = (manifest["kind"], manifest["metadata"]["name"])
         if key in self.objects:
-            return False
+            return self.objects[key]
         self.objects[key] = json.loads(json.dumps(manifest))
         self.created.append(key)
-        return True
+        return None
 
     async def delete(self, namespace: str, kind: str, name: str) -> None:
         if self.objects.pop((kind, name), None) is not None:
@@ -403,7 +403,7 @@ class QuotaKube(FakeKube):
 
     quota_lifted = False
 
-    async def create(self, manifest: dict[str, Any]) -> bool:
+    async def create(self, manifest: dict[str, Any]) -> dict[str, Any] | None:
         if manifest["kind"] == "Job" and not self.quota_lifted:
             refusal = ApiException(status=403, reason="Forbidden")
             refusal.body = json.dumps(
@@ -538,3 +538,20 @@ def test_a_deleted_loadtest_takes_its_gauges_with_it() -> None:
 
     assert h.metrics.registry.get_sample_value("llmload_level_requests_per_second", sample) is None
     assert h.metrics.registry.get_sample_value("llmload_runs_total", {"outcome": "Completed"}) == 1
+
+
+def test_an_object_planted_under_a_childs_name_is_never_adopted() -> None:
+    h = Harness()
+    h.tick(lose_status=True)  # learn the run's names, as anyone with list rights could
+    planted = next(name for kind, name in h.kube.created if name.endswith("-config"))
+    h.kube = FakeKube()
+    h.kube.put({"kind": "ConfigMap", "metadata": {"name": planted}, "data": {"run-config.json": "{}"}})
+    h.ctx = h.new_context()
+
+    outcome = guarded_tick(h, retry=0)
+
+    assert outcome.retry_in is not None
+    assert h.condition("Stalled") == ("True", "ReconcileError")
+    message = next(c["message"] for c in h.body["status"]["conditions"] if c["type"] == "Stalled")
+    assert f"ConfigMap {planted} already exists and is not owned by this LoadTest" in message
+    assert not [kind for kind, _ in h.kube.created if kind == "Job"]  # no shard ever runs its config
