@@ -73,6 +73,8 @@ class Children:
     merged: RunResult | None = None
     gpu: GpuFigures | None = None
     log_tail: str = ""  # of the first failed shard's pod
+    # By shard index: why the result a shard wrote cannot be read (the plan fails those shards).
+    unreadable: Mapping[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,7 @@ def shard_states(observed: Observed, spec: LoadTestSpec) -> list[ShardState]:
     results = [cm for cm in children.config_maps if cm["metadata"]["name"] in result_names]
     return observe_shards(
         shard_count(spec), children.jobs, children.pods, results, observed.now,
-        observed.settings.unschedulable_grace_seconds,
+        observed.settings.unschedulable_grace_seconds, children.unreadable,
     )  # fmt: skip
 
 

@@ -1,6 +1,5 @@
 import base64
 import contextlib
-import json
 import random
 import time
 import tracemalloc
@@ -23,7 +22,7 @@ from loadgen.compact import (
 )
 from loadgen.result import RunResult
 
-from .helpers import level_from_rows, run_of
+from .helpers import level_from_rows, run_of, zlib_bomb
 
 Row = tuple[int, int, int, int, int]
 
@@ -127,41 +126,16 @@ def test_capacity_figures() -> None:
 # -- text that is not a result ------------------------------------------------------------------------------
 
 
-def _bomb(zero_mib: int) -> str:
-    """A compact text that starts like a result (its fields, then one level whose TTFT array claims 2^30
-    values) and goes on with `zero_mib` MiB of zeros: each zero is one value, so an unbounded decoder builds
-    a list of 8 bytes per zero byte. Built from one compressed 16 MiB block repeated, in under a second."""
-    meta = json.dumps(
-        run_of([level_from_rows([])]).model_dump(mode="json", exclude={"levels": {"__all__": {"raw"}}})
-    )
-    head = (
-        bytes([len(meta) & 0x7F | 0x80, len(meta) >> 7])
-        + meta.encode()
-        + bytes([0x80, 0x80, 0x80, 0x80, 0x04])
-    )
-    block = 16 << 20
-    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
-    prefix = deflate.compress(head) + deflate.flush(zlib.Z_FULL_FLUSH)
-    zeros = zlib.compressobj(9, zlib.DEFLATED, -15)
-    segment = zeros.compress(bytes(block)) + zeros.flush(zlib.Z_FULL_FLUSH)
-    count = zero_mib * (1 << 20) // block
-    checksum = zlib.adler32(head)
-    for _ in range(count):
-        checksum = zlib.adler32(bytes(block), checksum)
-    end = zlib.compressobj(9, zlib.DEFLATED, -15).flush(zlib.Z_FINISH)
-    stream = b"\x78\xda" + prefix + segment * count + end + checksum.to_bytes(4, "big")
-    assert len(head) < 1 << 14
-    return FORMAT_TAG + base64.b64encode(stream).decode("ascii")
-
-
 def test_the_bomb_is_a_valid_zlib_stream() -> None:
-    text = _bomb(16)
+    text = zlib_bomb(16)
     assert len(zlib.decompress(base64.b64decode(text[len(FORMAT_TAG) :]))) > 16 << 20
 
 
 @pytest.mark.parametrize("zero_mib", [64, 512])
 def test_a_zlib_bomb_is_refused_in_bounded_time_and_memory(zero_mib: int) -> None:
-    text = _bomb(zero_mib)  # 64 MiB: 87 KB of text, as in the report; 512 MiB: 690 KB, still a ConfigMap's
+    text = zlib_bomb(
+        zero_mib
+    )  # 64 MiB: 87 KB of text, as in the report; 512 MiB: 690 KB, still a ConfigMap's
     assert len(text) < CONFIGMAP_BUDGET_BYTES
     tracemalloc.start()
     started = time.perf_counter()
