@@ -83,6 +83,7 @@ class LoadTestReason(StrEnum):
     SHARD_POD_REFUSED = "ShardPodRefused"
     UNSCHEDULABLE = "Unschedulable"
     DEADLINE_EXCEEDED = "DeadlineExceeded"
+    RESULT_UNREADABLE = "ResultUnreadable"
     # Stored
     STORED = "Stored"
     DATABASE_UNAVAILABLE = "DatabaseUnavailable"
@@ -114,6 +115,7 @@ class LoadTestReason(StrEnum):
     MAX_CONCURRENCY_NEEDS_RATE_MODE = "MaxConcurrencyNeedsRateMode"
     TOO_MANY_SHARDS = "TooManyShards"
     MIN_SUCCEEDED_SHARDS_TOO_LARGE = "MinSucceededShardsTooLarge"
+    RESULTS_TOO_LARGE = "ResultsTooLarge"
     SLO_EMPTY = "SloEmpty"
     CRITERIA_NEED_SLO = "CriteriaNeedSlo"
     CRITERIA_LEVEL_UNKNOWN = "CriteriaLevelUnknown"
@@ -145,6 +147,9 @@ LOADTEST_REASONS: dict[LoadTestReason, str] = {
     "ResourceQuota, LimitRange or admission policy; the message quotes the API server)",
     LoadTestReason.UNSCHEDULABLE: "Succeeded=False: a shard pod could not be scheduled (scheduler's words)",
     LoadTestReason.DEADLINE_EXCEEDED: "Succeeded=False: a shard ran past its deadline",
+    LoadTestReason.RESULT_UNREADABLE: "Succeeded=False: a shard's result ConfigMap holds no loadgen result "
+    "the operator can read (corrupt, foreign, not merging with the others, or larger than any shard can "
+    "report: a zlib bomb); the message names the shard and what is wrong",
     LoadTestReason.STORED: "Stored: the run is in the SQL store",
     LoadTestReason.DATABASE_UNAVAILABLE: "Stored=False: the SQL store is unreachable; retried every tick",
     LoadTestReason.RECONCILE_ERROR: "Stalled: the last reconcile failed (the message quotes the error); "
@@ -183,6 +188,8 @@ LOADTEST_REASONS: dict[LoadTestReason, str] = {
     LoadTestReason.TOO_MANY_SHARDS: "Accepted=False: more shards than a level, maxConcurrency or "
     "requestsPerLevel allows",
     LoadTestReason.MIN_SUCCEEDED_SHARDS_TOO_LARGE: "Accepted=False: minSucceededShards above parallelism",
+    LoadTestReason.RESULTS_TOO_LARGE: "Accepted=False: a shard's results would not fit its result ConfigMap "
+    "(requestsPerLevel, or a Rate level times levelDurationSeconds, times the levels, over parallelism)",
     LoadTestReason.SLO_EMPTY: "Accepted=False: slo set without any objective",
     LoadTestReason.CRITERIA_NEED_SLO: "Accepted=False: successCriteria judge the SLO, but slo is unset",
     LoadTestReason.CRITERIA_LEVEL_UNKNOWN: "Accepted=False: minLevelWithinSlo is not one of the levels",

@@ -78,6 +78,8 @@ class Children:
     log_tail: str = ""  # of the first failed shard's pod
     # Events of the Jobs that have no pod yet (why the Job controller could not create one).
     job_events: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)
+    # By shard index: why the result a shard wrote cannot be read (the plan fails those shards).
+    unreadable: Mapping[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,7 @@ def shard_states(observed: Observed, spec: LoadTestSpec) -> list[ShardState]:
     results = [cm for cm in children.config_maps if cm["metadata"]["name"] in result_names]
     return observe_shards(
         shard_count(spec), children.jobs, children.pods, results, observed.now,
-        observed.settings.unschedulable_grace_seconds,
+        observed.settings.unschedulable_grace_seconds, children.unreadable,
     )  # fmt: skip
 
 

@@ -115,8 +115,12 @@ def observe_shards(
     result_config_maps: Sequence[Mapping[str, Any]],
     now: datetime,
     unschedulable_grace_seconds: float = UNSCHEDULABLE_GRACE_SECONDS,
+    unreadable_results: Mapping[int, str] | None = None,
 ) -> list[ShardState]:
-    """The state of every shard 0..shard_count-1 of a run whose Jobs have been created."""
+    """The state of every shard 0..shard_count-1 of a run whose Jobs have been created.
+
+    `unreadable_results` holds, by shard index, why a result the observer tried to read is not one: that
+    shard has failed (ResultUnreadable), like a shard whose pod failed."""
     jobs_by = _by_shard(jobs)
     pods_by = _by_shard(pods)
     cms_by = _by_shard(result_config_maps)
@@ -126,7 +130,13 @@ def observe_shards(
         data = (cm or {}).get("data") or {}
         progress = _progress(cm)
         if data.get("result"):
-            states.append(ShardState(index, ShardPhase.SUCCEEDED, result=data["result"], progress=progress))
+            why = (unreadable_results or {}).get(index)
+            if why is not None:
+                states.append(_failed(index, LoadTestReason.RESULT_UNREADABLE, why))
+            else:
+                states.append(
+                    ShardState(index, ShardPhase.SUCCEEDED, result=data["result"], progress=progress)
+                )
             continue
         shard_pods = pods_by.get(index, [])
         pod_name = str((shard_pods[0].get("metadata") or {}).get("name")) if shard_pods else None

@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from loadgen.compact import decode_compact
+from loadgen.compact import MAX_RESULT_REQUESTS, decode_compact
 from loadgen.merge import merge_results
 from loadgen.result import RunResult
 from loadtest_operator.api import LoadTestSpec, LoadTestStatus
@@ -122,6 +122,9 @@ async def _read_children(ctx: Context, observed: Observed, spec: LoadTestSpec) -
     shards = shard_states(replace(observed, children=children), spec)
     if not run_ended(spec, shards):
         return replace(children, job_events=await _events_of_podless_jobs(ctx, ns, children))
+    if not too_many_failed(spec, shards):
+        children = await _read_results(observed, spec, children, shards)
+        shards = shard_states(replace(observed, children=children), spec)
     if too_many_failed(spec, shards):
         # The plan fails the run with the first failed shard's message and its pod's last log lines.
         first = next(s for s in shards if s.phase is ShardPhase.FAILED)
@@ -129,10 +132,32 @@ async def _read_children(ctx: Context, observed: Observed, spec: LoadTestSpec) -
             tail = await kube.pod_log_tail(ns, first.pod_for_logs, lines=8)
             children = replace(children, log_tail=tail)
         return children
+    if children.merged is None:
+        return children
+    return replace(children, gpu=await _gpu_figures(ctx, observed, spec, children.merged))
+
+
+async def _read_results(
+    observed: Observed, spec: LoadTestSpec, children: Children, shards: list[ShardState]
+) -> Children:
+    """The succeeded shards' results, merged (in a worker thread: the event loop keeps ticking). A shard
+    whose result cannot be read, or does not merge, is in `unreadable` instead: the plan fails it
+    (ResultUnreadable) like a shard whose pod failed, rather than this tick raising on every retry."""
     done = [s for s in shards if s.phase is ShardPhase.SUCCEEDED]
-    merged = await asyncio.to_thread(_merge, done)
-    gpu = await _gpu_figures(ctx, observed, spec, merged)
-    return replace(children, merged=merged, gpu=gpu)
+    results, unreadable = await asyncio.to_thread(_decode, done)
+    children = replace(children, unreadable=unreadable)
+    if not results or too_many_failed(spec, shard_states(replace(observed, children=children), spec)):
+        return children
+    try:
+        return replace(children, merged=await asyncio.to_thread(merge_results, list(results.values())))
+    except ValueError as exc:  # shards of one run that disagree (levels, model): none can be trusted
+        return replace(
+            children,
+            unreadable={
+                **unreadable,
+                **{i: f"shard {i}: the shards' results do not merge: {exc}" for i in results},
+            },
+        )
 
 
 async def _events_of_podless_jobs(ctx: Context, namespace: str, children: Children) -> dict[str, list[Any]]:
@@ -142,8 +167,15 @@ async def _events_of_podless_jobs(ctx: Context, namespace: str, children: Childr
     return {name: await ctx.kube.events(namespace, "Job", name) for name in podless}
 
 
-def _merge(done: list[ShardState]) -> RunResult:
-    return merge_results([decode_compact(s.result) for s in done if s.result])
+def _decode(done: list[ShardState]) -> tuple[dict[int, RunResult], dict[int, str]]:
+    results: dict[int, RunResult] = {}
+    unreadable: dict[int, str] = {}
+    for shard in done:
+        try:
+            results[shard.index] = decode_compact(shard.result or "", max_requests=MAX_RESULT_REQUESTS)
+        except ValueError as exc:
+            unreadable[shard.index] = f"shard {shard.index} wrote a result that cannot be read: {exc}"[:600]
+    return results, unreadable
 
 
 async def _gpu_figures(ctx: Context, observed: Observed, spec: LoadTestSpec, merged: RunResult) -> GpuFigures:

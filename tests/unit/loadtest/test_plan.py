@@ -31,7 +31,7 @@ from loadtest_operator.reconcile.executor import forget
 from loadtest_operator.reconcile.guard import Outcome, backoff_seconds, guarded
 from loadtest_operator.reconcile.loadtest import reconcile_loadtest
 from loadtest_operator.reconcile.settings import OperatorSettings
-from tests.unit.loadgen.helpers import level_from_rows, run_of
+from tests.unit.loadgen.helpers import level_from_rows, run_of, zlib_bomb
 from tests.unit.merge_patch import apply_merge_patch
 from tests.unit.operator.specs import OWNER, VALID_SPEC, merged
 
@@ -141,15 +141,17 @@ class FakeKube:
         for shard in range(len(self.shard_jobs())):
             self.report(shard, progress=json.dumps({"completed": completed, "levelIndex": level_index}))
 
-    def finish(self, shard: int) -> None:
+    def finish(
+        self, shard: int, result: str | None = None, levels: int = len(SPEC["load"]["levels"])
+    ) -> None:
         level_results = [
             level_from_rows([(50_000, 700_000, 128, 512, 0)] * 100, start=1000.0 + 20 * i, end=1010.0 + 20 * i,
                             offered_load=level // 2)
-            for i, level in enumerate(SPEC["load"]["levels"])
+            for i, level in enumerate(SPEC["load"]["levels"][:levels])
         ]  # fmt: skip
         for i, lv in enumerate(level_results):
             level_results[i] = lv.model_copy(update={"index": i})
-        self.report(shard, result=encode_compact(run_of(level_results)))
+        self.report(shard, result=result or encode_compact(run_of(level_results)))
         job = self.job(shard)
         job["status"] = {"succeeded": 1}
         pod = self.objects[("Pod", f"{job['metadata']['name']}-pod")]
@@ -555,3 +557,64 @@ def test_an_object_planted_under_a_childs_name_is_never_adopted() -> None:
     message = next(c["message"] for c in h.body["status"]["conditions"] if c["type"] == "Stalled")
     assert f"ConfigMap {planted} already exists and is not owned by this LoadTest" in message
     assert not [kind for kind, _ in h.kube.created if kind == "Job"]  # no shard ever runs its config
+
+
+def _started(h: Harness) -> None:
+    for _ in range(2):
+        h.tick()
+    h.kube.start_pods()
+    h.tick()
+
+
+def _succeeded_message(h: Harness) -> str:
+    return str(next(c["message"] for c in h.body["status"]["conditions"] if c["type"] == "Succeeded"))
+
+
+@pytest.mark.parametrize(
+    ("result", "words"),
+    [
+        (zlib_bomb(64), "inflates past"),  # 87 KB of text, 64 MiB of zeros: a list of 512 MiB unbounded
+        ("lg1:" + "QUJD" * 100, "corrupt"),  # base64 of something that is not zlib
+        ('{"levels": []}', "not a compact loadgen result"),
+    ],
+    ids=["zlib bomb", "garbage", "foreign"],
+)
+def test_a_shard_result_that_cannot_be_read_fails_the_run_in_one_tick(result: str, words: str) -> None:
+    h = Harness()
+    _started(h)
+    h.kube.finish(0)
+    h.kube.finish(1, result=result)
+    h.tick()  # no exception: the observer hands the plan the shard's failure
+
+    assert h.condition("Succeeded") == ("False", "ResultUnreadable")
+    message = _succeeded_message(h)
+    assert message.startswith("shard 1 wrote a result that cannot be read: ")
+    assert words in message
+    assert h.reasons()[-1] == "ResultUnreadable"
+    assert h.metrics.registry.get_sample_value("llmload_runs_total", {"outcome": "ResultUnreadable"}) == 1
+    assert h.tick() == {}  # finished: the result is not read again
+
+
+def test_an_unreadable_shard_is_a_failed_shard_when_partial_results_are_allowed() -> None:
+    h = Harness(merged(SPEC, {"loadGenerator": {"parallelism": 2, "minSucceededShards": 1}}))
+    _started(h)
+    h.kube.finish(0, result="lg1:AAAA")
+    h.kube.finish(1)
+    h.tick()
+
+    assert h.condition("Succeeded") == ("True", "Completed")
+    assert h.body["status"]["summary"].endswith("(partial: 1 of 2 shards)")
+    assert h.body["status"]["progress"]["shardsFailed"] == 1
+
+
+def test_shard_results_that_do_not_merge_fail_the_run() -> None:
+    h = Harness()
+    _started(h)
+    h.kube.finish(0)
+    h.kube.finish(1, levels=1)  # a result of another run: one level, where this run has two
+    h.tick()
+
+    assert h.condition("Succeeded") == ("False", "ResultUnreadable")
+    assert _succeeded_message(h) == (
+        "shard 0: the shards' results do not merge: results have different numbers of levels: [1, 2]"
+    )

@@ -116,3 +116,13 @@ def test_garbled_progress_is_ignored_not_fatal() -> None:
 
     assert state.phase is ShardPhase.RUNNING
     assert state.progress == {}
+
+
+def test_a_result_the_observer_could_not_read_is_a_failed_shard() -> None:
+    cms = [result_cm(0, result="x"), result_cm(1, result="lg1:AAAA")]
+    why = {1: "shard 1 wrote a result that cannot be read: compact result is corrupt"}
+    first, second = observe_shards(2, [], [], cms, NOW, unreadable_results=why)
+
+    assert first.phase is ShardPhase.SUCCEEDED
+    assert (second.phase, second.reason, second.message) == (ShardPhase.FAILED, "ResultUnreadable", why[1])
+    assert second.pod_for_logs is None  # loadgen thought it succeeded: its log says nothing about this
