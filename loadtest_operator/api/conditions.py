@@ -131,6 +131,8 @@ class LoadTestReason(StrEnum):
     CONFIG_MAP_NOT_FOUND = "ConfigMapNotFound"
     CONFIG_MAP_KEY_NOT_FOUND = "ConfigMapKeyNotFound"
     RUN_CONFIG_TOO_LARGE = "RunConfigTooLarge"
+    CREDENTIALS_IN_URL = "CredentialsInUrl"
+    INVALID_RESOURCES = "InvalidResources"
 
 
 LOADTEST_REASONS: dict[LoadTestReason, str] = {
@@ -204,6 +206,10 @@ LOADTEST_REASONS: dict[LoadTestReason, str] = {
     LoadTestReason.SECRET_KEY_NOT_FOUND: "Accepted=False: a referenced Secret lacks the key",
     LoadTestReason.CONFIG_MAP_NOT_FOUND: "Accepted=False: a referenced ConfigMap does not exist",
     LoadTestReason.CONFIG_MAP_KEY_NOT_FOUND: "Accepted=False: a referenced ConfigMap lacks the key",
+    LoadTestReason.CREDENTIALS_IN_URL: "Accepted=False: a URL carries a user or password (it would be shown "
+    "in status and Events); use the Secret references",
+    LoadTestReason.INVALID_RESOURCES: "Accepted=False: loadGenerator.resources holds a quantity the API "
+    "server refuses, or a request above its limit",
     LoadTestReason.RUN_CONFIG_TOO_LARGE: "Accepted=False: the load generator's run config does not fit in a "
     "ConfigMap",
 }

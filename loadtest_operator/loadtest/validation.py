@@ -5,7 +5,9 @@ fetched from the cluster (as plain dicts, or None when absent), so they stay pur
 """
 
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
@@ -29,6 +31,7 @@ from loadtest_operator.api import (
 )
 from loadtest_operator.api.conditions import LoadTestReason
 from loadtest_operator.core.problems import Problem
+from loadtest_operator.core.quantity import parse_quantity
 from loadtest_operator.loadtest.run_config import VALIDATION_URL, build_run_config, spec_field
 from loadtest_operator.loadtest.target import is_pod_ready
 
@@ -58,6 +61,9 @@ def validate_spec(spec: LoadTestSpec) -> list[Problem]:
     accepts the run config made from it (checked last, on a spec every rule here accepts)."""
     problems = [
         *_check_target(spec),
+        *check_url_credentials(spec.target.url, "spec.target.url"),
+        *check_url_credentials(spec.prometheus.url if spec.prometheus else None, "spec.prometheus.url"),
+        *_check_resources(spec),
         *_check_workload(spec),
         *_check_levels(spec),
         *_check_level_length(spec),
@@ -67,6 +73,57 @@ def validate_spec(spec: LoadTestSpec) -> list[Problem]:
         *_check_slo_and_criteria(spec),
     ]
     return problems or check_run_config(spec)
+
+
+def check_url_credentials(url: str | None, field: str) -> list[Problem]:
+    """A URL with a user or password in it would be copied into status, Events and the store: refuse it,
+    and point at the Secret references instead."""
+    if url is None or "@" not in urlsplit(url).netloc:
+        return []
+    return [
+        Problem(
+            LoadTestReason.CREDENTIALS_IN_URL,
+            "remove the user and password from the URL (it is shown in status and Events); put an API key "
+            "in a Secret and name it in target.apiKeySecretRef (Prometheus: prometheus.bearerTokenSecretRef)",
+            field,
+        )
+    ]
+
+
+def _check_resources(spec: LoadTestSpec) -> list[Problem]:
+    """Quantities the API server would refuse (as a Job it cannot create), and requests above limits."""
+    resources = spec.load_generator.resources
+    if resources is None:
+        return []
+    field = "spec.loadGenerator.resources"
+    problems: list[Problem] = []
+    parsed: dict[str, dict[str, Decimal]] = {}
+    for kind, values in (("requests", resources.requests or {}), ("limits", resources.limits or {})):
+        for name, value in values.items():
+            amount = parse_quantity(value)
+            if amount is None or amount < 0:
+                problems.append(
+                    Problem(
+                        LoadTestReason.INVALID_RESOURCES,
+                        f'{value!r} is not a resource quantity; write e.g. "500m" or "1" for cpu, '
+                        '"512Mi" or "1Gi" for memory',
+                        f"{field}.{kind}.{name}",
+                    )
+                )
+            else:
+                parsed.setdefault(kind, {})[name] = amount
+    for name, request in parsed.get("requests", {}).items():
+        limit = parsed.get("limits", {}).get(name)
+        if limit is not None and request > limit:
+            problems.append(
+                Problem(
+                    LoadTestReason.INVALID_RESOURCES,
+                    f"the {name} request ({(resources.requests or {})[name]}) is above its limit "
+                    f"({(resources.limits or {})[name]}); raise the limit or lower the request",
+                    f"{field}.requests.{name}",
+                )
+            )
+    return problems
 
 
 def _check_target(spec: LoadTestSpec) -> list[Problem]:
