@@ -532,7 +532,8 @@ def check_secret_key(secret: Mapping[str, Any] | None, ref: SecretKeyRef, field:
         return [
             Problem(
                 LoadTestReason.SECRET_KEY_NOT_FOUND,
-                f"Secret {ref.name!r} has no key {ref.key!r}; keys: {keys}",
+                # Never the other keys' names: the author may have no right to read this Secret.
+                f"Secret {ref.name!r} has no key {ref.key!r}; check the key's name with the Secret's owner",
                 field,
             )
         ]

@@ -399,3 +399,12 @@ def test_parse_spec_reports_schema_problems_with_camel_case_paths() -> None:
     assert spec is None
     assert {p.reason for p in problems} == {"InvalidSpec"}
     assert [p.field for p in problems] == ["spec.load.levels", "spec.loadGenerator.parallelism"]
+
+
+def test_a_missing_secret_key_never_names_the_secrets_other_keys() -> None:
+    ref = SecretKeyRef(name="team-secrets", key="api-key")
+    secret = {"data": {"db-password": "eA==", "ssh-private-key": "eA=="}}
+    [problem] = check_secret_key(secret, ref, "spec.target.apiKeySecretRef")
+    assert "db-password" not in problem.message
+    assert "ssh-private-key" not in problem.message
+    assert "api-key" in problem.message
