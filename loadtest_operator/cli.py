@@ -91,7 +91,9 @@ def render(body: dict[str, Any]) -> str:
     rows = level_rows(status)
     table = render_table(rows) if rows else "(no per-level results yet)"
     tail = [f"best goodput level: {status.best_goodput_level}"] if status.best_goodput_level else []
-    gpu = next((c for c in status.conditions or [] if c.type == LoadTestConditionType.GPU_METRICS_AVAILABLE), None)
+    gpu = next(
+        (c for c in status.conditions or [] if c.type == LoadTestConditionType.GPU_METRICS_AVAILABLE), None
+    )
     if gpu is not None:
         tail.append(f"GPU metrics: {gpu.reason}" + (f" ({gpu.message})" if gpu.message else ""))
     return "\n".join([*head, "", table, *(["", *tail] if tail else [])])
