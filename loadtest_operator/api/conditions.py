@@ -53,7 +53,8 @@ LOADTEST_CONDITIONS: dict[LoadTestConditionType, Meaning] = {
     ),
     LoadTestConditionType.STORED: Meaning(
         true="the run and its levels are in the SQL store",
-        false="the store was unreachable (results stay in status and are written once it is back)",
+        false="the store was unreachable (DatabaseUnavailable: results stay in status and are written once "
+        "it is back) or refused the run's values (StoreRejected)",
     ),
     LoadTestConditionType.GPU_METRICS_AVAILABLE: Meaning(
         true="GPU figures (and vLLM's, where it exports them) were collected for every level "
@@ -79,6 +80,7 @@ class LoadTestReason(StrEnum):
     # Stored
     STORED = "Stored"
     DATABASE_UNAVAILABLE = "DatabaseUnavailable"
+    STORE_REJECTED = "StoreRejected"
     # Refusals (Accepted=False): the spec as the schema sees it
     INVALID_SPEC = "InvalidSpec"
     TARGET_NOT_SET = "TargetNotSet"
@@ -134,7 +136,10 @@ LOADTEST_REASONS: dict[LoadTestReason, str] = {
     LoadTestReason.UNSCHEDULABLE: "Succeeded=False: a shard pod could not be scheduled (scheduler's words)",
     LoadTestReason.DEADLINE_EXCEEDED: "Succeeded=False: a shard ran past its deadline",
     LoadTestReason.STORED: "Stored: the run is in the SQL store",
-    LoadTestReason.DATABASE_UNAVAILABLE: "Stored=False: the SQL store is unreachable; retried every tick",
+    LoadTestReason.DATABASE_UNAVAILABLE: "Stored=False: the SQL store is unreachable or too slow; retried "
+    "with back-off",
+    LoadTestReason.STORE_REJECTED: "Stored=False: the SQL store refused the run's values (the message says "
+    "which); tried again only after an operator restart",
     LoadTestReason.INVALID_SPEC: "Accepted=False: the spec does not parse (the installed CRD and the "
     "operator disagree)",
     LoadTestReason.TARGET_NOT_SET: "Accepted=False: neither target.serviceRef nor target.url is set",
