@@ -49,8 +49,10 @@ async def _store(ctx: Context, owner: Owner, write: StoreWrite) -> Any:
     """Write the record unless this process already wrote the same one; the settled status, if any."""
     if ctx.store is None:
         return None
-    # updated_at changes every tick: a record is "the same" when everything else is.
-    fingerprint = json.dumps({**asdict(write.record), "updated_at": None}, sort_keys=True, default=str)
+    # updated_at changes every tick: a record is "the same" when everything else is, and the database is
+    # the one it was written to (the store counts the empty databases it found: new or emptied).
+    record = json.dumps({**asdict(write.record), "updated_at": None}, sort_keys=True, default=str)
+    fingerprint = f"{ctx.store.empty_databases}:{record}"
     key = f"{owner.uid}/{type(write.record).__name__}"
     if ctx.stored.get(key) == fingerprint:
         return write.settle(None) if write.settle else None

@@ -45,6 +45,8 @@ class Store:
         # runs whose final write the database refused here. Only the observer's question reads these.
         self._final: set[RunKey] = set()
         self._rejected: set[RunKey] = set()
+        # How many databases without a schema this process migrated: a write before the last one is gone.
+        self.empty_databases = 0
 
     @classmethod
     def open(cls, url: str, *, timeout: float = CALL_TIMEOUT_SECONDS) -> Store:
@@ -54,7 +56,7 @@ class Store:
         """Bring the schema to head now (the operator's start-up); raises StoreUnavailableError. A failure
         starts the back-off: the first call after it migrates."""
         if self.calls.run_sync(self._migrate, seconds=MIGRATION_TIMEOUT_SECONDS):
-            self._final.clear()
+            self._found_empty()
 
     async def write(self, record: RunRecord | RecommendationRecord) -> None:
         """Upsert `record`. Raises StoreUnavailableError (retry later) or StoreRejectedError."""
@@ -107,9 +109,13 @@ class Store:
 
     async def _ready(self) -> None:
         if not self._migrated and await self.calls.run(self._migrate, seconds=MIGRATION_TIMEOUT_SECONDS):
-            # A new or emptied database: what this process found stored before is gone, and the finished
-            # LoadTests still in the cluster are written again.
-            self._final.clear()
+            self._found_empty()
+
+    def _found_empty(self) -> None:
+        # A new or emptied database: what this process found stored before is gone, and the finished
+        # LoadTests still in the cluster are written again.
+        self._final.clear()
+        self.empty_databases += 1
 
     def _migrate(self) -> bool:
         """Migrate to head unless done; True when the database had no schema. In a store worker thread:

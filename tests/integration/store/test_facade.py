@@ -214,6 +214,7 @@ def test_an_emptied_database_is_migrated_again_and_its_runs_rewritten(
 ) -> None:
     asyncio.run(store.write(record()))
     assert asyncio.run(store.run_in_store("uid-1", 0)) is InStore.STORED
+    assert store.empty_databases == 1  # the new database the first write migrated
     downgrade(engine, "base")  # the database is replaced by an empty one while the operator runs
 
     with pytest.raises(StoreUnavailableError):
@@ -223,4 +224,5 @@ def test_an_emptied_database_is_migrated_again_and_its_runs_rewritten(
     # The next call migrates the empty database, and forgets what the old one held.
     assert asyncio.run(store.run_in_store("uid-1", 0)) is InStore.MISSING
     assert current_revision(engine) == head_revision()
+    assert store.empty_databases == 2  # the executor writes again what it wrote to the old one
     upgrade(engine)  # idempotent

@@ -162,6 +162,7 @@ class FakeStore:
         self.refused: set[tuple[str, int]] = set()
         self.questions = 0
         self.attempts = 0
+        self.empty_databases = 0
 
     def restart(self) -> None:
         """A new operator process: the store's memory of what it refused is gone (the database stays)."""
