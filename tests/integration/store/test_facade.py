@@ -5,6 +5,7 @@ database, and the "is this finished run stored?" question answered from memory a
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -30,6 +31,8 @@ from loadtest_operator.io.store import (
     head_revision,
     upgrade,
 )
+from loadtest_operator.main import open_store
+from loadtest_operator.reconcile.settings import OperatorSettings
 from tests.integration.store.test_repository import SPEC
 
 pytestmark = pytest.mark.integration
@@ -226,3 +229,19 @@ def test_an_emptied_database_is_migrated_again_and_its_runs_rewritten(
     assert current_revision(engine) == head_revision()
     assert store.empty_databases == 2  # the executor writes again what it wrote to the old one
     upgrade(engine)  # idempotent
+
+
+def test_start_up_says_when_history_is_ephemeral_and_survives_a_database_that_is_away(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "history").write_text("not a directory")  # the database cannot be opened yet
+    settings = OperatorSettings(sqlite_path=tmp_path / "history" / "llmload.db", history_ephemeral=True)
+
+    with caplog.at_level(logging.INFO, logger="test"):
+        store = open_store(settings, logging.getLogger("test"))
+    store.close()
+
+    text = caplog.text
+    assert "the run history is EPHEMERAL" in text
+    assert "persistence.enabled=true" in text
+    assert "SQL store not reachable at start-up" in text
