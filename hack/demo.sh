@@ -21,9 +21,14 @@ if "$here/cluster-up.sh" --status; then import_images; fi
 
 step "6/6 operator (helm install), mock vLLM and the demo LoadTest in namespace $NS"
 kc create namespace "$NS" --dry-run=client -o yaml | kc apply -f - >/dev/null
+# The chart keeps the run history on a PersistentVolumeClaim; the local node has no provisioner, so a
+# hostPath volume outside $CLUSTER_DIR takes the claim: history lasts across demo runs, operator restarts
+# and even `make cluster-down` (rm -rf it to start afresh). storageClass "-": bind to that volume only.
+HISTORY_DIR=${DEMO_HISTORY_DIR:-$LLMLOAD_CACHE/history/$NS}
+"$here/history-volume.sh" "$NS" llmload-data "$HISTORY_DIR"
 "$HELM_BIN" --kubeconfig "$ADMIN_KUBECONFIG" upgrade --install llmload helm/llmload \
   --namespace "$NS" --set "watchNamespaces={$NS}" --set "prometheus.url=$PROMETHEUS_URL" \
-  --wait --timeout 180s >/dev/null
+  --set persistence.storageClass=- --wait --timeout 180s >/dev/null
 ok "operator: $(kc get deploy -n "$NS" llmload -o jsonpath='{.status.readyReplicas}')/1 ready"
 kc apply -n "$NS" -f examples/mock-vllm.yaml >/dev/null
 kc rollout status -n "$NS" deployment/mock-vllm --timeout=120s >/dev/null
@@ -59,5 +64,6 @@ kc get loadtests -n "$NS"
 echo
 KUBECONFIG=$ADMIN_KUBECONFIG .venv/bin/llmload show demo -n "$NS"
 echo
+ok "run history (SQLite, every demo run so far): $HISTORY_DIR/llmload.db"
 ok "done. Explore: export KUBECONFIG=$ADMIN_KUBECONFIG; kubectl describe loadtest demo -n $NS"
 echo "    Remove the local node: make cluster-down"

@@ -29,13 +29,29 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return argparse.Namespace()
 
 
-def build_context(settings: OperatorSettings, log: logging.Logger) -> Context:
-    store = Store.open(settings.effective_database_url)
+def open_store(settings: OperatorSettings, log: logging.Logger) -> Store:
+    """The SQL store, migrated if it can be now. A database that cannot be reached is no reason not to
+    run: results wait in status and the result ConfigMaps, and the first store call after the back-off
+    migrates and writes."""
+    store = Store.open(settings.effective_database_url, timeout=settings.store_timeout_seconds)
+    log.info("SQL store: %s", store.engine.url.render_as_string(hide_password=True))
+    if settings.history_ephemeral:
+        log.warning(
+            "the run history is EPHEMERAL: %s is on a volume that is deleted with this pod "
+            "(the chart's persistence.enabled=false); finished LoadTests still in the cluster are written "
+            "again after a restart, deleted ones are lost. Keep it with persistence.enabled=true or a "
+            "PostgreSQL database.url",
+            settings.sqlite_path,
+        )
     try:
         store.migrate()
     except StoreUnavailableError as exc:
-        # Results wait in ConfigMaps and status until the store is reachable; the operator still runs.
-        log.warning("SQL store not reachable at start-up (%s); runs are stored once it is", exc)
+        log.warning("SQL store not reachable at start-up (%s); migrated and written once it is", exc)
+    return store
+
+
+def build_context(settings: OperatorSettings, log: logging.Logger) -> Context:
+    store = open_store(settings, log)
     return Context(
         kube=Kube(load_client_config()),
         settings=settings,
@@ -79,16 +95,20 @@ def main(argv: list[str] | None = None) -> None:
         settings.persistence.finalizer = "llmload.io/finalizer"
 
     health = f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None
-    asyncio.run(
-        kopf.operator(
-            registry=registry,
-            memo=kopf.Memo(ctx=ctx),
-            standalone=True,
-            clusterwide=not settings.namespaces,
-            namespaces=settings.namespaces,
-            liveness_endpoint=health,
+    try:
+        asyncio.run(
+            kopf.operator(
+                registry=registry,
+                memo=kopf.Memo(ctx=ctx),
+                standalone=True,
+                clusterwide=not settings.namespaces,
+                namespaces=settings.namespaces,
+                liveness_endpoint=health,
+            )
         )
-    )
+    finally:
+        if ctx.store is not None:
+            ctx.store.close()
 
 
 if __name__ == "__main__":

@@ -54,7 +54,8 @@ LOADTEST_CONDITIONS: dict[LoadTestConditionType, Meaning] = {
     ),
     LoadTestConditionType.STORED: Meaning(
         true="the run and its levels are in the SQL store",
-        false="the store was unreachable (results stay in status and are written once it is back)",
+        false="the store was unreachable (DatabaseUnavailable: results stay in status and are written once "
+        "it is back) or refused the run's values (StoreRejected)",
     ),
     LoadTestConditionType.GPU_METRICS_AVAILABLE: Meaning(
         true="GPU figures (and vLLM's, where it exports them) were collected for every level "
@@ -87,6 +88,7 @@ class LoadTestReason(StrEnum):
     # Stored
     STORED = "Stored"
     DATABASE_UNAVAILABLE = "DatabaseUnavailable"
+    STORE_REJECTED = "StoreRejected"
     # Stalled
     RECONCILE_ERROR = "ReconcileError"
     RECOVERED = "Recovered"
@@ -153,7 +155,10 @@ LOADTEST_REASONS: dict[LoadTestReason, str] = {
     "the operator can read (corrupt, foreign, not merging with the others, or larger than any shard can "
     "report: a zlib bomb); the message names the shard and what is wrong",
     LoadTestReason.STORED: "Stored: the run is in the SQL store",
-    LoadTestReason.DATABASE_UNAVAILABLE: "Stored=False: the SQL store is unreachable; retried every tick",
+    LoadTestReason.DATABASE_UNAVAILABLE: "Stored=False: the SQL store is unreachable or too slow; retried "
+    "with back-off",
+    LoadTestReason.STORE_REJECTED: "Stored=False: the SQL store refused the run's values (the message says "
+    "which); tried again only after an operator restart",
     LoadTestReason.RECONCILE_ERROR: "Stalled: the last reconcile failed (the message quotes the error); "
     "retried with backoff",
     LoadTestReason.RECOVERED: "Stalled=False: reconciles succeed again",

@@ -5,6 +5,7 @@ post events, count outcomes."""
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel
@@ -88,12 +89,31 @@ class RecommendationRecord:
 
 
 @dataclass(frozen=True)
+class StoreFailure:
+    """Why a store write did not land: the store was unreachable (retried), or it refused the record's
+    values (`rejected`: the same record would be refused again)."""
+
+    message: str
+    rejected: bool = False
+
+
+@dataclass(frozen=True)
 class StoreWrite:
     """A store write, and, when the status reports on it, the status once the outcome is known:
-    `settle(None)` after a successful write, `settle(error)` when the store was unreachable."""
+    `settle(None)` after a successful write, `settle(failure)` when it did not land."""
 
     record: RunRecord | RecommendationRecord
-    settle: Callable[[str | None], BaseModel] | None = None
+    settle: Callable[[StoreFailure | None], BaseModel] | None = None
+
+
+class InStore(StrEnum):
+    """What the store says of a finished run, as the observer asks it (once per run per process: the
+    store remembers what it wrote and what it found)."""
+
+    STORED = "Stored"  # the store holds the run as finished
+    MISSING = "Missing"  # the store lacks it, or holds it unfinished (a new or emptied store, a lost write)
+    REJECTED = "Rejected"  # this process wrote it and the store refused the values
+    UNKNOWN = "Unknown"  # the store could not be asked (unreachable, or backing off)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from loadtest_operator.api import (
 from loadtest_operator.api.gpu import GpuDiscovery
 from loadtest_operator.core.conditions import find_condition, is_condition_true, is_finished
 from loadtest_operator.core.owner import Owner
+from loadtest_operator.core.plan import InStore
 from loadtest_operator.gpu.collect import LevelMetrics, LevelWindow
 from loadtest_operator.loadtest.builders.configmaps import RUN_SPEC_KEY
 from loadtest_operator.loadtest.builders.names import run_names
@@ -42,6 +43,7 @@ class Reads(StrEnum):
     NOTHING = "Nothing"
     TARGET = "Target"  # Service, pods, nodes, Secret, ConfigMap, /v1/models: to start a run
     CHILDREN = "Children"  # the run's Jobs, pods and result ConfigMaps: to follow a run
+    STORE = "Store"  # whether the SQL store holds the finished run (asked once per run per process)
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ class Observed:
     deleting: bool = False
     target: TargetFacts | None = None
     children: Children | None = None
+    in_store: InStore | None = None  # asked for a finished run when a store is configured
 
 
 # -- what to read -------------------------------------------------------------------------------------
@@ -112,7 +115,9 @@ def reads(spec: Mapping[str, Any], status: Mapping[str, Any], deleting: bool = F
     previous = Status.model_validate(status)
     conditions = previous.conditions or []
     same_run = previous.run_id == parsed.run_id
-    if same_run and (is_finished(conditions) or rejected_already(previous, parsed.run_id, None)):
+    if same_run and is_finished(conditions):
+        return Reads.STORE
+    if same_run and rejected_already(previous, parsed.run_id, None):
         return Reads.NOTHING
     if same_run and is_condition_true(conditions, C.ACCEPTED):
         return Reads.CHILDREN

@@ -8,7 +8,7 @@ operator restart at any moment neither loses nor duplicates a run. The stages:
   every shard finished         → merged result (+ GPU figures) → status, store, events, metrics
   a shard failed               → Succeeded=False with the reason; the other shards' Jobs are deleted
   finished                     → nothing (a spec change does not re-run; bump spec.runId), except a
-                                 store write that has not landed yet
+                                 store write that has not landed yet, or a store that lacks the run
 
 What a tick observed, and what it needs to read, are in `observed.py`; `plan(...)` decides.
 """
@@ -37,7 +37,16 @@ from loadtest_operator.core.conditions import (
     is_finished,
     set_condition,
 )
-from loadtest_operator.core.plan import Delete, Event, Plan, RunEnded, RunRecord, StoreWrite
+from loadtest_operator.core.plan import (
+    Delete,
+    Event,
+    InStore,
+    Plan,
+    RunEnded,
+    RunRecord,
+    StoreFailure,
+    StoreWrite,
+)
 from loadtest_operator.core.problems import Problem, summarize
 from loadtest_operator.loadtest.builders.configmaps import (
     RunConfigTooLargeError,
@@ -126,9 +135,7 @@ def plan(observed: Observed) -> Plan:
     conditions = previous.conditions or []
     same_run = previous.run_id == spec.run_id
     if same_run and is_finished(conditions):
-        if observed.settings.store_configured and not is_condition_true(conditions, C.STORED):
-            return _plan(tick, store=_store(tick, spec, final=True))
-        return _plan(tick)
+        return _plan(tick, store=_store(tick, spec, final=True) if _store_again(observed) else None)
     if same_run and rejected_already(previous, spec.run_id, observed.generation):
         return _plan(tick)
     if not (same_run and is_condition_true(conditions, C.ACCEPTED)):
@@ -443,13 +450,36 @@ def _store(tick: _Tick, spec: LoadTestSpec, *, final: bool, model: str | None = 
     return StoreWrite(record, settle=functools.partial(_stored, tick.observed, status))
 
 
-def _stored(observed: Observed, status: Status, error: str | None) -> Status:
+def _store_again(observed: Observed) -> bool:
+    """Whether a finished run is written (again): the Stored condition says what this run's writes did,
+    the store (asked once per process) whether the row is still there. A store that lacks the run (new,
+    emptied, restored from an old backup) gets it again whatever the condition says; a record the store
+    refused is not resent by the process it refused it to."""
+    if not observed.settings.store_configured:
+        return False
+    stored = find_condition(Status.model_validate(observed.status).conditions or [], C.STORED)
+    if observed.in_store is InStore.MISSING:
+        return True
+    if observed.in_store is InStore.REJECTED:
+        return stored is None or stored.reason != R.STORE_REJECTED
+    return stored is None or stored.status is not ConditionStatus.TRUE
+
+
+def _stored(observed: Observed, status: Status, failure: StoreFailure | None) -> Status:
     """`status` with the Stored condition for the outcome of the final store write."""
     tick = _Tick(observed, status)
-    if error is None:
+    if failure is None:
         tick.set(C.STORED, ConditionStatus.TRUE, R.STORED, "run and per-level results are in the SQL store")
+    elif failure.rejected:
+        message = (
+            "the SQL store refused the run's values (results stay in status and the result ConfigMaps; "
+            f"written again when the operator restarts): {failure.message}"
+        )
+        tick.set(C.STORED, ConditionStatus.FALSE, R.STORE_REJECTED, message[:1000])
     else:
-        message = f"results are kept in status and the result ConfigMaps until the store is back: {error}"
+        message = (
+            f"results are kept in status and the result ConfigMaps until the store is back: {failure.message}"
+        )
         tick.set(C.STORED, ConditionStatus.FALSE, R.DATABASE_UNAVAILABLE, message[:1000])
     return tick.status
 

@@ -16,8 +16,8 @@ from typing import Any
 from loadtest_operator.api.wire import to_wire
 from loadtest_operator.core.owner import Owner, owned_by
 from loadtest_operator.core.patch import merge_patch
-from loadtest_operator.core.plan import Plan, Recommended, RunEnded, StoreWrite
-from loadtest_operator.io.store import StoreUnavailableError
+from loadtest_operator.core.plan import Plan, Recommended, RunEnded, StoreFailure, StoreWrite
+from loadtest_operator.io.store import StoreRejectedError, StoreUnavailableError
 from loadtest_operator.reconcile.context import Context, EventSink
 
 
@@ -61,21 +61,31 @@ async def _store(ctx: Context, owner: Owner, write: StoreWrite) -> Any:
     """Write the record unless this process already wrote the same one; the settled status, if any."""
     if ctx.store is None:
         return None
-    # updated_at changes every tick: a record is "the same" when everything else is.
-    fingerprint = json.dumps({**asdict(write.record), "updated_at": None}, sort_keys=True, default=str)
+    # updated_at changes every tick: a record is "the same" when everything else is, and the database is
+    # the one it was written to (the store counts the empty databases it found: new or emptied).
+    record = json.dumps({**asdict(write.record), "updated_at": None}, sort_keys=True, default=str)
+    fingerprint = f"{ctx.store.empty_databases}:{record}"
     key = f"{owner.uid}/{type(write.record).__name__}"
     if ctx.stored.get(key) == fingerprint:
         return write.settle(None) if write.settle else None
+    who = f"{owner.kind} {owner.namespace}/{owner.name}"
+    failure = None
     try:
         await ctx.store.write(write.record)
+    except StoreRejectedError as exc:
+        ctx.log.error("SQL store refused the record of %s (not retried by this process): %s", who, exc)
+        failure = StoreFailure(str(exc), rejected=True)
+        # The same record would be refused again; a plan that settles decides itself whether to resend.
+        if write.settle is None:
+            ctx.stored[key] = fingerprint
     except StoreUnavailableError as exc:
+        ctx.log.warning("SQL store unavailable for %s, will retry: %s", who, exc)
+        failure = StoreFailure(str(exc))
+    if failure is not None:
         ctx.metrics.store_errors.inc()
-        ctx.log.warning(
-            "SQL store unavailable for %s %s/%s, will retry: %s", owner.kind, owner.namespace, owner.name, exc
-        )
-        return write.settle(str(exc)) if write.settle else None
-    ctx.stored[key] = fingerprint
-    return write.settle(None) if write.settle else None
+    else:
+        ctx.stored[key] = fingerprint
+    return write.settle(failure) if write.settle else None
 
 
 def _observe(ctx: Context, owner: Owner, observation: RunEnded | Recommended) -> None:
@@ -95,4 +105,6 @@ def forget(ctx: Context, uid: str, namespace: str, name: str) -> None:
     """Drop what this process remembers of a deleted object, and its metric series."""
     for key in [k for k in ctx.stored if k.startswith(f"{uid}/")]:
         del ctx.stored[key]
+    if ctx.store is not None:
+        ctx.store.forget(uid)
     ctx.metrics.forget(namespace, name)

@@ -1,8 +1,9 @@
 """One LoadTest tick: observe what the pure plan needs, plan, execute.
 
-The observer reads only what `loadtest.plan.reads` asks for: nothing for a finished or refused run, the
-target's objects to start a run, the run's children to follow it (and, once every shard has ended, their
-merged results, the GPU figures of the levels' windows and a failed shard's log tail).
+The observer reads only what `loadtest.plan.reads` asks for: for a finished run only whether the SQL store
+holds it (answered from the store's memory after the first time), the target's objects to start a run,
+the run's children to follow it (and, once every shard has ended, their merged results, the GPU figures
+of the levels' windows and a failed shard's log tail).
 """
 
 from __future__ import annotations
@@ -72,6 +73,10 @@ async def observe(ctx: Context, body: Mapping[str, Any], now: datetime | None = 
     spec, _ = parse_spec(raw_spec)
     if spec is None or need is Reads.NOTHING:
         return observed
+    if need is Reads.STORE:
+        if ctx.store is None:
+            return observed
+        return replace(observed, in_store=await ctx.store.run_in_store(observed.owner.uid, spec.run_id))
     if need is Reads.TARGET:
         return replace(observed, target=await _read_target(ctx, observed, spec))
     return replace(observed, children=await _read_children(ctx, observed, spec))

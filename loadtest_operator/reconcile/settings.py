@@ -25,6 +25,10 @@ class OperatorSettings(BaseSettings):
         description="SQLAlchemy URL (postgresql+psycopg://...); unset = SQLite at sqlite_path",
     )
     sqlite_path: Path = Field(Path("llmload.db"), description="SQLite file when no database_url is set")
+    history_ephemeral: bool = Field(
+        False, description="the SQLite file is on a volume that goes with the pod (the chart's emptyDir)"
+    )
+    store_timeout_seconds: float = Field(15.0, gt=0, description="deadline of one SQL store call")
     prometheus_url: str | None = Field(None, description="Prometheus base URL for GPU and vLLM series")
     reconcile_interval_seconds: float = Field(
         3.0, gt=0, description="how often unfinished runs are reconciled"

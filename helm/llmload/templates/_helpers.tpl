@@ -31,3 +31,25 @@ app.kubernetes.io/component: operator
 {{- define "llmload.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
+
+{{/*
+Where the run history lives: "database" (database.url or database.existingSecret), "claim" (SQLite on a
+PersistentVolumeClaim, the default) or "ephemeral" (SQLite on an emptyDir: persistence.enabled=false).
+*/}}
+{{- define "llmload.history" -}}
+{{- if hasKey (.Values.database.sqlite | default dict) "persistence" -}}
+{{- fail "database.sqlite.persistence has moved to persistence (enabled, existingClaim, storageClass, size): see values.yaml" -}}
+{{- end -}}
+{{- if or .Values.database.url .Values.database.existingSecret -}}
+database
+{{- else if .Values.persistence.enabled -}}
+claim
+{{- else -}}
+ephemeral
+{{- end -}}
+{{- end -}}
+
+{{/* The claim the SQLite history is on (history "claim" only). */}}
+{{- define "llmload.historyClaim" -}}
+{{- default (printf "%s-data" (include "llmload.fullname" .)) .Values.persistence.existingClaim -}}
+{{- end -}}

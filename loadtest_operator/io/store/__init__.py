@@ -1,11 +1,13 @@
 """The SQL history of LoadTest runs: SQLite by default, PostgreSQL when configured.
 
-Synchronous on purpose; the operator calls it through `asyncio.to_thread`.
+The functions are synchronous on purpose; the operator calls them through `Store` (facade.py), which runs
+them on the store's own thread pool with a deadline per call (calls.py).
 """
 
 from loadtest_operator.core.plan import ChildRun
+from loadtest_operator.io.store.calls import StoreCalls
 from loadtest_operator.io.store.engine import create_store_engine, database_url
-from loadtest_operator.io.store.facade import Store, StoreUnavailableError
+from loadtest_operator.io.store.facade import Store, StoreError, StoreRejectedError, StoreUnavailableError
 from loadtest_operator.io.store.migrate import current_revision, downgrade, head_revision, upgrade
 from loadtest_operator.io.store.models import LevelResultRow, RecommendationRow, Run
 from loadtest_operator.io.store.recommendations import (
@@ -21,6 +23,7 @@ from loadtest_operator.io.store.repository import (
     level_history,
     list_level_results,
     list_runs,
+    run_is_final,
     save_run,
 )
 
@@ -31,6 +34,9 @@ __all__ = [
     "Run",
     "RunQuery",
     "Store",
+    "StoreCalls",
+    "StoreError",
+    "StoreRejectedError",
     "StoreUnavailableError",
     "create_store_engine",
     "current_revision",
@@ -45,6 +51,7 @@ __all__ = [
     "list_recommendations",
     "list_runs",
     "recommendation_row",
+    "run_is_final",
     "run_row",
     "save_recommendation",
     "save_run",

@@ -6,6 +6,8 @@
 The revisions ship inside the package (migrations/), so an installed wheel can migrate.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -41,11 +43,34 @@ def _serialize_migrations(connection: Connection) -> None:
         connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
 
 
+@contextmanager
+def _migration_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection for migrating, in one transaction (where the database allows DDL in one), with what
+    each database needs around it."""
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch migrations rebuild SQLite tables; with foreign keys on, dropping the old `runs` would
+            # delete every level_results row (ON DELETE CASCADE). The pragma is ignored inside a
+            # transaction, so it goes first (sqlite3 opens none for a pragma) and is committed at once.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                _serialize_migrations(connection)
+                yield connection
+                if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                    raise RuntimeError("the migration left level_results rows without their run")
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Migrate the database up to `revision` in one transaction (where the database allows DDL in one)."""
+    """Migrate the database up to `revision`."""
     config = alembic_config(engine)
-    with engine.begin() as connection:
-        _serialize_migrations(connection)
+    with _migration_connection(engine) as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
@@ -53,8 +78,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 def downgrade(engine: Engine, revision: str) -> None:
     """Migrate the database down to `revision` ("base" drops every table)."""
     config = alembic_config(engine)
-    with engine.begin() as connection:
-        _serialize_migrations(connection)
+    with _migration_connection(engine) as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, revision)
 

@@ -1,9 +1,13 @@
-"""Tables of the run history. Changing them needs a new Alembic revision in migrations/versions/."""
+"""Tables of the run history. Changing them needs a new Alembic revision in migrations/versions/.
+
+Columns with a length hold Kubernetes names and uids (bounded by Kubernetes) and the operator's own enum
+values; free text (targets, models, reasons) is unbounded Text, and records.py caps what goes into an
+indexed column (a btree entry has a size limit) with a marker, the whole value staying in the JSON."""
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, ForeignKeyConstraint, Index
+from sqlalchemy import Column, ForeignKeyConstraint, Index, Text
 from sqlmodel import Field, SQLModel
 
 from loadtest_operator.io.store.types import JsonType, UtcDateTime
@@ -26,12 +30,15 @@ class Run(SQLModel, table=True):
     run_id: int = Field(primary_key=True)
     namespace: str = Field(max_length=253)
     name: str = Field(max_length=253)
-    target: str = Field(max_length=2048, description="service/<name>:<port> or the URL")
-    model: str | None = Field(default=None, max_length=512)
+    # Free text from the spec, the server or the operator: no length a value could outgrow (0003).
+    target: str = Field(
+        sa_column=Column(Text, nullable=False), description="service/<name>:<port> or the URL"
+    )
+    model: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     api: str = Field(max_length=32)
     mode: str = Field(max_length=32)
     status: str = Field(max_length=32, description="Running, Succeeded or Failed")
-    reason: str | None = Field(default=None, max_length=1024)
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     started_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
     finished_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime, nullable=True))
     best_goodput_level: int | None = None
@@ -104,7 +111,9 @@ class RecommendationRow(SQLModel, table=True):
     uid: str = Field(primary_key=True, max_length=64)
     namespace: str = Field(max_length=253)
     name: str = Field(max_length=253)
-    target: str = Field(max_length=2048, description="service/<name>:<port> or the URL")
+    target: str = Field(
+        sa_column=Column(Text, nullable=False), description="service/<name>:<port> or the URL"
+    )
     deployment: str = Field(max_length=253)
     mode: str | None = Field(default=None, max_length=32, description="Concurrency or Rate")
     peak: int | None = None
@@ -113,7 +122,7 @@ class RecommendationRow(SQLModel, table=True):
     total_gpus: int | None = None
     cost_per_hour: str | None = Field(default=None, max_length=32, description="decimal string")
     currency: str | None = Field(default=None, max_length=3)
-    ready_reason: str | None = Field(default=None, max_length=1024)
+    ready_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     children: list[dict[str, Any]] = Field(sa_column=Column(JsonType, nullable=False))
     measured: dict[str, Any] | None = Field(default=None, sa_column=Column(JsonType, nullable=True))
     recommendation: dict[str, Any] | None = Field(default=None, sa_column=Column(JsonType, nullable=True))

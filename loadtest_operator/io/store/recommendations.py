@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from loadtest_operator.api import CapacityRecommendationSpec, CapacityRecommendationStatus
 from loadtest_operator.core.plan import ChildRun
 from loadtest_operator.io.store.models import RecommendationRow
+from loadtest_operator.io.store.records import indexable
 
 
 def recommendation_row(
@@ -34,7 +35,7 @@ def recommendation_row(
         uid=uid,
         namespace=namespace,
         name=name,
-        target=target,
+        target=indexable(target),
         deployment=spec.target.deployment_ref.name,
         mode=workload.mode.value if workload else None,
         peak=workload.peak if workload else None,

@@ -7,6 +7,21 @@ from loadtest_operator.api import LatencySummary, LevelResult, LoadTestSpec
 from loadtest_operator.io.store.models import LevelResultRow, Run
 from loadtest_operator.loadtest.target import target_display
 
+# Indexed text columns hold at most this many UTF-8 bytes: a PostgreSQL btree entry must stay under
+# about 2.7 kB, and history filters on these columns need no more. Longer values are cut, with a marker;
+# the whole value stays in the row's JSON (spec, summary).
+INDEXED_TEXT_MAX_BYTES = 1024
+TRUNCATED_MARKER = "…[truncated]"
+
+
+def indexable(value: str) -> str:
+    """`value` cut to INDEXED_TEXT_MAX_BYTES, on a character boundary, ending in TRUNCATED_MARKER."""
+    encoded = value.encode()
+    if len(encoded) <= INDEXED_TEXT_MAX_BYTES:
+        return value
+    room = INDEXED_TEXT_MAX_BYTES - len(TRUNCATED_MARKER.encode())
+    return encoded[:room].decode(errors="ignore") + TRUNCATED_MARKER
+
 
 def run_row(
     *,
@@ -30,8 +45,8 @@ def run_row(
         run_id=spec.run_id,
         namespace=namespace,
         name=name,
-        target=target_display(spec.target),
-        model=model or spec.target.model,
+        target=indexable(target_display(spec.target)),
+        model=indexable(resolved) if (resolved := model or spec.target.model) else None,
         api=spec.target.api.value,
         mode=spec.load.mode.value,
         status=status,

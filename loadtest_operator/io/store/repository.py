@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, SQLModel, col, select
 
+from loadtest_operator.api import Phase
 from loadtest_operator.io.store.models import LevelResultRow, Run
 
 
@@ -97,6 +98,18 @@ def list_runs(engine: Engine, query: RunQuery | None = None) -> list[Run]:
     statement = statement.order_by(desc(col(Run.started_at)), col(Run.loadtest_uid)).limit(query.limit)
     with Session(engine) as session:
         return list(session.exec(statement).all())
+
+
+# The phases of a run's last write: it succeeded, failed, or was refused before it started.
+FINAL_STATUSES = frozenset({Phase.SUCCEEDED.value, Phase.FAILED.value, Phase.REJECTED.value})
+
+
+def run_is_final(engine: Engine, uid: str, run_id: int) -> bool:
+    """Whether the store holds run `run_id` of LoadTest `uid` as ended (its final write, levels and all,
+    landed): one read by primary key."""
+    statement = select(Run.status).where(col(Run.loadtest_uid) == uid, col(Run.run_id) == run_id)
+    with engine.connect() as connection:
+        return connection.execute(statement).scalar_one_or_none() in FINAL_STATUSES
 
 
 def get_run(engine: Engine, uid: str, run_id: int) -> Run | None:

@@ -5,12 +5,21 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import Text, inspect, text
 from sqlalchemy.engine import Engine
 
-from loadtest_operator.io.store import current_revision, downgrade, head_revision, upgrade
+from loadtest_operator.io.store import (
+    current_revision,
+    downgrade,
+    get_run,
+    head_revision,
+    list_runs,
+    save_run,
+    upgrade,
+)
 from loadtest_operator.io.store.migrate import MIGRATIONS_DIR
 from loadtest_operator.io.store.models import Run
+from tests.integration.store.test_repository import make_levels, make_run
 
 pytestmark = pytest.mark.integration
 
@@ -76,10 +85,56 @@ def test_recommendations_revision_follows_the_first(engine: Engine) -> None:
     # 0002 only adds the recommendations table: going back to 0001 leaves the run history alone.
     upgrade(engine, "0001")
     assert tables(engine) == {"runs", "level_results"}
-    upgrade(engine)
-    assert current_revision(engine) == "0002" == head_revision()
+    upgrade(engine, "0002")
+    assert current_revision(engine) == "0002"
     indexes = {index["name"] for index in inspect(engine).get_indexes("recommendations")}
     assert {"ix_recommendations_updated_at", "ix_recommendations_namespace_name_updated_at"} <= indexes
     downgrade(engine, "0001")
     assert current_revision(engine) == "0001"
     assert tables(engine) == {"runs", "level_results"}
+
+
+WIDENED = {"runs": {"target", "model", "reason"}, "recommendations": {"target", "ready_reason"}}
+
+
+def text_columns(engine: Engine, table: str) -> set[str]:
+    return {c["name"] for c in inspect(engine).get_columns(table) if isinstance(c["type"], Text)}
+
+
+def level_count(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(text("SELECT count(*) FROM level_results")).scalar_one())
+
+
+def test_free_text_revision_widens_columns_and_keeps_every_row(engine: Engine) -> None:
+    # 0003 rebuilds `runs` on SQLite: its level_results (ON DELETE CASCADE) must survive the rebuild.
+    upgrade(engine, "0002")
+    save_run(engine, make_run("uid-1"), make_levels("uid-1"))
+    save_run(engine, make_run("uid-2", model="llama"), make_levels("uid-2", levels=(1, 2)))
+    assert level_count(engine) == 5
+
+    upgrade(engine)
+    assert current_revision(engine) == "0003" == head_revision()
+    for table, columns in WIDENED.items():
+        assert columns <= text_columns(engine, table)
+    assert level_count(engine) == 5
+    assert [r.loadtest_uid for r in list_runs(engine)] == ["uid-1", "uid-2"]
+    indexes = {index["name"] for index in inspect(engine).get_indexes("runs")}
+    assert {"ix_runs_started_at", "ix_runs_model_started_at", "ix_runs_target_started_at"} <= indexes
+    if engine.dialect.name == "sqlite":  # foreign keys are on again for the operator's connections
+        with engine.connect() as connection:
+            assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    long_reason = "CriteriaNotMet " + "x" * 3000
+    save_run(engine, make_run("uid-3", status="Failed").model_copy(update={"reason": long_reason}))
+    assert get_run(engine, "uid-3", 0) is not None
+
+    downgrade(engine, "0002")  # longer values are cut to the old lengths, not refused
+    assert level_count(engine) == 5
+    assert not WIDENED["runs"] & text_columns(engine, "runs")
+    stored = get_run(engine, "uid-3", 0)
+    assert stored is not None
+    assert stored.reason is not None
+    if engine.dialect.name == "postgresql":
+        assert len(stored.reason) == 1024
+    upgrade(engine)
+    assert level_count(engine) == 5

@@ -16,13 +16,13 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 from loadgen.compact import encode_compact
-from loadtest_operator.api import LoadTestSpec
+from loadtest_operator.api import LevelResult, LoadTestSpec
 from loadtest_operator.core.conditions import MAX_CONDITION_MESSAGE, fit_message
-from loadtest_operator.core.plan import RecommendationRecord, RunRecord
+from loadtest_operator.core.plan import InStore, RecommendationRecord, RunRecord
 from loadtest_operator.io.kube import Kube, KubeError
 from loadtest_operator.io.metrics import OperatorMetrics
 from loadtest_operator.io.openai import ModelDiscovery
-from loadtest_operator.io.store import Store, StoreUnavailableError
+from loadtest_operator.io.store import Store, StoreRejectedError, StoreUnavailableError
 from loadtest_operator.loadtest.builders.deadline import shard_deadline_seconds
 from loadtest_operator.loadtest.builders.labels import SHARD_LABEL
 from loadtest_operator.loadtest.observed import Reads, reads
@@ -162,14 +162,45 @@ class FakeKube:
 
 
 class FakeStore:
+    """The database: what it holds (finished runs by uid and runId), every write and every question."""
+
     def __init__(self) -> None:
         self.down = False
+        self.refuse = False  # the database is up and refuses the values (a permanent data error)
         self.writes: list[RunRecord | RecommendationRecord] = []
+        self.final: set[tuple[str, int]] = set()
+        self.refused: set[tuple[str, int]] = set()
+        self.questions = 0
+        self.attempts = 0
+        self.empty_databases = 0
+
+    def restart(self) -> None:
+        """A new operator process: the store's memory of what it refused is gone (the database stays)."""
+        self.refused.clear()
 
     async def write(self, record: RunRecord | RecommendationRecord) -> None:
+        self.attempts += 1
         if self.down:
             raise StoreUnavailableError("connection refused")
+        key = (record.uid, record.spec.run_id) if isinstance(record, RunRecord) else None
+        if self.refuse:
+            if key is not None:
+                self.refused.add(key)
+            raise StoreRejectedError("value too long for type character varying(512)")
         self.writes.append(record)
+        if key is not None and isinstance(record, RunRecord) and record.levels is not None:
+            self.final.add(key)
+
+    async def run_in_store(self, uid: str, run_id: int) -> InStore:
+        if (uid, run_id) in self.refused:
+            return InStore.REJECTED  # what the real Store remembers of a refusal, per process
+        self.questions += 1
+        if self.down:
+            return InStore.UNKNOWN
+        return InStore.STORED if (uid, run_id) in self.final else InStore.MISSING
+
+    def forget(self, uid: str) -> None:
+        pass
 
 
 class FakeModels(ModelDiscovery):
@@ -618,3 +649,83 @@ def test_shard_results_that_do_not_merge_fail_the_run() -> None:
     assert _succeeded_message(h) == (
         "shard 0: the shards' results do not merge: results have different numbers of levels: [1, 2]"
     )
+
+
+def final_writes(store: FakeStore | None) -> list[RunRecord]:
+    assert store is not None
+    return [w for w in store.writes if isinstance(w, RunRecord) and w.levels is not None]
+
+
+def restart_on(h: Harness, store: FakeStore) -> None:
+    """The operator restarts on `store` (a new, empty one: the emptyDir went with the old pod)."""
+    h.store = store
+    h.ctx = h.new_context()
+
+
+def test_operator_restarts_with_an_empty_store_every_finished_run_is_stored_again() -> None:
+    completed = Harness()
+    refused = Harness(merged(SPEC, {"load": {"levels": [8, 4]}}))
+    outage = Harness()  # finished while the database was down: Stored=False
+    run(completed)
+    refused.tick()
+    assert outage.store is not None
+    outage.store.down = True
+    run(outage)
+    assert completed.condition("Stored") == refused.condition("Stored") == ("True", "Stored")
+    assert outage.condition("Stored") == ("False", "DatabaseUnavailable")
+
+    for h in (completed, refused, outage):
+        restart_on(h, FakeStore())
+        h.tick()
+        # The store lacked the run, whatever the condition said: written again, levels and all.
+        (record,) = final_writes(h.store)
+        assert record.levels == tuple(
+            LevelResult.model_validate(lv) for lv in h.body["status"].get("levels", [])
+        )
+        assert h.condition("Stored") == ("True", "Stored")
+        # Held now: nothing more is written, and nothing in status changes.
+        assert h.tick() == {}
+        assert len(final_writes(h.store)) == 1
+    assert final_writes(refused.store)[0].phase == "Rejected"
+
+
+def test_a_store_that_cannot_be_asked_after_a_restart_leaves_stored_true_until_it_answers() -> None:
+    h = Harness()
+    run(h)
+    store = FakeStore()
+    store.down = True
+    restart_on(h, store)
+
+    assert h.tick() == {}  # the condition stands: nothing to retry yet, no status churn
+    assert h.condition("Stored") == ("True", "Stored")
+    assert store.attempts == 0
+    store.down = False
+    h.tick()
+
+    assert len(final_writes(store)) == 1
+    assert h.condition("Stored") == ("True", "Stored")
+
+
+def test_refused_values_are_store_rejected_and_not_resent_until_a_restart() -> None:
+    h = Harness()
+    assert h.store is not None
+    h.store.refuse = True
+    run(h)
+
+    status, reason = h.condition("Stored")
+    assert (status, reason) == ("False", "StoreRejected")
+    message = next(c["message"] for c in h.body["status"]["conditions"] if c["type"] == "Stored")
+    assert "character varying(512)" in message
+    assert h.condition("Succeeded") == ("True", "Completed")  # the run itself is fine
+    attempts = h.store.attempts
+    for _ in range(3):
+        assert h.tick() == {}
+    assert h.store.attempts == attempts  # not every tick forever
+
+    # An operator upgrade (say, with wider columns) starts a new process: one more try, and it lands.
+    h.store.refuse = False
+    h.store.restart()
+    restart_on(h, h.store)
+    h.tick()
+    assert h.condition("Stored") == ("True", "Stored")
+    assert len(final_writes(h.store)) == 1
