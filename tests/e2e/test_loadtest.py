@@ -180,7 +180,7 @@ def test_unschedulable_shard_fails_the_run_with_the_schedulers_message(
 def test_deleted_shard_job_fails_the_run(
     cluster: Cluster, namespace: str, operator: OperatorProcess, mock_vllm: str
 ) -> None:
-    cluster.apply(loadtest("victim", load={"levels": [2], "requestsPerLevel": 100000}), namespace)
+    cluster.apply(loadtest("victim", load={"levels": [2], "requestsPerLevel": 80000}), namespace)
     wait_until(
         lambda: len(cluster.get_json("jobs", "-n", namespace)["items"]) == 2,
         timeout=60,
