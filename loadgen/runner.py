@@ -54,7 +54,14 @@ async def run(
     warnings: list[str] = []
     calibration: str | None = None
     async with make_session(config.request_timeout_seconds) as session:
-        target = Target(config.base_url, config.api, config.resolve_api_key(), config.stream)
+        target = Target(
+            config.base_url,
+            config.api,
+            config.resolve_api_key(),
+            config.stream,
+            config.response_limits,
+            config.workload.output_tokens,
+        )
         model = config.model or await discover_model(session, config.base_url, target.headers)
         dataset = load_sharegpt(config.workload.dataset_path) if config.workload.dataset_path else None
         source = PromptSource(config, model, rng, dataset=dataset)
@@ -113,11 +120,12 @@ async def calibrate_with_tokenize(
             payload["prompt"] = text
         try:
             status, data = await post_json(session, f"{config.base_url}/tokenize", target.headers, payload)
-        except aiohttp.ClientError:
+        except (aiohttp.ClientError, TimeoutError, ValueError):  # ValueError: an answer that is not JSON
             return None
-        if status != 200 or not isinstance(data, dict) or "count" not in data:
+        count = data.get("count") if status == 200 and isinstance(data, dict) else None
+        if type(count) is not int:
             return None
-        points.append((words, int(data["count"])))
+        points.append((words, count))
     slope, intercept = fit_line(points)
     return TokenFit(slope, intercept, "/tokenize")
 
