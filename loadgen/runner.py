@@ -320,7 +320,7 @@ async def _open_loop(
     limit = in_flight_cap(config)
     cap = asyncio.Semaphore(limit)
     tasks: set[asyncio.Task[None]] = set()
-    waits: list[float] = []  # how long each send that found the cap full waited for a slot
+    waits: list[float] = []  # how late past its schedule each send that found the cap full went out
 
     async def one(scheduled: float) -> None:
         try:
@@ -341,13 +341,14 @@ async def _open_loop(
             await asyncio.sleep(delay)
         if cap.locked():
             # Waiting here makes the send late; that lateness is recorded, not hidden.
-            held = perf_counter()
             await cap.acquire()
             now = perf_counter()
             if now - start >= duration:
                 cap.release()
                 break  # the level's time ran out while it waited: nothing is sent after the level's end
-            waits.append(now - held)
+            # From its schedule, not from the wait's start: sends queued behind the cap are late by the
+            # whole backlog, though each waits only for the next free slot.
+            waits.append(max(0.0, now - scheduled))
         else:
             await cap.acquire()
         task = asyncio.create_task(one(scheduled))
@@ -359,18 +360,20 @@ async def _open_loop(
     return cap_reasons(limit, waits, sent, config.saturation.schedule_lag_p99_ms)
 
 
-def cap_reasons(limit: int, waits: list[float], sends: int, threshold_ms: float) -> list[str]:
-    """A saturation reason when the p99 wait for the in-flight cap, over all `sends`, is above `threshold_ms`.
+def cap_reasons(limit: int, lateness: list[float], sends: int, threshold_ms: float) -> list[str]:
+    """A saturation reason when the in-flight cap made the level's sends late: the p99 over all `sends`
+    (0 for those that found a free slot) of `lateness`, the seconds past its schedule each send held
+    at the cap went out, is above `threshold_ms`.
 
     The schedule lag of successful requests shows the same delay; this also counts the requests that
     failed (a stalled server times every one of them out).
     """
-    if not waits:
+    if not lateness:
         return []
-    p99_ms = percentile([0.0] * (sends - len(waits)) + sorted(waits), 99) * 1e3
+    p99_ms = percentile([0.0] * (sends - len(lateness)) + sorted(lateness), 99) * 1e3
     if p99_ms <= threshold_ms:
         return []
     return [
-        f"in-flight cap {limit} reached: {len(waits)} of {sends} sends waited for a slot "
-        f"(p99 wait {p99_ms:.1f} ms > {threshold_ms:g} ms)"
+        f"in-flight cap {limit} reached: {len(lateness)} of {sends} sends waited for a slot "
+        f"(p99 lateness {p99_ms:.1f} ms > {threshold_ms:g} ms)"
     ]

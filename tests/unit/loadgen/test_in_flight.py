@@ -21,9 +21,9 @@ def test_a_set_cap_is_split_across_shards_and_never_zero() -> None:
     assert in_flight_cap(build_config({**RATE, "max_in_flight": 1, "shard_index": 1, "shard_count": 2})) == 1
 
 
-def test_waiting_sends_flag_the_level_only_above_the_schedule_lag_threshold() -> None:
+def test_sends_late_behind_the_cap_flag_the_level_only_above_the_schedule_lag_threshold() -> None:
     assert cap_reasons(8, [], 100, 10.0) == []
     assert cap_reasons(8, [0.5], 100, 10.0) == []  # one late send in a hundred is not the p99
     (reason,) = cap_reasons(8, [0.5, 0.5], 100, 10.0)
-    assert reason.startswith("in-flight cap 8 reached: 2 of 100 sends waited for a slot (p99 wait")
+    assert reason.startswith("in-flight cap 8 reached: 2 of 100 sends waited for a slot (p99 lateness")
     assert cap_reasons(8, [0.002] * 100, 100, 10.0) == []  # every send waited, but briefly
