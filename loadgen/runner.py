@@ -320,7 +320,7 @@ async def _open_loop(
     limit = in_flight_cap(config)
     cap = asyncio.Semaphore(limit)
     tasks: set[asyncio.Task[None]] = set()
-    waits: list[float] = []  # how late past its schedule each send that found the cap full went out
+    late: list[float] = []  # how late past its schedule each send that found the cap full went out
 
     async def one(scheduled: float) -> None:
         try:
@@ -348,7 +348,7 @@ async def _open_loop(
                 break  # the level's time ran out while it waited: nothing is sent after the level's end
             # From its schedule, not from the wait's start: sends queued behind the cap are late by the
             # whole backlog, though each waits only for the next free slot.
-            waits.append(max(0.0, now - scheduled))
+            late.append(max(0.0, now - scheduled))
         else:
             await cap.acquire()
         task = asyncio.create_task(one(scheduled))
@@ -357,7 +357,7 @@ async def _open_loop(
         sent += 1
     if tasks:
         await asyncio.gather(*tasks)
-    return cap_reasons(limit, waits, sent, config.saturation.schedule_lag_p99_ms)
+    return cap_reasons(limit, late, sent, config.saturation.schedule_lag_p99_ms)
 
 
 def cap_reasons(limit: int, lateness: list[float], sends: int, threshold_ms: float) -> list[str]:

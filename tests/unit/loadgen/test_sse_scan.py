@@ -1,14 +1,19 @@
 """Classifying SSE events: the bulk byte count and the per-event fallback must agree; malformed events
 fail their request; the size limits hold."""
 
+import asyncio
 import itertools
 import json
+from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import cast
 
+import aiohttp
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loadgen.client import Outcome, StreamScanner, _read_whole, scan_events
+from loadgen.client import Outcome, Target, _read_stream, _read_whole, scan_events
+from loadgen.config import ResponseLimits
 from mockservers.faults import malformed_events
 
 CHAT = b'"content":"'
@@ -157,10 +162,7 @@ def test_no_event_shape_raises(values: list[object], chat: bool) -> None:
 @settings(deadline=None, max_examples=300)
 @given(st.binary(max_size=300), st.integers(1, 50))
 def test_no_byte_stream_raises(garbage: bytes, step: int) -> None:
-    scanner, out = scanner_for(CHAT)
-    for i in range(0, len(garbage), step):
-        assert scanner.feed(garbage[i : i + step], 1.0)
-    scanner.finish(2.0)
+    out, _ = read_stream(garbage[i : i + step] for i in range(0, len(garbage), step))
     assert out.error in ("malformed_stream", "stream_error") or out.content_chunks > 0
 
 
@@ -204,51 +206,71 @@ STREAM = [chat_chunk(f" t{i}") for i in range(20)] + [usage(5, 20), b"data: [DON
 WIRE = b"".join(e + b"\n\n" for e in STREAM)
 
 
-def scanner_for(
-    marker: bytes, max_event: int = 1 << 20, max_body: int = 1 << 30
-) -> tuple[StreamScanner, Outcome]:
+class _Content:
+    def __init__(self, pieces: Iterable[bytes]) -> None:
+        self.pieces = iter(pieces)
+        self.taken = 0
+
+    async def iter_any(self) -> AsyncIterator[bytes]:
+        for piece in self.pieces:
+            self.taken += 1
+            yield piece
+
+
+class _Response:
+    def __init__(self, pieces: Iterable[bytes]) -> None:
+        self.content = _Content(pieces)
+
+
+def read_stream(
+    pieces: Iterable[bytes], marker: bytes = CHAT, max_event: int = 1 << 20, max_body: int = 1 << 30
+) -> tuple[Outcome, int]:
+    """The stream of `pieces` (one per read) through the client's reader; the outcome and reads taken."""
+    limits = ResponseLimits(max_event_bytes=max_event, max_body_bytes=max_body)
+    target = Target("http://127.0.0.1:9", "chat" if marker == CHAT else "completions", None, True, limits, 16)
+    resp = _Response(pieces)
     out = Outcome()
-    return StreamScanner(marker, out, max_event, max_body), out
+    asyncio.run(_read_stream(cast(aiohttp.ClientResponse, resp), target, out, None))
+    return out, resp.content.taken
 
 
 @settings(deadline=None)
 @given(st.lists(st.integers(0, len(WIRE)), max_size=12), st.sampled_from([b"\n\n", b"\r\n\r\n"]))
 def test_a_stream_read_in_any_pieces_counts_the_same(cuts: list[int], sep: bytes) -> None:
     wire = WIRE.replace(b"\n\n", sep)
-    scanner, out = scanner_for(CHAT)
     bounds = [0, *sorted(cuts), len(wire)]
-    for a, b in itertools.pairwise(bounds):
-        assert scanner.feed(wire[a:b], float(a))
-    scanner.finish(9.0)
+    out, _ = read_stream(wire[a:b] for a, b in itertools.pairwise(bounds))
     assert (out.error, out.content_chunks, out.usage_output_tokens) == (None, 20, 20)
     assert sum(out.read_counts) == 20
 
 
+def endless(first: bytes, piece: bytes, guard: int) -> Iterator[bytes]:
+    yield first
+    for _ in range(guard):
+        yield piece
+    pytest.fail("the reader kept reading")
+
+
 def test_an_event_that_never_ends_fails_once_it_outgrows_the_limit() -> None:
-    scanner, out = scanner_for(TEXT, max_event=4096)
-    assert scanner.feed(b'data: {"choices":[{"index":0,"text":"', 1.0)
-    fed = 0
-    while scanner.feed(b"x" * 1000, 1.0):
-        fed += 1000
-        assert fed < 10_000, "the scanner kept reading"
+    out, taken = read_stream(endless(b'data: {"choices":[{"index":0,"text":"', b"x" * 1000, 20), TEXT, 4096)
     assert out.error == "response_too_large"
-    assert 3000 <= fed <= 4096
+    assert taken == 6  # the head (37 bytes) and four pieces are held; the fifth passes 4,096 bytes
 
 
 def test_an_event_at_the_limit_is_read() -> None:
     big = chat_chunk("x" * 3000)
-    scanner, out = scanner_for(CHAT, max_event=len(big) + 2)
-    for piece in (big[:100], big[100:], b"\n\ndata: [DONE]\n\n"):
-        assert scanner.feed(piece, 1.0)
-    scanner.finish(2.0)
+    out, _ = read_stream([big[:100], big[100:], b"\n\ndata: [DONE]\n\n"], max_event=len(big) + 2)
     assert (out.error, out.content_chunks) == (None, 1)
 
 
 def test_a_stream_longer_than_the_body_limit_fails_even_in_small_events() -> None:
-    scanner, out = scanner_for(CHAT, max_body=10_000)
-    fed = 0
-    while scanner.feed(b": keep-alive\n\n", 1.0):  # comments forever: no event is big, the body is
-        fed += 14
-        assert fed < 20_000
+    # Comments forever: no event is big, the body is.
+    out, taken = read_stream(endless(b"", b": keep-alive\n\n", 2000), max_body=10_000)
     assert out.error == "response_too_large"
-    assert fed <= 10_000
+    assert taken == 1 + 10_000 // 14 + 1
+
+
+def test_a_multi_line_event_is_not_miscounted_by_the_byte_counts() -> None:
+    two_lines = b'event: message\ndata: {"choices":[{"index":0,"delta":{"content":" a"}}]}'
+    n, done, out = scan([two_lines, chat_chunk(" b"), b"data: [DONE]"], CHAT)
+    assert (n, done, out.error) == (2, True, None)
