@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 
 from loadgen.compact import FORMAT_TAG, decode_compact, encode_compact
-from loadgen.config import ConfigError, RunConfig, build_config, load_config_file
+from loadgen.config import DEFAULT_MAX_IN_FLIGHT, ConfigError, RunConfig, build_config, load_config_file
 from loadgen.eventloop import run_async
 from loadgen.merge import merge_results
 from loadgen.progress import FanOutReporter, JsonLinesReporter, ProgressBar, ProgressReporter
@@ -30,7 +30,8 @@ _RUN_FLAGS: list[tuple[str, tuple[str, ...], Any, str]] = [
     ("--load-mode", ("load_mode",), str, "concurrency: closed loop, N users; rate: open loop, requests/s"),
     ("--levels", ("levels",), str, "comma-separated load levels swept in order, e.g. 1,8,32"),
     ("--arrival", ("arrival",), str, "rate mode: arrival process"),
-    ("--max-in-flight", ("max_in_flight",), int, "rate mode: cap on outstanding requests (late sends are recorded)"),
+    ("--max-in-flight", ("max_in_flight",), int,
+     f"rate mode: cap on outstanding requests (late sends are recorded; unset: {DEFAULT_MAX_IN_FLIGHT} per process)"),
     ("--requests-per-level", ("requests_per_level",), int, "measured requests per level"),
     ("--level-duration-seconds", ("level_duration_seconds",), float, "length of each level (ends at the first bound)"),
     ("--ramp-up-seconds", ("ramp_up_seconds",), float, "concurrency mode: start users evenly over this long"),
@@ -55,6 +56,13 @@ _RUN_FLAGS: list[tuple[str, tuple[str, ...], Any, str]] = [
      "... above this event-loop lag p50"),
     ("--saturation-loop-lag-p99-ms", ("saturation", "loop_lag_p99_ms"), float,
      "... above this event-loop lag p99"),
+    ("--max-body-bytes", ("response_limits", "max_body_bytes"), int,
+     "a longer response body fails its request (response_too_large); unset: 1 MiB + 4 KiB per output "
+     "token streamed, 1 MiB + 256 B per token not"),
+    ("--max-event-bytes", ("response_limits", "max_event_bytes"), int,
+     "a longer SSE event (or line) fails its request (response_too_large)"),
+    ("--max-error-body-bytes", ("response_limits", "max_error_body_bytes"), int,
+     "bytes read of an error answer's body; the rest is left unread"),
     ("--shard-index", ("shard_index",), int, "this shard's index when the load is split across pods"),
     ("--shard-count", ("shard_count",), int, "number of shards the load is split across"),
 ]  # fmt: skip

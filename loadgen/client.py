@@ -17,9 +17,16 @@ from typing import Any
 import aiohttp
 
 from loadgen import timed_protocol
+from loadgen.config import ResponseLimits
 from loadgen.timed_protocol import TimedResponseHandler
 
 _DONE = b"data: [DONE]"
+# Error kinds of this module (docs/metrics.md): a response over a ResponseLimits limit, and one that is
+# not a well-formed OpenAI answer (broken off, an unparsable or wrongly shaped event, no [DONE], no content).
+TOO_LARGE = "response_too_large"
+MALFORMED = "malformed_stream"
+# The most read of an answer to a side request (/v1/models, /tokenize: a few KiB from vLLM).
+SIDE_ANSWER_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -41,9 +48,17 @@ class Outcome:
 
 
 class Target:
-    """Where and how to send: the URL, headers and the API's content marker."""
+    """Where and how to send: the URL, headers, the API's content marker and the response limits."""
 
-    def __init__(self, base_url: str, api: str, api_key: str | None, stream: bool) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        api: str,
+        api_key: str | None,
+        stream: bool,
+        limits: ResponseLimits,
+        max_tokens: int,
+    ) -> None:
         self.url = f"{base_url}/v1/chat/completions" if api == "chat" else f"{base_url}/v1/completions"
         self.headers = {"Content-Type": "application/json"}
         if api_key:
@@ -52,6 +67,9 @@ class Target:
         # vLLM writes compact JSON, so a non-empty content chunk contains exactly this marker
         # followed by something other than the closing quote.
         self.marker = b'"content":"' if api == "chat" else b'"text":"'
+        self.max_body_bytes = limits.body_bytes(max_tokens, stream)
+        self.max_event_bytes = limits.max_event_bytes
+        self.max_error_body_bytes = limits.max_error_body_bytes
 
 
 async def send(session: aiohttp.ClientSession, target: Target, body: bytes) -> Outcome:
@@ -69,19 +87,24 @@ async def send(session: aiohttp.ClientSession, target: Target, body: bytes) -> O
                 if resp.content.total_bytes == 0:
                     proto.arrival = 0.0  # that stamp was the headers' arrival
             if resp.status != 200:
-                await resp.read()
+                # Only the head of an error body is read; a longer one is left (its connection closes).
+                await read_capped(resp, target.max_error_body_bytes)
                 out.error = f"http_{resp.status}"
             elif target.stream:
-                await _read_stream(resp, target.marker, out, proto)
+                await _read_stream(resp, target, out, proto)
             else:
-                _read_whole(await resp.read(), out, proto)
+                whole = await read_capped(resp, target.max_body_bytes)
+                if whole is None:
+                    out.error = TOO_LARGE
+                else:
+                    _read_whole(whole, out, proto)
     except TimeoutError:
         out.error = "timeout"
     except aiohttp.ClientPayloadError:
-        out.error = "malformed_stream"
+        out.error = MALFORMED
     except (aiohttp.ClientError, OSError):
         # Dropped after the response began: the stream is what broke.
-        out.error = "malformed_stream" if in_body else "connection"
+        out.error = MALFORMED if in_body else "connection"
     if not out.end or out.error is not None:
         out.end = perf_counter()
     return out
@@ -93,9 +116,33 @@ def _timed_protocol(resp: aiohttp.ClientResponse) -> TimedResponseHandler | None
     return proto if isinstance(proto, TimedResponseHandler) else None
 
 
+async def read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes | None:
+    """The body, or None (the rest unread) as soon as it is known to be longer than `limit` bytes."""
+    length = resp.content_length
+    if length is not None and length > limit:
+        return None
+    parts = []
+    total = 0
+    async for data in resp.content.iter_any():
+        total += len(data)
+        if total > limit:
+            return None
+        parts.append(data)
+    return b"".join(parts)
+
+
 async def _read_stream(
-    resp: aiohttp.ClientResponse, marker: bytes, out: Outcome, proto: TimedResponseHandler | None
+    resp: aiohttp.ClientResponse, target: Target, out: Outcome, proto: TimedResponseHandler | None
 ) -> None:
+    """Count the content events of an SSE stream into `out`, read by read, within the size limits.
+
+    At most one incomplete event is held: one longer than `max_event_bytes` (a line can be no longer
+    than its event), or a stream longer than `max_body_bytes`, fails the request with
+    `response_too_large` and the rest is not read (the connection closes).
+    """
+    marker = target.marker
+    max_event = target.max_event_bytes
+    budget = target.max_body_bytes  # bytes the stream may still send
     sep = b"\n\n"
     leftover = b""
     done = False
@@ -107,17 +154,19 @@ async def _read_stream(
         if proto is not None and proto.arrival:
             arrived = proto.arrival  # when the socket delivered it, not when this task woke
             proto.arrival = 0.0
+        budget -= len(data)
         if leftover:
             data = leftover + data
         cut = data.rfind(sep)
+        if cut < 0 and b"\r\n\r\n" in data:
+            sep = b"\r\n\r\n"
+            cut = data.rfind(sep)
+        leftover = data if cut < 0 else data[cut + len(sep) :]
+        if budget < 0 or len(leftover) > max_event:
+            _fail(out, TOO_LARGE)
+            return
         if cut < 0:
-            if b"\r\n\r\n" in data:
-                sep = b"\r\n\r\n"
-                cut = data.rfind(sep)
-            if cut < 0:
-                leftover = data
-                continue
-        leftover = data[cut + len(sep) :]
+            continue
         n, block_done = scan_events(data[:cut], sep, marker, out)
         done = done or block_done
         if n:
@@ -127,23 +176,30 @@ async def _read_stream(
             read_counts.append(n)
             out.content_chunks += n
     out.end = arrived
-    if out.error is None and (not done or not out.content_chunks):
-        out.error = "malformed_stream"  # cut short, or a "successful" reply with no content
+    if not done or not out.content_chunks:
+        _fail(out, MALFORMED)  # cut short, or a "successful" reply with no content
 
 
 def scan_events(block: bytes, sep: bytes, marker: bytes, out: Outcome) -> tuple[int, bool]:
     """Content events and whether [DONE] came, in `block`: complete SSE events joined by `sep`.
 
     The usual block holds only the shapes vLLM sends (content chunks, empty
-    role/finish chunks, one usage chunk, [DONE] last), which three byte counts
-    over the block settle. Anything else is looked at event by event.
+    role/finish chunks, one usage chunk, [DONE] last, every other event a
+    one-line JSON object ending in `}`), which four byte counts over the block
+    settle.
+    Anything else is looked at event by event. (An event is trusted without
+    parsing when it has the content marker and ends like a JSON object.)
     """
-    events = block.count(sep) + 1
+    # Two newlines per separator, more only inside a multi-line event: then `events` comes out too
+    # high and the `closed` check (never more than the real number of events) fails. (Counting one
+    # byte is about three times faster than counting the two-byte separator.)
+    events = block.count(b"\n") / 2 + 1
     content = block.count(marker)
     empty = block.count(marker + b'"') if content else 0
     done = block.endswith(_DONE)
     usage_at = block.rfind(b'"usage"')
-    if content + done + (usage_at >= 0) == events:
+    closed = block.count(b"}" + sep) + block.endswith(b"}")  # events that end like a JSON object
+    if content + done + (usage_at >= 0) == events and closed + done == events:
         if usage_at >= 0:
             first = block.rfind(sep, 0, usage_at)
             last = block.find(sep, usage_at)
@@ -161,9 +217,9 @@ def _scan_each(block: bytes, sep: bytes, marker: bytes, out: Outcome) -> tuple[i
     at = out.marker_at
     after = at + len(marker)
     for ev in block.split(sep):
-        if at < 0 or not ev.startswith(marker, at):
+        if at < 0 or not ev.startswith(marker, at) or not ev.endswith(b"}"):
             i = ev.find(marker)
-            if i < 0:
+            if i < 0 or not ev.endswith(b"}"):
                 if ev.startswith(_DONE):
                     done = True
                 elif ev:
@@ -177,37 +233,83 @@ def _scan_each(block: bytes, sep: bytes, marker: bytes, out: Outcome) -> tuple[i
 
 
 def _slow_event(ev: bytes, out: Outcome) -> int:
-    """Parse an event the byte check could not settle; returns 1 if it carried content."""
-    line = ev.strip()
-    if not line.startswith(b"data:"):
-        return 0  # SSE comment or a field we do not use
-    payload = line[5:].strip()
+    """Parse an event the byte checks could not settle; returns 1 if it carried content.
+
+    Anything not shaped like an OpenAI chunk fails the request (`malformed_stream`), never the run.
+    """
+    lines = [line[5:] for line in ev.splitlines() if line.startswith(b"data:")]
+    if not lines:
+        return 0  # SSE comment, or only fields we do not use
+    payload = b"\n".join(lines).strip()
     if payload == b"[DONE]":
         return 0
     try:
         obj = json.loads(payload)
-    except ValueError:
-        out.error = "malformed_stream"
-        return 0
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
+        obj = None
     if not isinstance(obj, dict):
-        out.error = "malformed_stream"
+        _fail(out, MALFORMED)
         return 0
     if "error" in obj:
-        out.error = "stream_error"
+        _fail(out, "stream_error")
         return 0
-    _take_usage(obj, out)
-    for choice in obj.get("choices") or ():
-        delta = choice.get("delta") or {}
-        if choice.get("text") or delta.get("content"):
-            return 1
-    return 0
+    choices = obj.get("choices")
+    if not isinstance(choices, list) or not _take_usage(obj, out):
+        _fail(out, MALFORMED)
+        return 0
+    content = 0
+    for choice in choices:
+        state = _choice_content(choice)
+        if state < 0:
+            _fail(out, MALFORMED)
+            return 0
+        content |= state
+    return content
 
 
-def _take_usage(obj: dict[str, Any], out: Outcome) -> None:
+def _choice_content(choice: object) -> int:
+    """1: a choice carrying text; 0: one without (role, finish, tool call); -1: not a choice."""
+    if not isinstance(choice, dict):
+        return -1
+    text = choice.get("text")
+    if text is None:
+        # Chat: a stream's choice has a delta, a whole answer's a message.
+        inner = choice.get("delta", choice.get("message"))
+        if not isinstance(inner, dict):
+            return -1
+        text = inner.get("content")
+        if text is None:
+            return 0
+    if not isinstance(text, str):
+        return -1
+    return 1 if text else 0
+
+
+def _take_usage(obj: dict[str, Any], out: Outcome) -> bool:
+    """Take the token counts of a `usage`; False when there is one and it is not usage-shaped."""
     usage = obj.get("usage")
-    if isinstance(usage, dict):
-        out.usage_output_tokens = int(usage.get("completion_tokens", -1))
-        out.usage_prompt_tokens = int(usage.get("prompt_tokens", -1))
+    if usage is None:
+        return True
+    if not isinstance(usage, dict):
+        return False
+    completion = usage.get("completion_tokens")
+    prompt = usage.get("prompt_tokens")
+    if not (_is_count(completion) and _is_count(prompt)):
+        return False
+    out.usage_output_tokens = -1 if completion is None else completion  # -1: not given
+    out.usage_prompt_tokens = -1 if prompt is None else prompt
+    return True
+
+
+def _is_count(value: object) -> bool:
+    """Absent, or a token count (bool is an int subclass, but not a count)."""
+    return value is None or (type(value) is int and value >= 0)
+
+
+def _fail(out: Outcome, kind: str) -> None:
+    """Record the request's error; the first one found is what it failed of."""
+    if out.error is None:
+        out.error = kind
 
 
 def _read_whole(body: bytes, out: Outcome, proto: TimedResponseHandler | None) -> None:
@@ -217,17 +319,15 @@ def _read_whole(body: bytes, out: Outcome, proto: TimedResponseHandler | None) -
         proto.arrival = 0.0
     try:
         obj = json.loads(body)
-    except ValueError:
-        out.error = "malformed_stream"
+    except (ValueError, RecursionError):
+        obj = None
+    choices = obj.get("choices") if isinstance(obj, dict) else None
+    # Without streaming the answer is the first choice's text (completions) or message (chat).
+    if not (isinstance(obj, dict) and isinstance(choices, list) and choices and _take_usage(obj, out)):
+        _fail(out, MALFORMED)
         return
-    if not isinstance(obj, dict) or not obj.get("choices"):
-        out.error = "malformed_stream"
-        return
-    _take_usage(obj, out)
-    choice = obj["choices"][0]
-    text = choice.get("text") or (choice.get("message") or {}).get("content")
-    if not text:
-        out.error = "malformed_stream"
+    if _choice_content(choices[0]) != 1:
+        _fail(out, MALFORMED)  # not a choice, or no text
         return
     # Without streaming the first content arrives with the whole body.
     out.first_content = now
@@ -252,7 +352,7 @@ def make_session(timeout_seconds: float) -> aiohttp.ClientSession:
 async def get_json(session: aiohttp.ClientSession, url: str, headers: dict[str, str]) -> Any:
     async with session.get(url, headers=headers) as resp:
         resp.raise_for_status()
-        return await resp.json()
+        return await _json(resp)
 
 
 async def post_json(
@@ -260,6 +360,13 @@ async def post_json(
 ) -> tuple[int, Any]:
     async with session.post(url, json=payload, headers=headers) as resp:
         if resp.status != 200:
-            await resp.read()
-            return resp.status, None
-        return resp.status, await resp.json()
+            return resp.status, None  # the body is not read: the connection closes
+        return resp.status, await _json(resp)
+
+
+async def _json(resp: aiohttp.ClientResponse) -> Any:
+    """A side answer (/v1/models, /tokenize) as JSON, read only up to SIDE_ANSWER_BYTES."""
+    body = await read_capped(resp, SIDE_ANSWER_BYTES)
+    if body is None:
+        raise aiohttp.ClientPayloadError(f"{resp.url}: the answer is longer than {SIDE_ANSWER_BYTES} bytes")
+    return json.loads(body)

@@ -87,6 +87,57 @@ class SaturationThresholds(_Strict):
     loop_lag_p99_ms: float = Field(20.0, gt=0, description="event loop late by this much at p99")
 
 
+KIB = 1024
+MIB = 1024 * KIB
+# The response-size budget a request gets when `ResponseLimits.max_body_bytes` is unset: this much, plus
+# so much per token it asks for (`max_tokens`). A vLLM stream spends 150-500 bytes per token (one chunk
+# each: id, model name, choices; more with continuous usage stats), a body not streamed 2-30 (the text,
+# JSON-escaped); both budgets are more than 8x that, and the slack covers the envelope and usage.
+BODY_SLACK_BYTES = MIB
+STREAM_BYTES_PER_TOKEN = 4 * KIB
+WHOLE_BYTES_PER_TOKEN = 256
+
+
+class ResponseLimits(_Strict):
+    """How much of one response the load generator reads or holds, so no server can exhaust its memory.
+
+    A response beyond a limit fails its own request with error `response_too_large`; the run goes on.
+    The defaults are far above anything vLLM sends for the requests loadgen makes (no logprobs, no echo).
+    """
+
+    max_body_bytes: int | None = Field(
+        None,
+        ge=KIB,
+        description="bytes of one response body, streamed or not; unset: 1 MiB + 4 KiB per requested "
+        "token (max_tokens) when streaming, 1 MiB + 256 bytes per token when not. Not streamed, the "
+        "body is held whole, so this also bounds the memory of a request",
+    )
+    max_event_bytes: int = Field(
+        MIB,
+        ge=KIB,
+        description="bytes of one SSE event, and so of any line in it: what a stream holds while it waits "
+        "for the event's end. vLLM's events for loadgen's requests are 150-500 bytes; even a chunk that "
+        "coalesces the tokens of a client that fell behind stays far below 1 MiB",
+    )
+    max_error_body_bytes: int = Field(
+        4 * KIB,
+        ge=0,
+        description="bytes read of a non-200 answer's body (the error's message); a longer body is not "
+        "read, its connection is closed instead of reused",
+    )
+
+    def body_bytes(self, max_tokens: int, stream: bool) -> int:
+        """The body budget of a request asking for `max_tokens` tokens."""
+        if self.max_body_bytes is not None:
+            return self.max_body_bytes
+        per_token = STREAM_BYTES_PER_TOKEN if stream else WHOLE_BYTES_PER_TOKEN
+        return BODY_SLACK_BYTES + per_token * max_tokens
+
+
+# Rate mode's cap on outstanding requests per load-generator process when `max_in_flight` is unset.
+DEFAULT_MAX_IN_FLIGHT = 1024
+
+
 class RunConfig(_Strict):
     target_url: str = Field(description="base URL of the server, e.g. http://127.0.0.1:8000")
     model: str | None = Field(None, description="model name; discovered from /v1/models when unset")
@@ -98,7 +149,12 @@ class RunConfig(_Strict):
     load_mode: LoadMode = "concurrency"
     levels: list[int] = Field(default_factory=lambda: [1], min_length=1)
     arrival: Arrival = "poisson"
-    max_in_flight: int | None = Field(None, ge=1, description="rate mode: cap on outstanding requests")
+    max_in_flight: int | None = Field(
+        None,
+        ge=1,
+        description="rate mode: cap on outstanding requests, split across shards; unset: 1,024 per "
+        "load-generator process (shard or worker). A level that reaches it is flagged client-saturated",
+    )
     requests_per_level: int | None = Field(None, ge=1)
     level_duration_seconds: float | None = Field(None, gt=0)
     ramp_up_seconds: float = Field(
@@ -111,6 +167,7 @@ class RunConfig(_Strict):
     workload: Workload = Workload()
     seed: int = 0
     saturation: SaturationThresholds = SaturationThresholds()
+    response_limits: ResponseLimits = ResponseLimits()
 
     shard_index: int = Field(0, ge=0)
     shard_count: int = Field(1, ge=1)

@@ -18,11 +18,12 @@ import aiohttp
 
 from loadgen.arrivals import arrival_offsets, constant_phase
 from loadgen.client import Outcome, Target, get_json, make_session, post_json, send
-from loadgen.config import RunConfig, shard_seed, split_evenly
+from loadgen.config import DEFAULT_MAX_IN_FLIGHT, RunConfig, shard_seed, split_evenly
 from loadgen.histogram import LogHistogram
 from loadgen.progress import NullReporter, ProgressReporter
 from loadgen.recorder import LevelRecorder
 from loadgen.result import LevelRaw, LevelResult, RunResult, build_level
+from loadgen.stats import percentile
 from loadgen.workload import PromptSource, TokenFit, fit_line, load_sharegpt
 
 log = logging.getLogger("loadgen")
@@ -54,7 +55,14 @@ async def run(
     warnings: list[str] = []
     calibration: str | None = None
     async with make_session(config.request_timeout_seconds) as session:
-        target = Target(config.base_url, config.api, config.resolve_api_key(), config.stream)
+        target = Target(
+            config.base_url,
+            config.api,
+            config.resolve_api_key(),
+            config.stream,
+            config.response_limits,
+            config.workload.output_tokens,
+        )
         model = config.model or await discover_model(session, config.base_url, target.headers)
         dataset = load_sharegpt(config.workload.dataset_path) if config.workload.dataset_path else None
         source = PromptSource(config, model, rng, dataset=dataset)
@@ -113,11 +121,12 @@ async def calibrate_with_tokenize(
             payload["prompt"] = text
         try:
             status, data = await post_json(session, f"{config.base_url}/tokenize", target.headers, payload)
-        except aiohttp.ClientError:
+        except (aiohttp.ClientError, TimeoutError, ValueError):  # ValueError: an answer that is not JSON
             return None
-        if status != 200 or not isinstance(data, dict) or "count" not in data:
+        count = data.get("count") if status == 200 and isinstance(data, dict) else None
+        if type(count) is not int:
             return None
-        points.append((words, int(data["count"])))
+        points.append((words, count))
     slope, intercept = fit_line(points)
     return TokenFit(slope, intercept, "/tokenize")
 
@@ -212,6 +221,7 @@ async def run_level(
     probe = _LoopLagProbe()
     reporter.on_level_start(index, share, count)
     start = perf_counter()
+    reasons: list[str] = []
     if share > 0 and count != 0:
         ticker = asyncio.create_task(_report_progress(reporter, recorder, count, index))
         try:
@@ -219,7 +229,7 @@ async def run_level(
                 if config.load_mode == "concurrency":
                     await _closed_loop(session, config, target, source, recorder, share, count, start)
                 else:
-                    await _open_loop(
+                    reasons = await _open_loop(
                         session, config, target, source, recorder, share, level, count, start, rng
                     )
         finally:
@@ -242,6 +252,7 @@ async def run_level(
         usage_missing_count=recorder.usage_missing,
         slo=config.slo,
         thresholds=config.saturation,
+        saturated_before=reasons,
     )
 
 
@@ -280,6 +291,13 @@ async def _closed_loop(
     await asyncio.gather(*(user(i) for i in range(users)))
 
 
+def in_flight_cap(config: RunConfig) -> int:
+    """Rate mode: this process's cap on outstanding requests (its share of max_in_flight, or the default)."""
+    if config.max_in_flight is None:
+        return DEFAULT_MAX_IN_FLIGHT
+    return max(1, split_evenly(config.max_in_flight, config.shard_index, config.shard_count))
+
+
 async def _open_loop(
     session: aiohttp.ClientSession,
     config: RunConfig,
@@ -291,16 +309,18 @@ async def _open_loop(
     count: int | None,
     start: float,
     rng: random.Random,
-) -> None:
-    """Send at scheduled times regardless of responses; record how late each send was."""
+) -> list[str]:
+    """Send at scheduled times regardless of responses; record how late each send was.
+
+    At most `in_flight_cap` requests are out at once, so a server that stops answering cannot make
+    the arrivals pile up tasks and sockets without end. Returns the level's client-saturation reason
+    when that cap held sends back (a send waiting for it is late by as much).
+    """
     duration = config.level_duration_seconds or math.inf
-    cap_total = config.max_in_flight
-    cap = (
-        asyncio.Semaphore(max(1, split_evenly(cap_total, config.shard_index, config.shard_count)))
-        if cap_total is not None
-        else None
-    )
+    limit = in_flight_cap(config)
+    cap = asyncio.Semaphore(limit)
     tasks: set[asyncio.Task[None]] = set()
+    late: list[float] = []  # how late past its schedule each send that found the cap full went out
 
     async def one(scheduled: float) -> None:
         try:
@@ -308,22 +328,52 @@ async def _open_loop(
             out = await send(session, target, source.body(prompt))
             recorder.record(out, scheduled, target_tokens)
         finally:
-            if cap is not None:
-                cap.release()
+            cap.release()
 
     phase = constant_phase(config.shard_index, config.shard_count, total_rate)
-    for sent, offset in enumerate(arrival_offsets(config.arrival, rate, rng, phase)):
+    sent = 0
+    for offset in arrival_offsets(config.arrival, rate, rng, phase):
         if (count is not None and sent >= count) or offset >= duration:
             break
         scheduled = start + offset
         delay = scheduled - perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        if cap is not None:
+        if cap.locked():
             # Waiting here makes the send late; that lateness is recorded, not hidden.
+            await cap.acquire()
+            now = perf_counter()
+            if now - start >= duration:
+                cap.release()
+                break  # the level's time ran out while it waited: nothing is sent after the level's end
+            # From its schedule, not from the wait's start: sends queued behind the cap are late by the
+            # whole backlog, though each waits only for the next free slot.
+            late.append(max(0.0, now - scheduled))
+        else:
             await cap.acquire()
         task = asyncio.create_task(one(scheduled))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
+        sent += 1
     if tasks:
         await asyncio.gather(*tasks)
+    return cap_reasons(limit, late, sent, config.saturation.schedule_lag_p99_ms)
+
+
+def cap_reasons(limit: int, lateness: list[float], sends: int, threshold_ms: float) -> list[str]:
+    """A saturation reason when the in-flight cap made the level's sends late: the p99 over all `sends`
+    (0 for those that found a free slot) of `lateness`, the seconds past its schedule each send held
+    at the cap went out, is above `threshold_ms`.
+
+    The schedule lag of successful requests shows the same delay; this also counts the requests that
+    failed (a stalled server times every one of them out).
+    """
+    if not lateness:
+        return []
+    p99_ms = percentile([0.0] * (sends - len(lateness)) + sorted(lateness), 99) * 1e3
+    if p99_ms <= threshold_ms:
+        return []
+    return [
+        f"in-flight cap {limit} reached: {len(lateness)} of {sends} sends waited for a slot "
+        f"(p99 lateness {p99_ms:.1f} ms > {threshold_ms:g} ms)"
+    ]

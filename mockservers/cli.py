@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from mockservers import dcgm
+from mockservers.faults import FAULTS
 
 _EPILOG = """\
 examples:
@@ -92,6 +93,20 @@ def _add_openai(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     mock.add_argument("--stall-seconds", type=float, default=5.0, help="length of an injected stall")
     mock.add_argument("--seed", type=int, default=0, help="seed for fault injection")
     mock.add_argument(
+        "--fault",
+        choices=FAULTS,
+        default=None,
+        help="misbehave on every --fault-every-th generation request: endless-event (one SSE event, or "
+        "an unstreamed body, that never ends: bytes until the client leaves), huge-error (an HTTP 500 "
+        "whose body is --fault-bytes long), malformed-chunk (one garbage event after the first token of "
+        "an otherwise good stream, a different kind each time; unstreamed: a garbage body), hang (read "
+        "the request, never answer)",
+    )
+    mock.add_argument(
+        "--fault-every", type=int, default=1, help="--fault hits requests N, 2N, 3N, ... (1: every one)"
+    )
+    mock.add_argument("--fault-bytes", type=int, default=300_000_000, help="huge-error: body length")
+    mock.add_argument(
         "--legacy-cache-metric", action="store_true", help="expose vllm:gpu_cache_usage_perc (older vLLM)"
     )
     mock.add_argument("--no-truth", action="store_true", help="do not record server-side timestamps")
@@ -136,6 +151,9 @@ def _cmd_openai(args: argparse.Namespace) -> int:
         print("llmload-mock openai: --ttft-ms/--itl-ms are the fixed model's; with --batching use --step-ms-*",
               file=sys.stderr)  # fmt: skip
         return 2
+    if args.fault_every < 1 or args.fault_bytes < 0:
+        print("llmload-mock openai: --fault-every must be >= 1 and --fault-bytes >= 0", file=sys.stderr)
+        return 2
     if min(args.step_ms_base, args.step_ms_per_seq, args.prefill_ms_per_token) < 0:
         print("llmload-mock openai: --step-ms-base, --step-ms-per-seq and --prefill-ms-per-token must be >= 0",
               file=sys.stderr)  # fmt: skip
@@ -157,6 +175,9 @@ def _cmd_openai(args: argparse.Namespace) -> int:
         legacy_cache_metric=args.legacy_cache_metric,
         record_truth=not args.no_truth,
         tokenize_endpoint=not args.no_tokenize,
+        fault=args.fault,
+        fault_every=args.fault_every,
+        fault_bytes=args.fault_bytes,
     )
     latency: LatencyModel = FixedLatency(args.ttft_ms / 1000.0, args.itl_ms / 1000.0)
     if args.batching:

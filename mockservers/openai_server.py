@@ -28,6 +28,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
+from mockservers.faults import malformed_events
 from mockservers.latency import BatchingEngine, BatchingLatency, FixedLatency, LatencyModel, Sequence
 from mockservers.vllm_metrics import VllmMetrics
 
@@ -54,6 +55,9 @@ class MockConfig:
     legacy_cache_metric: bool = False  # expose vllm:gpu_cache_usage_perc instead of kv_cache_usage_perc
     record_truth: bool = True
     tokenize_endpoint: bool = True  # False: behave like a server without vLLM's /tokenize
+    fault: str | None = None  # one of FAULTS, applied to every `fault_every`-th generation request
+    fault_every: int = 1
+    fault_bytes: int = 300_000_000  # huge-error: length of the error body
 
 
 def count_tokens(text: str) -> int:
@@ -81,6 +85,15 @@ class Truth:
         self.first_flush.append(first)
         self.last_flush.append(last)
         self.chunks.append(chunks)
+
+
+@dataclass(frozen=True, slots=True)
+class _Faults:
+    """What goes wrong in one stream: dropped half-way, paused half-way, a garbage event after the first token."""
+
+    cut: bool = False
+    stall: bool = False
+    garbage: bytes = b""
 
 
 class _TimedRequestHandler(RequestHandler):
@@ -141,6 +154,8 @@ class MockServer:
         self.metrics = VllmMetrics(config.model, config.max_model_len, config.legacy_cache_metric)
         self.truth = Truth()
         self._rng = random.Random(config.seed)
+        self._generations = 0  # generation requests seen, for `fault_every`
+        self._malformed = 0  # malformed-chunk faults served, to take the garbage events in turn
         self._tokens_in_use = 0
         self._engine: BatchingEngine[_LiveSeq] | None = None
         self._engine_task: asyncio.Task[None] | None = None
@@ -300,6 +315,17 @@ class MockServer:
         cfg = self.config
         if cfg.error_rate and self._rng.random() < cfg.error_rate:
             return _error(cfg.error_status, "injected fault")
+        stream = bool(payload.get("stream"))
+        fault = self._draw_fault()
+        if fault == "huge-error":
+            return await _huge_error(request, cfg.fault_bytes)
+        if fault == "endless-event":
+            return await _endless(request, _chunk_templates(cfg.model, chat)[0], chat, stream)
+        if fault == "hang":
+            return await _hang(request)
+        garbage = self._garbage(chat) if fault == "malformed-chunk" else b""
+        if garbage and not stream:
+            return web.Response(body=garbage.removeprefix(b"data: "), content_type="application/json")
         if chat:
             messages = payload.get("messages") or []
             prompt_tokens = CHAT_TEMPLATE_TOKENS + sum(
@@ -308,12 +334,10 @@ class MockServer:
         else:
             prompt_tokens = COMPLETIONS_BOS_TOKENS + count_tokens(str(payload.get("prompt", "")))
         output_tokens = int(payload.get("max_tokens") or cfg.default_output_tokens)
-        cut, stall = self._draw_faults()
+        faults = self._draw_faults(garbage)
         if self._engine is not None:
             seq = _LiveSeq(prompt_tokens, output_tokens, handled_at)
-            return await self._generate_batched(
-                request, chat, payload, seq, (read_at, handled_at), cut, stall
-            )
+            return await self._generate_batched(request, chat, payload, seq, (read_at, handled_at), faults)
 
         metrics = self.metrics
         metrics.waiting += 1
@@ -325,12 +349,11 @@ class MockServer:
         try:
             started = perf_counter()
             first_at = started + self.latency.first_token_delay(prompt_tokens, metrics.running)
-            stream = bool(payload.get("stream"))
             include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
             if stream:
                 response = await self._stream(
                     request, chat, prompt_tokens, output_tokens, include_usage, (read_at, handled_at), first_at,
-                    cut, stall,
+                    faults,
                 )  # fmt: skip
             else:
                 await _sleep_until(first_at + self._itl_total(output_tokens))
@@ -349,11 +372,25 @@ class MockServer:
             if self._capacity is not None:
                 self._capacity.release()
 
-    def _draw_faults(self) -> tuple[bool, bool]:
+    def _draw_faults(self, garbage: bytes) -> _Faults:
         cfg = self.config
         cut = bool(cfg.cut_rate) and self._rng.random() < cfg.cut_rate
         stall = bool(cfg.stall_rate) and self._rng.random() < cfg.stall_rate
-        return cut, stall
+        return _Faults(cut, stall, garbage)
+
+    def _draw_fault(self) -> str | None:
+        """`config.fault` for every `fault_every`-th generation request, else None."""
+        cfg = self.config
+        if cfg.fault is None:
+            return None
+        self._generations += 1
+        return cfg.fault if self._generations % cfg.fault_every == 0 else None
+
+    def _garbage(self, chat: bool) -> bytes:
+        events = malformed_events(chat)
+        event = events[self._malformed % len(events)]
+        self._malformed += 1
+        return event + b"\n\n"
 
     def _itl_total(self, output_tokens: int) -> float:
         return sum(self.latency.inter_token_delay(self.metrics.running) for _ in range(output_tokens - 1))
@@ -365,8 +402,7 @@ class MockServer:
         payload: dict[str, Any],
         seq: _LiveSeq,
         received: tuple[float, float],
-        cut: bool,
-        stall: bool,
+        faults: _Faults,
     ) -> web.StreamResponse:
         """One request through the batching engine: queue, prefill, one token per engine step."""
         prompt_tokens = seq.prompt_tokens
@@ -374,7 +410,7 @@ class MockServer:
         try:
             if payload.get("stream"):
                 include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
-                response = await self._stream_batched(request, chat, seq, include_usage, received, cut, stall)
+                response = await self._stream_batched(request, chat, seq, include_usage, received, faults)
                 if not seq.done:
                     return response  # cut, or the client left during a stall
             else:
@@ -400,8 +436,7 @@ class MockServer:
         seq: _LiveSeq,
         include_usage: bool,
         received: tuple[float, float],
-        cut: bool,
-        stall: bool,
+        faults: _Faults,
     ) -> web.StreamResponse:
         """Write each token when the engine emits it; tokens emitted together go out in one write.
 
@@ -418,6 +453,7 @@ class MockServer:
         first_flush = last_flush = 0.0
         sent = 0
         halfway = output_tokens // 2
+        cut, stall, garbage = faults.cut, faults.stall, faults.garbage
         pending: list[bytes] = []
         if chat:
             pending.append(head + b'{"role":"assistant","content":""}' + tail)
@@ -434,6 +470,8 @@ class MockServer:
                 else:
                     pending.append(head + token + end)
                 sent += 1
+                if sent == 1 and garbage:
+                    pending.append(garbage)
             await response.write(b"".join(pending))
             pending.clear()
             last_flush = perf_counter()
@@ -497,8 +535,7 @@ class MockServer:
         include_usage: bool,
         received: tuple[float, float],
         first_at: float,
-        cut: bool,
-        stall: bool,
+        faults: _Faults,
     ) -> web.StreamResponse:
         response = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
@@ -509,6 +546,7 @@ class MockServer:
         due = first_at
         sent = 0
         halfway = output_tokens // 2
+        cut, stall, garbage = faults.cut, faults.stall, faults.garbage
         pending: list[bytes] = []
         if chat:
             pending.append(head + b'{"role":"assistant","content":""}' + tail)
@@ -526,6 +564,8 @@ class MockServer:
                 else:
                     pending.append(head + token + (last_tail if sent == output_tokens - 1 else tail))
                 sent += 1
+                if sent == 1 and garbage:
+                    pending.append(garbage)
                 due += self.latency.inter_token_delay(self.metrics.running)
                 if sent == halfway and (cut or stall):
                     break
@@ -593,12 +633,60 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response(body, status=status)
 
 
+def _client_left(request: web.Request) -> bool:
+    return request.transport is None or request.transport.is_closing()
+
+
+async def _huge_error(request: web.Request, size: int) -> web.StreamResponse:
+    """An HTTP 500 whose JSON body is `size` bytes, written in 64 KiB pieces until done or the client leaves."""
+    response = web.StreamResponse(status=500, headers={"Content-Type": "application/json"})
+    await response.prepare(request)
+    head, end = b'{"object":"error","type":"InternalServerError","code":500,"message":"', b'"}'
+    piece = b"x" * 65536
+    left = size - len(head) - len(end)
+    with contextlib.suppress(ConnectionError):
+        await response.write(head)
+        while left > 0 and not _client_left(request):
+            await response.write(piece[:left])
+            left -= len(piece)
+        if left <= 0:
+            await response.write(end)
+            await response.write_eof()
+    return response
+
+
+async def _endless(request: web.Request, head: bytes, chat: bool, stream: bool) -> web.StreamResponse:
+    """A content event (streamed) or a JSON body (not) that starts well and never ends: text, no separator."""
+    content_type = "text/event-stream" if stream else "application/json"
+    response = web.StreamResponse(headers={"Content-Type": content_type})
+    await response.prepare(request)
+    if stream:
+        head += b'{"content":"' if chat else b""
+    elif chat:
+        head = b'{"id":"chatcmpl-0","object":"chat.completion","choices":[{"index":0,"message":{"content":"'
+    else:
+        head = b'{"id":"cmpl-0","object":"text_completion","choices":[{"index":0,"text":"'
+    text = "".join(_TOKENS).encode() * 1024
+    with contextlib.suppress(ConnectionError):
+        await response.write(head)
+        while not _client_left(request):
+            await response.write(text)
+    return response
+
+
+async def _hang(request: web.Request) -> web.Response:
+    """Read the request and never answer; give up once the client has."""
+    while not _client_left(request):  # noqa: ASYNC110 - aiohttp has no event for a client that left
+        await asyncio.sleep(0.5)
+    return web.Response(status=503)
+
+
 async def _stall(request: web.Request, seconds: float) -> bool:
     """Pause, but stop early once the client has gone; False if it has."""
     end = perf_counter() + seconds
     while (left := end - perf_counter()) > 0:
         await asyncio.sleep(min(left, 0.05))
-        if request.transport is None or request.transport.is_closing():
+        if _client_left(request):
             return False
     return True
 

@@ -54,6 +54,8 @@ LEFT_TO_LOADGEN: dict[str, str] = {
     "ramp_up_seconds": "the CRD has no ramp-up: every user of a level starts at once",
     "seed": "the CRD has no seed: every run uses loadgen's, so reruns send the same prompts",
     "saturation": "loadgen's thresholds for flagging a client-saturated level; the CRD does not tune them",
+    "response_limits": "loadgen's bounds on one response's size, derived from outputTokens and far above "
+    "what vLLM sends; the CRD does not tune them",
     "shard_index": "set per shard on the Job's command line (--shard-index)",
     "shard_count": "set per shard on the Job's command line (--shard-count)",
 }

@@ -1,8 +1,12 @@
-"""The real mock server on 127.0.0.1 (a free port), in the test's own event loop."""
+"""The real mock server on 127.0.0.1 (a free port): in the test's own event loop, or as its own process."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import contextlib
+import json
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -40,3 +44,21 @@ def small_config(url: str, **fields: Any) -> RunConfig:
     }
     data.update(fields)
     return build_config(data)
+
+
+@contextlib.contextmanager
+def mock_process(*flags: str) -> Iterator[str]:
+    """`python -m mockservers openai --port 0 FLAGS` on 127.0.0.1; yields its URL, stops it after."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mockservers", "openai", "--port", "0", *flags],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = json.loads(proc.stdout.readline())
+        assert line["host"] == "127.0.0.1"
+        yield f"http://127.0.0.1:{line['port']}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

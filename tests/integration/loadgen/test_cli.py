@@ -12,25 +12,15 @@ import pytest
 
 from loadgen.cli import read_result
 
+from .conftest import mock_process
+
 LOADGEN = [sys.executable, "-m", "loadgen"]
-MOCK = [sys.executable, "-m", "mockservers"]
 
 
 @pytest.fixture(scope="module")
 def mock_url() -> Iterator[str]:
-    proc = subprocess.Popen(
-        [*MOCK, "openai", "--port", "0", "--itl-ms", "1", "--ttft-ms", "5"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = json.loads(proc.stdout.readline())
-        assert line["host"] == "127.0.0.1"
-        yield f"http://127.0.0.1:{line['port']}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with mock_process("--itl-ms", "1", "--ttft-ms", "5") as url:
+        yield url
 
 
 def loadgen(*args: str) -> subprocess.CompletedProcess[str]:

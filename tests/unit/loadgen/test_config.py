@@ -5,8 +5,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loadgen.cli import _build_parser, config_from_args
-from loadgen.config import ConfigError, RunConfig, build_config, shard_seed, split_evenly
+from loadgen.cli import _RUN_FLAGS, _build_parser, config_from_args
+from loadgen.config import (
+    MIB,
+    ConfigError,
+    ResponseLimits,
+    RunConfig,
+    build_config,
+    shard_seed,
+    split_evenly,
+)
 
 BASE = {"target_url": "http://127.0.0.1:9", "requests_per_level": 10}
 
@@ -136,7 +144,25 @@ def test_every_config_field_has_a_cli_flag() -> None:
     ).choices["run"]
     help_text = run_parser.format_help()
     for name in RunConfig.model_fields:
-        if name in ("workload", "slo", "saturation"):
+        if name in ("workload", "slo", "saturation", "response_limits"):
             continue
         flag = "--no-stream" if name == "stream" else "--" + name.replace("_", "-")
         assert flag in help_text, name
+    limits = {path for _, path, _, _ in _RUN_FLAGS if path[0] == "response_limits"}
+    assert limits == {("response_limits", name) for name in ResponseLimits.model_fields}
+
+
+def test_the_body_budget_grows_with_the_tokens_asked_for_unless_it_is_set() -> None:
+    limits = ResponseLimits()
+    assert limits.body_bytes(128, stream=True) == MIB + 128 * 4096
+    assert limits.body_bytes(128, stream=False) == MIB + 128 * 256
+    assert ResponseLimits(max_body_bytes=5000).body_bytes(100_000, stream=True) == 5000
+
+
+def test_response_limits_come_from_flags_and_refuse_tiny_values() -> None:
+    args = _build_parser().parse_args(
+        ["run", "--target-url", "http://x:1", "--requests-per-level", "1", "--max-event-bytes", "2048"]
+    )
+    assert config_from_args(args).response_limits == ResponseLimits(max_event_bytes=2048)
+    with pytest.raises(ConfigError, match=r"response_limits\.max_event_bytes"):
+        build_config({**BASE, "response_limits": {"max_event_bytes": 10}})

@@ -14,7 +14,8 @@ OPENAI_DEFAULTS = {
     "batching": False, "step_ms_base": 10.0, "step_ms_per_seq": 0.5, "prefill_ms_per_token": 0.0,
     "default_output_tokens": 16, "max_model_len": 8192, "max_running": 0, "error_rate": 0.0,
     "error_status": 500, "cut_rate": 0.0, "stall_rate": 0.0, "stall_seconds": 5.0, "seed": 0,
-    "legacy_cache_metric": False, "no_truth": False, "no_tokenize": False,
+    "legacy_cache_metric": False, "no_truth": False, "no_tokenize": False, "fault": None, "fault_every": 1,
+    "fault_bytes": 300_000_000,
 }  # fmt: skip
 DCGM_DEFAULTS = {
     "host": "127.0.0.1", "port": 9400, "gpus": 1, "hostname": "mock-node",
@@ -46,6 +47,17 @@ def test_the_openai_server_refuses_fixed_latency_flags_with_batching(
     assert main(["openai", "--batching", "--itl-ms", "5"]) == 2
     assert "--step-ms" in capsys.readouterr().err
     assert main(["openai", "--batching", "--step-ms-per-seq", "-1"]) == 2
+
+
+def test_the_openai_server_refuses_a_fault_period_below_one(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["openai", "--fault", "hang", "--fault-every", "0"]) == 2
+    assert "--fault-every" in capsys.readouterr().err
+
+
+def test_fault_names_the_faults_the_server_knows() -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["openai", "--fault", "nonsense"])
+    assert build_parser().parse_args(["openai", "--fault", "endless-event"]).fault == "endless-event"
 
 
 def test_the_dcgm_stand_in_starts_without_aiohttp_or_asyncio() -> None:
