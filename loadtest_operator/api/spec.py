@@ -155,8 +155,9 @@ class Load(ApiModel):
         default=None,
         ge=1,
         le=100_000,
-        description="Rate mode only: cap on requests in flight. A level that hits the cap is reported "
-        "as client-saturated.",
+        description="Rate mode only: cap on requests in flight, split between the shards (unset: 1024 per "
+        "shard, so a stalled server cannot pile up requests without bound). A level that hits the cap is "
+        "reported as client-saturated.",
     )
     requests_per_level: RequestsPerLevel = None
     level_duration_seconds: LevelDurationSeconds = None
