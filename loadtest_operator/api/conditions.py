@@ -115,6 +115,7 @@ class LoadTestReason(StrEnum):
     REQUESTS_BELOW_LEVEL = "RequestsBelowLevel"
     ARRIVAL_NEEDS_RATE_MODE = "ArrivalNeedsRateMode"
     MAX_CONCURRENCY_NEEDS_RATE_MODE = "MaxConcurrencyNeedsRateMode"
+    RAMP_UP_NEEDS_CONCURRENCY_MODE = "RampUpNeedsConcurrencyMode"
     TOO_MANY_SHARDS = "TooManyShards"
     MIN_SUCCEEDED_SHARDS_TOO_LARGE = "MinSucceededShardsTooLarge"
     RESULTS_TOO_LARGE = "ResultsTooLarge"
@@ -191,6 +192,7 @@ LOADTEST_REASONS: dict[LoadTestReason, str] = {
     "are set",
     LoadTestReason.REQUESTS_BELOW_LEVEL: "Accepted=False: requestsPerLevel below a concurrency level",
     LoadTestReason.ARRIVAL_NEEDS_RATE_MODE: "Accepted=False: arrival set in Concurrency mode",
+    LoadTestReason.RAMP_UP_NEEDS_CONCURRENCY_MODE: "Accepted=False: rampUpSeconds set in Rate mode",
     LoadTestReason.MAX_CONCURRENCY_NEEDS_RATE_MODE: "Accepted=False: maxConcurrency set in Concurrency mode",
     LoadTestReason.TOO_MANY_SHARDS: "Accepted=False: more shards than a level, maxConcurrency or "
     "requestsPerLevel allows",

@@ -163,6 +163,31 @@ class Load(ApiModel):
     level_duration_seconds: LevelDurationSeconds = None
     warmup_requests: WarmupRequests = DEFAULT_WARMUP_REQUESTS
     timeout_seconds: RequestTimeoutSeconds = DEFAULT_TIMEOUT_SECONDS
+    ramp_up_seconds: int | None = Field(
+        default=None,
+        ge=1,
+        le=3_600,
+        description="Concurrency mode only: start a level's users evenly over this many seconds instead of "
+        "all at once (the level's measurement still counts from its first request).",
+    )
+
+
+class Saturation(ApiModel):
+    """When a level is flagged client-saturated (the load generator, not the server, may be what was
+    measured). Unset fields keep the load generator's defaults (10, 2 and 20 ms)."""
+
+    schedule_lag_milliseconds_p99: int | None = Field(
+        default=None,
+        ge=1,
+        le=60_000,
+        description="Rate mode: sends later than scheduled by this much at p99.",
+    )
+    loop_lag_milliseconds_p50: int | None = Field(
+        default=None, ge=1, le=60_000, description="The load generator's event loop late by this much at p50."
+    )
+    loop_lag_milliseconds_p99: int | None = Field(
+        default=None, ge=1, le=60_000, description="The load generator's event loop late by this much at p99."
+    )
 
 
 class Slo(ApiModel):
@@ -262,6 +287,16 @@ class LoadGenerator(ApiModel):
         le=7 * 86_400,
         description="Hard limit on each shard's run time (Job activeDeadlineSeconds). Derived from load "
         "when unset, so nothing runs forever.",
+    )
+    seed: int | None = Field(
+        default=None,
+        ge=0,
+        le=2_147_483_647,
+        description="Seed of the prompts and arrivals, for a run that repeats another exactly. When unset, "
+        "each run gets its own (derived from the LoadTest and runId), recorded in status.seed.",
+    )
+    saturation: Saturation | None = Field(
+        default=None, description="Thresholds for flagging a level client-saturated."
     )
 
 

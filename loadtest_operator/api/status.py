@@ -152,6 +152,10 @@ class LoadTestStatus(ApiModel):
         default=None,
         description="Level with the highest goodput per second (highest request rate without an SLO).",
     )
+    seed: int | None = Field(
+        default=None,
+        description="Seed of this run's prompts and arrivals (spec.loadGenerator.seed to repeat it).",
+    )
     summary: str | None = Field(default=None, max_length=1024, description="One-line summary of the run.")
     gpu_discovery: GpuDiscovery | None = Field(
         default=None, description="How the target's GPU and vLLM series were found in Prometheus."

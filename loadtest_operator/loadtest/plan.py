@@ -37,6 +37,8 @@ from loadtest_operator.core.conditions import (
     is_finished,
     set_condition,
 )
+from loadtest_operator.core.names import short_hash
+from loadtest_operator.core.owner import Owner
 from loadtest_operator.core.plan import (
     Delete,
     Event,
@@ -198,6 +200,7 @@ def _start(tick: _Tick, spec: LoadTestSpec) -> Plan:
         summary=None,
         target=target,
         progress=Progress(total_requests=_total_requests(spec)),
+        seed=run_seed(tick.observed.owner, spec),
     )
     tick.event(
         "Normal",
@@ -208,6 +211,14 @@ def _start(tick: _Tick, spec: LoadTestSpec) -> Plan:
     return _plan(
         tick, create=manifests, delete=stop, store=_store(tick, spec, final=False, model=target.model)
     )
+
+
+def run_seed(owner: Owner, spec: LoadTestSpec) -> int:
+    """The run's seed: the spec's, else one of its own per LoadTest and runId (recorded in status.seed,
+    so the run can be repeated exactly with spec.loadGenerator.seed)."""
+    if spec.load_generator.seed is not None:
+        return spec.load_generator.seed
+    return int(short_hash(f"{owner.uid}/{spec.run_id}/seed", 8), 16) % 2_147_483_648
 
 
 def _cluster_problems(spec: LoadTestSpec, facts: TargetFacts) -> list[Problem]:
@@ -230,7 +241,10 @@ def _run_objects(
     observed: Observed, spec: LoadTestSpec, target: ResolvedTarget, facts: TargetFacts
 ) -> list[dict[str, Any]]:
     owner, run_id, shards = observed.owner, spec.run_id, shard_count(spec)
-    run_config = render_run_config(spec, target.url or "", target.model)
+    seeded = spec.model_copy(
+        update={"load_generator": spec.load_generator.model_copy(update={"seed": run_seed(owner, spec)})}
+    )
+    run_config = render_run_config(seeded, target.url or "", target.model)
     pods = list(facts.pods)
     inputs = ShardJobInputs(
         default_image=observed.settings.default_image,

@@ -40,6 +40,9 @@ FROM_SPEC: dict[str, str] = {
     "workload.output_tokens": "spec.workload.outputTokens",
     "workload.dataset_path": "spec.workload.datasetConfigMapRef",
     "workload.shared_prefix_tokens": "spec.workload.sharedPrefixTokens",
+    "ramp_up_seconds": "spec.load.rampUpSeconds",
+    "seed": "spec.loadGenerator.seed",  # when unset, the run's own (status.seed)
+    "saturation": "spec.loadGenerator.saturation",
 }
 # RunConfig field -> why the operator sets it the same way for every LoadTest.
 OPERATOR_CHOICES: dict[str, str] = {
@@ -51,9 +54,6 @@ OPERATOR_CHOICES: dict[str, str] = {
 # RunConfig field -> why loadgen's default is the right value and the spec has no say.
 LEFT_TO_LOADGEN: dict[str, str] = {
     "api_key_file": "the key reaches the pod in the environment variable named by api_key_env, never a file",
-    "ramp_up_seconds": "the CRD has no ramp-up: every user of a level starts at once",
-    "seed": "the CRD has no seed: every run uses loadgen's, so reruns send the same prompts",
-    "saturation": "loadgen's thresholds for flagging a client-saturated level; the CRD does not tune them",
     "response_limits": "loadgen's bounds on one response's size, derived from outputTokens and far above "
     "what vLLM sends; the CRD does not tune them",
     "shard_index": "set per shard on the Job's command line (--shard-index)",
@@ -95,6 +95,18 @@ def _output_tokens(spec: LoadTestSpec) -> int:
     return output.mean
 
 
+def _saturation(spec: LoadTestSpec) -> dict[str, float]:
+    given = spec.load_generator.saturation
+    if given is None:
+        return {}
+    thresholds = {
+        "schedule_lag_p99_ms": given.schedule_lag_milliseconds_p99,
+        "loop_lag_p50_ms": given.loop_lag_milliseconds_p50,
+        "loop_lag_p99_ms": given.loop_lag_milliseconds_p99,
+    }
+    return {name: float(value) for name, value in thresholds.items() if value is not None}
+
+
 def build_run_config(spec: LoadTestSpec, target_url: str, model: str | None) -> loadgen.RunConfig:
     """loadgen's RunConfig for `spec`, validated by loadgen's own rules.
 
@@ -121,6 +133,9 @@ def build_run_config(spec: LoadTestSpec, target_url: str, model: str | None) -> 
         level_duration_seconds=load.level_duration_seconds,
         warmup_requests=load.warmup_requests,
         request_timeout_seconds=load.timeout_seconds,
+        ramp_up_seconds=float(load.ramp_up_seconds or 0),
+        seed=spec.load_generator.seed or 0,
+        saturation=_saturation(spec),
         slo={
             "ttft_ms": slo.ttft_milliseconds,
             "tpot_ms": slo.tpot_milliseconds,

@@ -308,7 +308,16 @@ def _check_level_length(spec: LoadTestSpec) -> list[Problem]:
 def _check_mode_fields(spec: LoadTestSpec) -> list[Problem]:
     load = spec.load
     if load.mode is LoadMode.RATE:
-        return []
+        if load.ramp_up_seconds is None:
+            return []
+        return [
+            Problem(
+                LoadTestReason.RAMP_UP_NEEDS_CONCURRENCY_MODE,
+                "rampUpSeconds starts a level's users gradually, which only Concurrency mode has; in Rate "
+                "mode the levels are arrival rates: remove rampUpSeconds or set mode: Concurrency",
+                "spec.load.rampUpSeconds",
+            )
+        ]
     problems: list[Problem] = []
     if load.arrival is not None:
         problems.append(

@@ -729,3 +729,49 @@ def test_refused_values_are_store_rejected_and_not_resent_until_a_restart() -> N
     h.tick()
     assert h.condition("Stored") == ("True", "Stored")
     assert len(final_writes(h.store)) == 1
+
+
+def run_config_of(h: Harness) -> dict[str, Any]:
+    config_map = next(c for c in h.kube.kind("ConfigMap") if c["metadata"]["name"].endswith("-config"))
+    loaded: dict[str, Any] = json.loads(config_map["data"]["run-config.json"])
+    return loaded
+
+
+def test_each_run_gets_its_own_seed_recorded_and_a_given_seed_repeats_it() -> None:
+    first = Harness()
+    first.tick()
+    seed = first.body["status"]["seed"]
+    assert run_config_of(first)["seed"] == seed
+
+    bumped = Harness(merged(SPEC, {"runId": 1}))
+    bumped.tick()
+    assert bumped.body["status"]["seed"] != seed  # a new run, new prompts
+
+    again = Harness(merged(SPEC, {"runId": 1, "loadGenerator": {"seed": seed}}))
+    again.tick()
+    assert (again.body["status"]["seed"], run_config_of(again)["seed"]) == (seed, seed)
+
+
+def test_ramp_up_and_saturation_thresholds_reach_the_load_generator() -> None:
+    spec = merged(
+        SPEC,
+        {
+            "load": {"rampUpSeconds": 30},
+            "loadGenerator": {"saturation": {"scheduleLagMillisecondsP99": 50, "loopLagMillisecondsP99": 40}},
+        },
+    )
+    h = Harness(spec)
+    h.tick()
+
+    config = run_config_of(h)
+    assert config["ramp_up_seconds"] == 30
+    assert config["saturation"]["schedule_lag_p99_ms"] == 50
+    assert config["saturation"]["loop_lag_p99_ms"] == 40
+    assert "loop_lag_p50_ms" not in config["saturation"]  # unset: left to loadgen (2 ms)
+
+
+def test_ramp_up_in_rate_mode_is_refused() -> None:
+    spec = merged(SPEC, {"load": {"mode": "Rate", "rampUpSeconds": 30}})
+    h = Harness(spec)
+    h.tick()
+    assert h.condition("Accepted") == ("False", "RampUpNeedsConcurrencyMode")

@@ -179,7 +179,8 @@ def test_the_rendered_config_is_what_loadgen_run_reads(patch: dict[str, Any], tm
         (("slo", "percentile"), "spec.slo.percentile"),
         (("slo",), "spec.slo"),
         ((), "spec"),
-        (("seed",), "spec"),
+        (("seed",), "spec.loadGenerator.seed"),
+        (("shard_index",), "spec"),
     ],
 )
 def test_loadgen_error_locations_name_the_spec_field(loc: tuple[str, ...], field: str) -> None:
