@@ -3,10 +3,8 @@ worth keeping (a retry or a restarted operator updates the same row)."""
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import desc
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -14,6 +12,7 @@ from loadtest_operator.api import CapacityRecommendationSpec, CapacityRecommenda
 from loadtest_operator.core.plan import ChildRun
 from loadtest_operator.io.store.models import RecommendationRow
 from loadtest_operator.io.store.records import indexable
+from loadtest_operator.io.store.repository import upsert
 
 
 def recommendation_row(
@@ -69,19 +68,8 @@ def recommendation_row(
 
 def save_recommendation(engine: Engine, row: RecommendationRow) -> None:
     """Insert or update `row` (keyed by uid). created_at keeps its first value."""
-    table = RecommendationRow.__table__  # type: ignore[attr-defined]
-    values: dict[str, Any] = {c.name: getattr(row, c.name) for c in table.columns}
     with engine.begin() as connection:
-        dialect = connection.dialect.name
-        statement: postgresql.Insert | sqlite.Insert
-        if dialect == "postgresql":
-            statement = postgresql.insert(table).values(values)
-        elif dialect == "sqlite":
-            statement = sqlite.insert(table).values(values)
-        else:
-            raise ValueError(f"upsert not implemented for {dialect}")
-        updates = {c.name: c for c in statement.excluded if c.name not in ("uid", "created_at")}
-        connection.execute(statement.on_conflict_do_update(index_elements=["uid"], set_=updates))
+        upsert(connection, row, ("uid",), keep=("created_at",))
 
 
 def get_recommendation(engine: Engine, uid: str) -> RecommendationRow | None:

@@ -26,7 +26,7 @@ def save_run(engine: Engine, run: Run, levels: Sequence[LevelResultRow] | None =
         if (row.loadtest_uid, row.run_id) != (run.loadtest_uid, run.run_id):
             raise ValueError(f"level {row.level} belongs to another run")
     with engine.begin() as connection:
-        _upsert(connection, run, ("loadtest_uid", "run_id"), keep_finished=True)
+        upsert(connection, run, ("loadtest_uid", "run_id"), keep_finished=True)
         if levels is not None:
             kept = [row.level for row in levels]
             connection.execute(
@@ -37,14 +37,20 @@ def save_run(engine: Engine, run: Run, levels: Sequence[LevelResultRow] | None =
                 )
             )
             for row in levels:
-                _upsert(connection, row, ("loadtest_uid", "run_id", "level"))
+                upsert(connection, row, ("loadtest_uid", "run_id", "level"))
 
 
-def _upsert(
-    connection: Connection, row: SQLModel, keys: tuple[str, ...], keep_finished: bool = False
+def upsert(
+    connection: Connection,
+    row: SQLModel,
+    keys: tuple[str, ...],
+    *,
+    keep: tuple[str, ...] = (),
+    keep_finished: bool = False,
 ) -> None:
-    """INSERT ... ON CONFLICT DO UPDATE. With `keep_finished`, a stored row with finished_at set is only
-    updated by another finished row."""
+    """INSERT ... ON CONFLICT (keys) DO UPDATE every column but the keys and `keep` (columns that keep
+    their first value). With `keep_finished`, a stored row with finished_at set is only updated by
+    another finished row."""
     table = type(row).__table__  # type: ignore[attr-defined]
     values: dict[str, Any] = {c.name: getattr(row, c.name) for c in table.columns}
     dialect = connection.dialect.name
@@ -55,7 +61,7 @@ def _upsert(
         statement = sqlite.insert(table).values(values)
     else:
         raise ValueError(f"upsert not implemented for {dialect}")
-    updates = {c.name: c for c in statement.excluded if c.name not in keys}
+    updates = {c.name: c for c in statement.excluded if c.name not in (*keys, *keep)}
     condition = None
     if keep_finished:
         condition = table.c.finished_at.is_(None) | statement.excluded.finished_at.is_not(None)
