@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from loadtest_operator.api import Condition, ConditionStatus, LoadTestConditionType, Phase
+from loadtest_operator.api import Condition, ConditionStatus, LoadTestConditionType, LoadTestReason, Phase
 from loadtest_operator.api.wire import to_wire
 
 # metav1.Condition's message limit (the API server refuses a longer one).
@@ -96,10 +96,10 @@ def dump_conditions(conditions: Sequence[Condition]) -> list[dict[str, Any]]:
     return [to_wire(c) for c in conditions]
 
 
-# The Stalled condition of both kinds (same type and reasons on each; see api/conditions.py).
-STALLED = "Stalled"
-RECONCILE_ERROR = "ReconcileError"
-RECOVERED = "Recovered"
+# The Stalled condition of both kinds: the same type and reasons on each (api/conditions.py), named once.
+STALLED = LoadTestConditionType.STALLED
+RECONCILE_ERROR = LoadTestReason.RECONCILE_ERROR
+RECOVERED = LoadTestReason.RECOVERED
 MAX_STALL_MESSAGE = 1024
 
 

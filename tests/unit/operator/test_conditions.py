@@ -129,3 +129,9 @@ def test_reasons_are_valid_condition_reasons() -> None:
     for reason in reasons:
         assert re.fullmatch(CONDITION_REASON_PATTERN, reason), reason
         assert reason[0].isupper(), reason
+
+
+def test_the_stalled_vocabulary_is_the_same_on_both_kinds() -> None:
+    assert CapacityConditionType.STALLED.value == LoadTestConditionType.STALLED.value
+    assert CapacityReason.RECONCILE_ERROR.value == LoadTestReason.RECONCILE_ERROR.value
+    assert CapacityReason.RECOVERED.value == LoadTestReason.RECOVERED.value
