@@ -30,13 +30,13 @@ def render_table(result: RunResult) -> str:
                 f"{level.output_token_throughput:.0f}",
                 f"{level.goodput_per_second:.1f}",
                 f"{100 * level.goodput_share:.0f}",
-                _ms(s.ttft, "p50"),
-                _ms(s.ttft, "p99"),
+                _ms(s.headline_ttft, "p50"),
+                _ms(s.headline_ttft, "p99"),
                 _ms(s.tpot, "p50"),
                 _ms(s.tpot, "p99"),
                 _ms(s.itl, "mean"),
-                _ms(s.e2e, "p50"),
-                _ms(s.e2e, "p99"),
+                _ms(s.headline_e2e, "p50"),
+                _ms(s.headline_e2e, "p99"),
                 "YES" if level.client_saturated else "no",
             )
         )
@@ -44,6 +44,8 @@ def render_table(result: RunResult) -> str:
     lines = ["  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     notes = ["(latencies in ms; load in users (u) or requests per second (/s))"]
+    if any(level.load_mode == "rate" for level in result.levels):
+        notes.append("(rate mode: TTFT and E2E count from the scheduled send time, queueing included)")
     for level in result.levels:
         if level.errors:
             kinds = ", ".join(f"{k}={v}" for k, v in level.errors.items())

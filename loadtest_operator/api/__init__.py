@@ -33,6 +33,7 @@ from loadtest_operator.api.enums import (
     Arrival,
     ConditionStatus,
     Distribution,
+    LatencyFrom,
     LoadMode,
     Phase,
     Placement,
@@ -54,6 +55,7 @@ from loadtest_operator.api.spec import (
     Workload,
 )
 from loadtest_operator.api.status import (
+    ClientSaturation,
     Condition,
     Goodput,
     LatencySummary,
@@ -83,6 +85,7 @@ __all__ = [
     "CapacitySlo",
     "CapacityTarget",
     "CapacityWorkload",
+    "ClientSaturation",
     "Condition",
     "ConditionStatus",
     "ConfigMapKeyRef",
@@ -92,6 +95,7 @@ __all__ = [
     "FromPrometheus",
     "Goodput",
     "Interval",
+    "LatencyFrom",
     "LatencySummary",
     "LevelResult",
     "Load",

@@ -56,3 +56,12 @@ class ConditionStatus(StrEnum):
     TRUE = "True"
     FALSE = "False"
     UNKNOWN = "Unknown"
+
+
+class LatencyFrom(StrEnum):
+    """Where a level's headline latencies (ttft, e2e) start: the time the arrival process scheduled the
+    request (Rate mode: queueing in the client or behind the in-flight cap counts) or the time it was
+    sent (Concurrency mode, where a user sends when the last reply ends)."""
+
+    SCHEDULED_TIME = "ScheduledTime"
+    SEND_TIME = "SendTime"

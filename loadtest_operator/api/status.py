@@ -1,17 +1,25 @@
 """`LoadTest.status`: what the operator observed. Measured values may be numbers (floats)."""
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import Field
 
 from loadtest_operator.api.base import ApiModel
 from loadtest_operator.api.conditions import CAPACITY_CONDITIONS, LOADTEST_CONDITIONS
-from loadtest_operator.api.enums import ConditionStatus, Phase
+from loadtest_operator.api.enums import ConditionStatus, LatencyFrom, Phase
 from loadtest_operator.api.gpu import GpuDiscovery, GpuLevelMetrics, ServerLevelMetrics
 from loadtest_operator.api.group import KIND
 from loadtest_operator.api.reference import describe_condition_types, describe_conditions
 
 CONDITION_REASON_PATTERN = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
+
+# What can grow with the run in a level's status is bounded, so 64 levels stay far below the API
+# server's request limits (loadtest/level_status.py folds and cuts to these; sizes measured in
+# tests/unit/operator/test_status_size.py).
+MAX_ERROR_KINDS = 32
+MAX_SATURATION_REASONS = 8
+MAX_SATURATION_REASON_LENGTH = 256
 
 
 class Condition(ApiModel):
@@ -77,12 +85,46 @@ class Progress(ApiModel):
 
 
 class LatencySummary(ApiModel):
-    """A latency distribution in milliseconds, computed over the merged samples of every shard."""
+    """A latency distribution in milliseconds, computed over the merged samples of every shard: exact
+    percentiles (linear interpolation between closest ranks) for TTFT, TPOT and E2E; ITL's from a
+    histogram, within 0.5 % of the exact value."""
 
     p50: float | None = Field(default=None, description="Median, ms.")
     p90: float | None = Field(default=None, description="90th percentile, ms.")
+    p95: float | None = Field(default=None, description="95th percentile, ms.")
     p99: float | None = Field(default=None, description="99th percentile, ms.")
+    p999: float | None = Field(default=None, description="99.9th percentile, ms.")
     mean: float | None = Field(default=None, description="Mean, ms.")
+
+
+class ClientSaturation(ApiModel):
+    """How busy the load generator itself was in a level: the figures its clientSaturated verdict is
+    drawn from (thresholds in spec.loadGenerator.saturation)."""
+
+    reasons: list[Annotated[str, Field(max_length=MAX_SATURATION_REASON_LENGTH)]] | None = Field(
+        default=None,
+        max_length=MAX_SATURATION_REASONS,
+        description="Why the level is flagged clientSaturated, one line per threshold crossed (e.g. "
+        '"event-loop lag p99 31.0 ms > 20 ms", "in-flight cap 256 reached: ..."); absent when it is '
+        f"not. At most {MAX_SATURATION_REASONS}, each cut to {MAX_SATURATION_REASON_LENGTH} characters; "
+        "a last line says how many more there were.",
+    )
+    schedule_lag_milliseconds_p99: float | None = Field(
+        default=None,
+        description="Rate mode: 99th percentile over successful requests of send time minus scheduled "
+        "time, ms.",
+    )
+    loop_lag_milliseconds_p50: float | None = Field(
+        default=None,
+        description="Median lateness of a 10 ms timer on the load generator's event loop, ms: how long "
+        "an arriving byte may wait before it is read (an idle loop shows 0-1 ms).",
+    )
+    loop_lag_milliseconds_p99: float | None = Field(
+        default=None, description="99th percentile of the event-loop lag, ms."
+    )
+    loop_lag_milliseconds_max: float | None = Field(
+        default=None, description="Largest event-loop lag seen, ms."
+    )
 
 
 class Goodput(ApiModel):
@@ -100,15 +142,65 @@ class LevelResult(ApiModel):
     requests: int = Field(ge=0, description="Requests measured.")
     successes: int = Field(ge=0, description="Requests that completed without error.")
     errors_by_kind: dict[str, int] | None = Field(
-        default=None, description="Failed requests by kind (e.g. Timeout, HTTP5xx, Connection)."
+        default=None,
+        max_length=MAX_ERROR_KINDS,
+        description="Failed requests by kind: http_<status> (e.g. http_503), timeout, connection, "
+        "malformed_stream, stream_error, response_too_large (docs/metrics.md defines each). At most "
+        f"{MAX_ERROR_KINDS} kinds; the rarest beyond that are added up under other.",
     )
     requests_per_second: float = Field(ge=0, description="Completed requests per second.")
     output_tokens_per_second: float = Field(ge=0, description="Generated tokens per second.")
     total_tokens_per_second: float = Field(ge=0, description="Prompt plus generated tokens per second.")
-    ttft: LatencySummary | None = Field(default=None, description="Time to first token.")
-    tpot: LatencySummary | None = Field(default=None, description="Time per output token.")
-    itl: LatencySummary | None = Field(default=None, description="Inter-token latency.")
-    e2e: LatencySummary | None = Field(default=None, description="End-to-end request latency.")
+    latency_from: LatencyFrom | None = Field(
+        default=None,
+        description="Where ttft and e2e start: ScheduledTime in Rate mode (what a user arriving on "
+        "schedule sees, queueing behind the in-flight cap included), SendTime in Concurrency mode.",
+    )
+    ttft: LatencySummary | None = Field(
+        default=None,
+        description="Time to first token (first content chunk), from the time in latencyFrom; goodput "
+        "and withinSlo judge this figure.",
+    )
+    tpot: LatencySummary | None = Field(
+        default=None,
+        description="Time per output token after the first: (e2e - ttft) / (output tokens - 1), the "
+        "same from either start time.",
+    )
+    itl: LatencySummary | None = Field(
+        default=None, description="Inter-token latency: gaps between content chunks, per token."
+    )
+    e2e: LatencySummary | None = Field(
+        default=None,
+        description="End-to-end request latency (last byte of the reply), from the time in latencyFrom; "
+        "goodput and withinSlo judge this figure.",
+    )
+    ttft_from_send: LatencySummary | None = Field(
+        default=None,
+        description="Rate mode: time to first token from the moment the request was sent, leaving out "
+        "the schedule lag (compare with the server's own figures).",
+    )
+    e2e_from_send: LatencySummary | None = Field(
+        default=None,
+        description="Rate mode: end-to-end latency from the moment the request was sent, leaving out the "
+        "schedule lag.",
+    )
+    schedule_lag: LatencySummary | None = Field(
+        default=None,
+        description="Rate mode: how late successful requests were sent, send time minus scheduled time "
+        "(waiting for the in-flight cap or a busy client); ttft = ttftFromSend + this, per request.",
+    )
+    token_mismatches: int = Field(
+        default=0,
+        ge=0,
+        description="Streamed requests whose usage.completion_tokens differs from the content chunks "
+        "seen (e.g. a server packing several tokens into one chunk); ITL is then spread per token.",
+    )
+    usage_missing: int = Field(
+        default=0,
+        ge=0,
+        description="Successful requests without usage from the server; their output tokens are the "
+        "content chunks counted.",
+    )
     goodput: Goodput | None = Field(default=None, description="Requests meeting the SLO (needs slo).")
     within_slo: bool | None = Field(
         default=None, description="Whether the SLO percentile of every objective was met."
@@ -117,6 +209,9 @@ class LevelResult(ApiModel):
         default=False,
         description="The load generator could not keep up (offered load below the level); treat the "
         "level's figures as a lower bound of the server's capacity.",
+    )
+    saturation: ClientSaturation | None = Field(
+        default=None, description="The load generator's own lags, and why the level is clientSaturated."
     )
     start: datetime | None = Field(default=None, description="When the level's measurement started.")
     end: datetime | None = Field(default=None, description="When the level's measurement ended.")

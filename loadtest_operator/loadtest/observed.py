@@ -141,17 +141,21 @@ def run_ended(spec: LoadTestSpec, shards: Sequence[ShardState]) -> bool:
 
 
 def level_windows(merged: RunResult, levels: Sequence[LevelResult]) -> list[LevelWindow]:
-    """Each level's time window and client figures, for the Prometheus queries."""
-    return [
-        LevelWindow(
-            start=raw.start,
-            end=raw.end,
-            output_tokens=raw.output_tokens_total,
-            client_ttft_ms=lv.ttft.mean if lv.ttft else None,
-            client_e2e_ms=lv.e2e.mean if lv.e2e else None,
+    """Each level's time window and client figures, for the Prometheus queries. The client's latency is
+    from the send (vLLM's clock starts when the request arrives), not Rate mode's from-schedule headline."""
+    windows = []
+    for raw, lv in zip(merged.levels, levels, strict=True):
+        ttft, e2e = lv.ttft_from_send or lv.ttft, lv.e2e_from_send or lv.e2e
+        windows.append(
+            LevelWindow(
+                start=raw.start,
+                end=raw.end,
+                output_tokens=raw.output_tokens_total,
+                client_ttft_ms=ttft.mean if ttft else None,
+                client_e2e_ms=e2e.mean if e2e else None,
+            )
         )
-        for raw, lv in zip(merged.levels, levels, strict=True)
-    ]
+    return windows
 
 
 def shard_count(spec: LoadTestSpec) -> int:

@@ -49,7 +49,8 @@ class Run(SQLModel, table=True):
 
 class LevelResultRow(SQLModel, table=True):
     """Merged results of one load level of one run. The figures are columns so history queries can filter
-    and plot them; `result` keeps the full LevelResult for anything not promoted to a column."""
+    and plot them; `result` keeps the full LevelResult as written to status (errors by kind, saturation
+    reasons, GPU figures, and any figure added later without a migration)."""
 
     __tablename__ = "level_results"
     __table_args__ = (
@@ -70,22 +71,57 @@ class LevelResultRow(SQLModel, table=True):
     requests_per_second: float
     output_tokens_per_second: float
     total_tokens_per_second: float
+    # The headline latencies: from the scheduled send time when latency_from is ScheduledTime (Rate mode,
+    # from 0004 on), from the send otherwise (every row written before 0004).
+    latency_from: str | None = Field(default=None, max_length=32, description="ScheduledTime or SendTime")
     ttft_p50_ms: float | None = None
     ttft_p90_ms: float | None = None
+    ttft_p95_ms: float | None = None
     ttft_p99_ms: float | None = None
+    ttft_p999_ms: float | None = None
     ttft_mean_ms: float | None = None
     tpot_p50_ms: float | None = None
     tpot_p90_ms: float | None = None
+    tpot_p95_ms: float | None = None
     tpot_p99_ms: float | None = None
+    tpot_p999_ms: float | None = None
     tpot_mean_ms: float | None = None
     itl_p50_ms: float | None = None
     itl_p90_ms: float | None = None
+    itl_p95_ms: float | None = None
     itl_p99_ms: float | None = None
+    itl_p999_ms: float | None = None
     itl_mean_ms: float | None = None
     e2e_p50_ms: float | None = None
     e2e_p90_ms: float | None = None
+    e2e_p95_ms: float | None = None
     e2e_p99_ms: float | None = None
+    e2e_p999_ms: float | None = None
     e2e_mean_ms: float | None = None
+    # Rate mode only: latency from the send, and how late the sends were (0004).
+    ttft_from_send_p50_ms: float | None = None
+    ttft_from_send_p90_ms: float | None = None
+    ttft_from_send_p95_ms: float | None = None
+    ttft_from_send_p99_ms: float | None = None
+    ttft_from_send_p999_ms: float | None = None
+    ttft_from_send_mean_ms: float | None = None
+    e2e_from_send_p50_ms: float | None = None
+    e2e_from_send_p90_ms: float | None = None
+    e2e_from_send_p95_ms: float | None = None
+    e2e_from_send_p99_ms: float | None = None
+    e2e_from_send_p999_ms: float | None = None
+    e2e_from_send_mean_ms: float | None = None
+    schedule_lag_p50_ms: float | None = None
+    schedule_lag_p90_ms: float | None = None
+    schedule_lag_p95_ms: float | None = None
+    schedule_lag_p99_ms: float | None = None
+    schedule_lag_p999_ms: float | None = None
+    schedule_lag_mean_ms: float | None = None
+    token_mismatches: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    usage_missing: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    loop_lag_p50_ms: float | None = None
+    loop_lag_p99_ms: float | None = None
+    loop_lag_max_ms: float | None = None
     goodput_count: int | None = None
     goodput_per_second: float | None = None
     goodput_percent: float | None = None

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from loadtest_operator.api import LatencySummary, LevelResult, LoadTestSpec
+from loadtest_operator.api import ClientSaturation, LatencySummary, LevelResult, LoadTestSpec
 from loadtest_operator.io.store.models import LevelResultRow, Run
 from loadtest_operator.loadtest.target import target_display
 
@@ -62,6 +62,7 @@ def run_row(
 
 def level_row(uid: str, run_id: int, result: LevelResult) -> LevelResultRow:
     """A `level_results` row: the figures as columns, the whole result as JSON."""
+    saturation = result.saturation or ClientSaturation()
     return LevelResultRow(
         loadtest_uid=uid,
         run_id=run_id,
@@ -72,10 +73,19 @@ def level_row(uid: str, run_id: int, result: LevelResult) -> LevelResultRow:
         requests_per_second=result.requests_per_second,
         output_tokens_per_second=result.output_tokens_per_second,
         total_tokens_per_second=result.total_tokens_per_second,
+        latency_from=result.latency_from.value if result.latency_from else None,
         **_latency_columns("ttft", result.ttft),
         **_latency_columns("tpot", result.tpot),
         **_latency_columns("itl", result.itl),
         **_latency_columns("e2e", result.e2e),
+        **_latency_columns("ttft_from_send", result.ttft_from_send),
+        **_latency_columns("e2e_from_send", result.e2e_from_send),
+        **_latency_columns("schedule_lag", result.schedule_lag),
+        token_mismatches=result.token_mismatches,
+        usage_missing=result.usage_missing,
+        loop_lag_p50_ms=saturation.loop_lag_milliseconds_p50,
+        loop_lag_p99_ms=saturation.loop_lag_milliseconds_p99,
+        loop_lag_max_ms=saturation.loop_lag_milliseconds_max,
         goodput_count=result.goodput.count if result.goodput else None,
         goodput_per_second=result.goodput.per_second if result.goodput else None,
         goodput_percent=result.goodput.percent if result.goodput else None,
@@ -92,6 +102,8 @@ def _latency_columns(metric: str, summary: LatencySummary | None) -> dict[str, f
     return {
         f"{metric}_p50_ms": summary.p50,
         f"{metric}_p90_ms": summary.p90,
+        f"{metric}_p95_ms": summary.p95,
         f"{metric}_p99_ms": summary.p99,
+        f"{metric}_p999_ms": summary.p999,
         f"{metric}_mean_ms": summary.mean,
     }

@@ -1,24 +1,24 @@
 """Alembic migrations on SQLite and PostgreSQL: up, down, up again, and in step with the models."""
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Text, inspect, text
+from sqlalchemy import MetaData, Table, Text, inspect, text
 from sqlalchemy.engine import Engine
 
 from loadtest_operator.io.store import (
     current_revision,
     downgrade,
-    get_run,
     head_revision,
+    list_level_results,
     list_runs,
-    save_run,
     upgrade,
 )
 from loadtest_operator.io.store.migrate import MIGRATIONS_DIR
-from loadtest_operator.io.store.models import Run
+from loadtest_operator.io.store.models import LevelResultRow, Run
 from tests.integration.store.test_repository import make_levels, make_run
 
 pytestmark = pytest.mark.integration
@@ -106,15 +106,25 @@ def level_count(engine: Engine) -> int:
         return int(connection.execute(text("SELECT count(*) FROM level_results")).scalar_one())
 
 
+def save_old(engine: Engine, run: Run, levels: Sequence[LevelResultRow] = ()) -> None:
+    """Rows written at an older revision: only the columns its tables have (today's models have more)."""
+    metadata = MetaData()
+    with engine.begin() as connection:
+        for row in [run, *levels]:
+            name = type(row).__table__.name  # type: ignore[attr-defined]
+            table = Table(name, metadata, autoload_with=connection)
+            connection.execute(table.insert().values({c.name: getattr(row, c.name) for c in table.columns}))
+
+
 def test_free_text_revision_widens_columns_and_keeps_every_row(engine: Engine) -> None:
     # 0003 rebuilds `runs` on SQLite: its level_results (ON DELETE CASCADE) must survive the rebuild.
     upgrade(engine, "0002")
-    save_run(engine, make_run("uid-1"), make_levels("uid-1"))
-    save_run(engine, make_run("uid-2", model="llama"), make_levels("uid-2", levels=(1, 2)))
+    save_old(engine, make_run("uid-1"), make_levels("uid-1"))
+    save_old(engine, make_run("uid-2", model="llama"), make_levels("uid-2", levels=(1, 2)))
     assert level_count(engine) == 5
 
-    upgrade(engine)
-    assert current_revision(engine) == "0003" == head_revision()
+    upgrade(engine, "0003")
+    assert current_revision(engine) == "0003"
     for table, columns in WIDENED.items():
         assert columns <= text_columns(engine, table)
     assert level_count(engine) == 5
@@ -125,16 +135,55 @@ def test_free_text_revision_widens_columns_and_keeps_every_row(engine: Engine) -
         with engine.connect() as connection:
             assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
     long_reason = "CriteriaNotMet " + "x" * 3000
-    save_run(engine, make_run("uid-3", status="Failed").model_copy(update={"reason": long_reason}))
-    assert get_run(engine, "uid-3", 0) is not None
+    save_old(engine, make_run("uid-3", status="Failed").model_copy(update={"reason": long_reason}))
 
     downgrade(engine, "0002")  # longer values are cut to the old lengths, not refused
     assert level_count(engine) == 5
     assert not WIDENED["runs"] & text_columns(engine, "runs")
-    stored = get_run(engine, "uid-3", 0)
-    assert stored is not None
-    assert stored.reason is not None
+    with engine.connect() as connection:
+        reason = connection.execute(text("SELECT reason FROM runs WHERE loadtest_uid = 'uid-3'")).scalar_one()
     if engine.dialect.name == "postgresql":
-        assert len(stored.reason) == 1024
+        assert len(reason) == 1024
     upgrade(engine)
     assert level_count(engine) == 5
+
+
+FIGURE_COLUMNS = {
+    "latency_from", "ttft_p95_ms", "ttft_p999_ms", "tpot_p95_ms", "itl_p999_ms", "e2e_p999_ms",
+    "ttft_from_send_p50_ms", "ttft_from_send_p999_ms", "e2e_from_send_mean_ms", "schedule_lag_p99_ms",
+    "schedule_lag_mean_ms", "token_mismatches", "usage_missing", "loop_lag_p50_ms", "loop_lag_p99_ms",
+    "loop_lag_max_ms",
+}  # fmt: skip
+
+
+def level_columns(engine: Engine) -> set[str]:
+    return {c["name"] for c in inspect(engine).get_columns("level_results")}
+
+
+def test_level_figures_revision_adds_columns_and_marks_older_rows(engine: Engine) -> None:
+    upgrade(engine, "0003")
+    save_old(engine, make_run("uid-c"), make_levels("uid-c"))
+    save_old(engine, make_run("uid-r").model_copy(update={"mode": "Rate"}), make_levels("uid-r", levels=(2,)))
+
+    upgrade(engine, "0004")
+    assert current_revision(engine) == "0004"
+    assert level_columns(engine) >= FIGURE_COLUMNS
+    assert level_count(engine) == 4
+    # Rows from before 0004 counted latency from the send in every mode; Rate rows get it in the
+    # from-send columns as well. The counts read 0, not NULL.
+    (rate,) = list_level_results(engine, "uid-r", 0)
+    assert rate.latency_from == "SendTime"
+    assert rate.ttft_p99_ms == rate.ttft_from_send_p99_ms == pytest.approx(380.0)
+    assert rate.ttft_from_send_mean_ms == pytest.approx(220.0)
+    assert rate.ttft_from_send_p999_ms is None  # never measured before 0004
+    assert (rate.token_mismatches, rate.usage_missing) == (0, 0)
+    concurrency = list_level_results(engine, "uid-c", 0)
+    assert {row.latency_from for row in concurrency} == {"SendTime"}
+    assert {row.ttft_from_send_p99_ms for row in concurrency} == {None}
+
+    downgrade(engine, "0003")  # the JSON keeps every figure; the columns go
+    assert not FIGURE_COLUMNS & level_columns(engine)
+    assert level_count(engine) == 4
+    upgrade(engine)
+    assert level_columns(engine) >= FIGURE_COLUMNS
+    assert level_count(engine) == 4
