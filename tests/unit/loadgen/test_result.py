@@ -84,3 +84,32 @@ def test_a_level_within_thresholds_is_not_flagged() -> None:
     level = level_from_rows([(1, 2, 1, 1, 0)])
     assert not level.client_saturated
     assert level.saturation_reasons == []
+
+
+# One request sent 150 ms late (queued behind the in-flight cap), answered 100 ms after its send.
+LATE = (100_000, 400_000, 31, 10, 150_000)
+ON_TIME = (100_000, 400_000, 31, 10, 0)
+
+
+def test_rate_mode_goodput_counts_from_the_scheduled_time() -> None:
+    slo = Slo(ttft_ms=200, e2e_ms=1000)
+    rate = level_from_rows([LATE, ON_TIME], load_mode="rate", slo=slo)
+    assert rate.goodput_count == 1  # the late one took 250 ms from its schedule
+    concurrency = level_from_rows([LATE, ON_TIME], slo=slo)
+    assert concurrency.goodput_count == 2  # no schedule: the lag column is not read
+    e2e_only = level_from_rows([(100_000, 900_000, 31, 10, 150_000)], load_mode="rate", slo=Slo(e2e_ms=1000))
+    assert e2e_only.goodput_count == 0  # 1,050 ms from its schedule
+
+
+def test_rate_mode_slo_verdict_and_headline_count_from_the_scheduled_time() -> None:
+    level = level_from_rows([LATE] * 10, load_mode="rate")
+    summary = level.summary(Slo(ttft_ms=200, percentile=90))
+    assert summary.slo_met is False
+    assert summary.headline_ttft.p90 == pytest.approx(250.0)
+    assert summary.ttft.p90 == pytest.approx(100.0)  # from the send, kept
+    assert summary.headline_e2e.mean == pytest.approx(550.0)
+    assert summary.tpot.mean == pytest.approx(10.0)  # (400 - 100) / 30: the lag cancels
+    assert level.summary(Slo(ttft_ms=260, percentile=90)).slo_met is True
+    concurrency = level_from_rows([ON_TIME] * 10).summary(Slo(ttft_ms=200))
+    assert concurrency.slo_met is True
+    assert concurrency.headline_ttft == concurrency.ttft

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import random
 
-from loadgen.config import Slo
+import pytest
+
+from loadgen.config import SaturationThresholds, Slo
+from loadgen.histogram import LogHistogram
 from loadgen.merge import merge_results
-from loadtest_operator.loadtest.level_status import levels_status
+from loadgen.result import LevelRaw, build_level
+from loadgen.result import LevelResult as LoadgenLevel
+from loadtest_operator.api import LatencyFrom
+from loadtest_operator.api.status import MAX_ERROR_KINDS, MAX_SATURATION_REASON_LENGTH, MAX_SATURATION_REASONS
+from loadtest_operator.loadtest.level_status import bounded_errors, bounded_reasons, levels_status
 from tests.unit.loadgen.helpers import level_from_rows, run_of
 
 SLO = Slo(ttft_ms=50.0, percentile=90)
@@ -53,3 +60,112 @@ def test_merged_shards_give_the_same_status_as_the_whole() -> None:
     parts = [run_of([level_from_rows(all_rows[i::2], slo=SLO, offered_load=2)], SLO) for i in range(2)]
 
     assert levels_status(merge_results(parts)) == levels_status(whole)
+
+
+def rate_level(
+    lags_us: list[int], *, errors: dict[str, int] | None = None, reasons: list[str] | None = None
+) -> LoadgenLevel:
+    """A Rate-mode level with every figure set: TTFT 100 ms and E2E 400 ms from the send, the given lags,
+    a busy event loop, token-count trouble."""
+    n = len(lags_us)
+    loop_lag = LogHistogram()
+    for ms in range(1, 101):
+        loop_lag.add(ms / 1000)
+    itl = LogHistogram()
+    itl.add(0.010, 100)
+    return build_level(
+        index=0, load_mode="rate", offered_load=20, streamed=True, start=1000.0, end=1010.0,
+        requests=n + sum((errors or {}).values()), errors=errors or {},
+        raw=LevelRaw(ttft_us=[100_000] * n, e2e_us=[400_000] * n, output_tokens=[31] * n,
+                     input_tokens=[10] * n, schedule_lag_us=lags_us),
+        itl=itl, loop_lag=loop_lag, token_mismatch_count=3, usage_missing_count=2,
+        slo=SLO_RATE, thresholds=SaturationThresholds(), saturated_before=reasons,
+    )  # fmt: skip
+
+
+SLO_RATE = Slo(ttft_ms=200.0, percentile=90)
+
+
+def test_every_figure_reaches_the_status_level() -> None:
+    level = rate_level([0] * 50 + [300_000] * 50, errors={"timeout": 4, "http_503": 1})
+    (status,) = levels_status(run_of([level], SLO_RATE))
+    summary = level.summary()
+
+    assert status.latency_from is LatencyFrom.SCHEDULED_TIME
+    assert status.errors_by_kind == {"http_503": 1, "timeout": 4}
+    assert (status.token_mismatches, status.usage_missing) == (3, 2)
+    for name, stats in (
+        ("ttft", summary.ttft_from_schedule), ("e2e", summary.e2e_from_schedule), ("tpot", summary.tpot),
+        ("itl", summary.itl), ("ttft_from_send", summary.ttft), ("e2e_from_send", summary.e2e),
+        ("schedule_lag", summary.schedule_lag),
+    ):  # fmt: skip
+        figure = getattr(status, name)
+        assert stats is not None, name
+        assert figure is not None, name
+        assert (figure.p50, figure.p90, figure.p95, figure.p99, figure.p999, figure.mean) == tuple(
+            round(v or 0, 3) for v in (stats.p50, stats.p90, stats.p95, stats.p99, stats.p99_9, stats.mean)
+        ), name
+    saturation = status.saturation
+    assert saturation is not None
+    assert saturation.schedule_lag_milliseconds_p99 == 300.0
+    assert saturation.loop_lag_milliseconds_p50 == round(level.loop_lag_p50_ms or 0, 3)
+    assert saturation.loop_lag_milliseconds_p50 == pytest.approx(51.0, rel=0.01)  # lags 1..100 ms
+    assert saturation.loop_lag_milliseconds_p99 == round(level.loop_lag_p99_ms or 0, 3)
+    assert saturation.loop_lag_milliseconds_p99 == pytest.approx(99.0, rel=0.01)
+    assert saturation.loop_lag_milliseconds_max == pytest.approx(100.0)
+    assert status.client_saturated
+    assert saturation.reasons == level.saturation_reasons
+    assert len(saturation.reasons or []) == 3  # schedule lag p99, loop lag p50 and p99
+
+
+def test_rate_mode_headline_shows_the_queueing_behind_the_cap() -> None:
+    # Half the requests waited 300 ms for a slot; the server answered every one in 100 ms.
+    (status,) = levels_status(run_of([rate_level([0] * 50 + [300_000] * 50)], SLO_RATE))
+
+    assert status.ttft is not None
+    assert status.ttft_from_send is not None
+    assert status.e2e is not None
+    assert status.ttft.p90 == 400.0  # from the schedule: 100 ms + 300 ms
+    assert status.ttft_from_send.p90 == 100.0
+    assert status.e2e.p99 == 700.0
+    assert status.goodput is not None
+    assert status.goodput.count == 50  # the queued half misses ttft <= 200 ms
+    assert status.within_slo is False  # p90 from the schedule is 400 ms
+
+
+def test_concurrency_mode_has_no_from_send_or_schedule_figures() -> None:
+    (status,) = levels_status(run_of([level_from_rows(rows(10, 4))]))
+
+    assert status.latency_from is LatencyFrom.SEND_TIME
+    assert (status.ttft_from_send, status.e2e_from_send, status.schedule_lag) == (None, None, None)
+    assert status.saturation is not None
+    assert status.saturation.schedule_lag_milliseconds_p99 is None
+    assert status.saturation.reasons is None
+
+
+def test_error_kinds_and_saturation_reasons_are_bounded() -> None:
+    errors = {f"http_{400 + i}": i + 1 for i in range(MAX_ERROR_KINDS + 10)}
+    reasons = [f"shard {i}: event-loop lag p99 {i}.0 ms > 20 ms " + "x" * 400 for i in range(40)]
+    level = rate_level([0] * 10, errors=errors, reasons=reasons)
+    (status,) = levels_status(run_of([level], SLO_RATE))
+    own = [r for r in level.saturation_reasons if not r.startswith("shard ")]  # the merged loop lag's
+
+    kinds = status.errors_by_kind or {}
+    assert len(kinds) == MAX_ERROR_KINDS
+    assert sum(kinds.values()) == sum(errors.values())  # nothing lost: the rarest add up under other
+    assert kinds["other"] == sum(range(1, 12))
+    assert kinds[f"http_{400 + MAX_ERROR_KINDS + 9}"] == MAX_ERROR_KINDS + 10
+    lines = (status.saturation.reasons if status.saturation else None) or []
+    assert len(lines) == MAX_SATURATION_REASONS
+    assert all(len(line) <= MAX_SATURATION_REASON_LENGTH for line in lines)
+    assert lines[: len(own)] == own  # sorted: they come first
+    assert lines[len(own)].startswith("shard 0: ")
+    assert lines[len(own)].endswith("…")
+    shown = MAX_SATURATION_REASONS - 1
+    assert lines[-1].startswith(f"... and {len(reasons) + len(own) - shown} more")
+
+
+def test_a_few_error_kinds_pass_unchanged() -> None:
+    assert bounded_errors({}) is None
+    assert bounded_errors({"timeout": 2, "connection": 1}) == {"timeout": 2, "connection": 1}
+    assert bounded_reasons([]) is None
