@@ -83,7 +83,7 @@ def size(model: BaseModel) -> int:
 
 def worst_status() -> LoadTestStatus:
     """Every field at its bound; conditions one per type (a list keyed by type), messages at 32 KiB."""
-    status = worst(LoadTestStatus)
+    status: LoadTestStatus = worst(LoadTestStatus)
     condition = (status.conditions or [])[0]
     conditions = [condition.model_copy(update={"type": t.value}) for t in LoadTestConditionType]
     return status.model_copy(update={"conditions": conditions, "levels": [worst(LevelResult)] * LEVELS})
