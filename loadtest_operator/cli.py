@@ -1,6 +1,9 @@
 """`llmload`: read LoadTest results back as a table a person can read, or as JSON for machines.
 
 llmload show demo -n default          fetch through your kubeconfig
+llmload show demo -o wide             tail percentiles, Rate mode's from-send figures, client lags
+llmload show demo --level 16          every figure of one level
+llmload show demo -o json             the per-level status, for machines
 kubectl get lt demo -o json | llmload show -f -
 """
 
@@ -12,7 +15,13 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from loadtest_operator.api import LoadTestConditionType, LoadTestStatus
+from loadtest_operator.api import (
+    ClientSaturation,
+    LatencyFrom,
+    LatencySummary,
+    LoadTestConditionType,
+    LoadTestStatus,
+)
 
 COLUMNS = (
     ("level", "Level"),
@@ -31,27 +40,74 @@ COLUMNS = (
     ("energy", "J/1k tok"),
     ("queue", "vLLM run/wait"),
 )
+# -o wide: the tails, Rate mode's from-send latency and schedule lag, and the client's own health.
+WIDE_COLUMNS = (
+    *COLUMNS[:5],
+    ("ttft", "TTFT p50/p90/p99 ms"),
+    ("ttft_tail", "TTFT p95/p99.9 ms"),
+    ("ttft_send", "TTFT from send p50/p99 ms"),
+    ("tpot", "TPOT p50/p90/p99 ms"),
+    ("tpot_tail", "TPOT p95/p99.9 ms"),
+    ("itl", "ITL mean ms"),
+    ("itl_tail", "ITL p99/p99.9 ms"),
+    ("e2e", "E2E p50/p99 ms"),
+    ("e2e_tail", "E2E p95/p99.9 ms"),
+    ("e2e_send", "E2E from send p50/p99 ms"),
+    ("lag", "Sched lag p50/p99 ms"),
+    ("loop", "Loop lag p50/p99/max ms"),
+    ("tokens", "Tok mismatch/no usage"),
+    *COLUMNS[9:],
+)
+_FROM = {LatencyFrom.SCHEDULED_TIME: "the scheduled send time", LatencyFrom.SEND_TIME: "the send"}
+QUANTILES = (
+    ("p50", "p50"),
+    ("p90", "p90"),
+    ("p95", "p95"),
+    ("p99", "p99"),
+    ("p99.9", "p999"),
+    ("mean", "mean"),
+)
 
 
 def _num(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def _stats(summary: LatencySummary | None, fields: Sequence[str], digits: int = 1) -> str:
+    return "/".join(_num(getattr(summary, f, None), digits) for f in fields)
+
+
 def level_rows(status: LoadTestStatus) -> list[dict[str, str]]:
     rows = []
     for lv in status.levels or []:
-        errors = lv.requests - lv.successes
+        sat = lv.saturation or ClientSaturation()
         rows.append(
             {
                 "level": str(lv.level) + (" (client-bound)" if lv.client_saturated else ""),
                 "requests": str(lv.requests),
-                "errors": str(errors) if not lv.errors_by_kind else f"{errors} {lv.errors_by_kind}",
+                "errors": str(lv.requests - lv.successes),
                 "rps": _num(lv.requests_per_second, 2),
                 "otps": _num(lv.output_tokens_per_second, 1),
-                "ttft": "/".join(_num(getattr(lv.ttft, q, None)) for q in ("p50", "p90", "p99")),
-                "tpot": "/".join(_num(getattr(lv.tpot, q, None), 2) for q in ("p50", "p90", "p99")),
+                "ttft": _stats(lv.ttft, ("p50", "p90", "p99")),
+                "ttft_tail": _stats(lv.ttft, ("p95", "p999")),
+                "ttft_send": _stats(lv.ttft_from_send, ("p50", "p99")),
+                "tpot": _stats(lv.tpot, ("p50", "p90", "p99"), 2),
+                "tpot_tail": _stats(lv.tpot, ("p95", "p999"), 2),
                 "itl": _num(lv.itl.mean if lv.itl else None, 2),
-                "e2e": "/".join(_num(getattr(lv.e2e, q, None)) for q in ("p50", "p99")),
+                "itl_tail": _stats(lv.itl, ("p99", "p999"), 2),
+                "e2e": _stats(lv.e2e, ("p50", "p99")),
+                "e2e_tail": _stats(lv.e2e, ("p95", "p999")),
+                "e2e_send": _stats(lv.e2e_from_send, ("p50", "p99")),
+                "lag": _stats(lv.schedule_lag, ("p50", "p99")),
+                "loop": "/".join(
+                    _num(v)
+                    for v in (
+                        sat.loop_lag_milliseconds_p50,
+                        sat.loop_lag_milliseconds_p99,
+                        sat.loop_lag_milliseconds_max,
+                    )
+                ),
+                "tokens": f"{lv.token_mismatches}/{lv.usage_missing}",
                 "goodput": "-" if lv.goodput is None else f"{lv.goodput.percent:.1f}%",
                 "slo": {True: "met", False: "missed", None: "-"}[lv.within_slo],
                 "gpu_util": _num(lv.gpu.utilization_percent_mean if lv.gpu else None, 0),
@@ -65,14 +121,92 @@ def level_rows(status: LoadTestStatus) -> list[dict[str, str]]:
     return rows
 
 
-def render_table(rows: Sequence[dict[str, str]]) -> str:
-    widths = {key: max(len(title), *(len(r[key]) for r in rows)) for key, title in COLUMNS}
-    lines = ["  ".join(title.ljust(widths[key]) for key, title in COLUMNS)]
-    lines += ["  ".join(row[key].ljust(widths[key]) for key, _ in COLUMNS) for row in rows]
+def render_table(rows: Sequence[dict[str, str]], columns: Sequence[tuple[str, str]] = COLUMNS) -> str:
+    widths = {key: max(len(title), *(len(r[key]) for r in rows)) for key, title in columns}
+    lines = ["  ".join(title.ljust(widths[key]) for key, title in columns)]
+    lines += ["  ".join(row[key].ljust(widths[key]) for key, _ in columns) for row in rows]
     return "\n".join(line.rstrip() for line in lines)
 
 
-def render(body: dict[str, Any]) -> str:
+def level_notes(status: LoadTestStatus, wide: bool = False) -> list[str]:
+    """What the table cannot hold: where latency starts, error kinds, why a level is client-bound."""
+    levels = status.levels or []
+    notes = []
+    if any(lv.latency_from is LatencyFrom.SCHEDULED_TIME for lv in levels):
+        notes.append(
+            "Rate mode: TTFT and E2E count from each request's scheduled send time, so queueing in the "
+            "client or behind the in-flight cap shows"
+            + ("" if wide else "; -o wide adds the figures from the send and the schedule lag")
+        )
+    for lv in levels:
+        if lv.errors_by_kind:
+            kinds = ", ".join(f"{k}={v}" for k, v in lv.errors_by_kind.items())
+            notes.append(f"level {lv.level} errors: {kinds}")
+        reasons = (lv.saturation.reasons if lv.saturation else None) or []
+        if lv.client_saturated:
+            notes.append(f"level {lv.level} client-bound: {'; '.join(reasons) or 'no reason recorded'}")
+        if lv.token_mismatches or lv.usage_missing:
+            notes.append(
+                f"level {lv.level}: {lv.token_mismatches} replies whose usage tokens differ from the content "
+                f"chunks, {lv.usage_missing} without usage (tokens counted from chunks)"
+            )
+    return notes
+
+
+def render_level(status: LoadTestStatus, level: int) -> str:
+    """Every figure of one level, one per line: `llmload show NAME --level 16`."""
+    lv = next((x for x in status.levels or [] if x.level == level), None)
+    if lv is None:
+        known = ", ".join(str(x.level) for x in status.levels or []) or "none yet"
+        raise SystemExit(f"llmload: no results for level {level} (levels with results: {known})")
+    head = [
+        f"level {lv.level}" + (f": TTFT and E2E from {_FROM[lv.latency_from]}" if lv.latency_from else "")
+    ]
+    head.append(
+        f"requests {lv.requests}, successes {lv.successes}, errors {lv.requests - lv.successes}"
+        + (f" ({', '.join(f'{k}={v}' for k, v in lv.errors_by_kind.items())})" if lv.errors_by_kind else "")
+    )
+    head.append(
+        f"throughput {_num(lv.requests_per_second, 2)} req/s, {_num(lv.output_tokens_per_second)} output "
+        f"tok/s, {_num(lv.total_tokens_per_second)} total tok/s"
+    )
+    if lv.goodput is not None:
+        verdict = {True: "met", False: "missed", None: "-"}[lv.within_slo]
+        head.append(
+            f"goodput {lv.goodput.count} ({lv.goodput.percent:.1f}%, {lv.goodput.per_second:.2f}/s), SLO {verdict}"
+        )
+    head.append(f"token mismatches {lv.token_mismatches}, usage missing {lv.usage_missing}")
+    table = [("latency ms", [q for q, _ in QUANTILES])]
+    for title, summary in (
+        ("TTFT", lv.ttft), ("TTFT from send", lv.ttft_from_send), ("TPOT", lv.tpot), ("ITL", lv.itl),
+        ("E2E", lv.e2e), ("E2E from send", lv.e2e_from_send), ("schedule lag", lv.schedule_lag),
+    ):  # fmt: skip
+        if summary is not None:
+            table.append((title, [_num(getattr(summary, f), 2) for _, f in QUANTILES]))
+    widths = [
+        max(len(t) for t, _ in table),
+        *(max(len(cells[i]) for _, cells in table) for i in range(len(QUANTILES))),
+    ]
+    lines = [
+        "  ".join([t.ljust(widths[0]), *(c.rjust(w) for c, w in zip(cells, widths[1:], strict=True))])
+        for t, cells in table
+    ]
+    sat = lv.saturation or ClientSaturation()
+    tail = [
+        f"client {'SATURATED' if lv.client_saturated else 'kept up'}: event-loop lag p50/p99/max "
+        f"{_num(sat.loop_lag_milliseconds_p50)}/{_num(sat.loop_lag_milliseconds_p99)}/"
+        f"{_num(sat.loop_lag_milliseconds_max)} ms"
+        + (
+            f", schedule lag p99 {_num(sat.schedule_lag_milliseconds_p99)} ms"
+            if sat.schedule_lag_milliseconds_p99 is not None
+            else ""
+        ),
+        *(f"  - {reason}" for reason in sat.reasons or []),
+    ]
+    return "\n".join([*head, "", *lines, "", *tail])
+
+
+def render(body: dict[str, Any], wide: bool = False, level: int | None = None) -> str:
     status = LoadTestStatus.model_validate(body.get("status") or {})
     meta = body.get("metadata", {})
     succeeded = next((c for c in status.conditions or [] if c.type == LoadTestConditionType.SUCCEEDED), None)
@@ -88,9 +222,13 @@ def render(body: dict[str, Any]) -> str:
         )
     if succeeded and succeeded.message and succeeded.status.value != "True":
         head.append(f"message: {succeeded.message}")
+    if level is not None:
+        return "\n".join([*head, "", render_level(status, level)])
     rows = level_rows(status)
-    table = render_table(rows) if rows else "(no per-level results yet)"
-    tail = [f"best goodput level: {status.best_goodput_level}"] if status.best_goodput_level else []
+    table = render_table(rows, WIDE_COLUMNS if wide else COLUMNS) if rows else "(no per-level results yet)"
+    tail = level_notes(status, wide)
+    if status.best_goodput_level:
+        tail.append(f"best goodput level: {status.best_goodput_level}")
     gpu = next(
         (c for c in status.conditions or [] if c.type == LoadTestConditionType.GPU_METRICS_AVAILABLE), None
     )
@@ -108,11 +246,20 @@ def _fetch(name: str, namespace: str) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="llmload", description="Read LoadTest results.")
     sub = parser.add_subparsers(dest="command", required=True)
-    show = sub.add_parser("show", help="per-level results of a LoadTest as a table (or --json)")
+    show = sub.add_parser("show", help="per-level results of a LoadTest as a table (or -o wide, -o json)")
     show.add_argument("name", nargs="?", help="LoadTest name (fetched with your kubeconfig)")
     show.add_argument("-n", "--namespace", default="default")
     show.add_argument("-f", "--file", help="read the LoadTest JSON from a file, or - for stdin")
-    show.add_argument("--json", action="store_true", help="print the per-level status as JSON")
+    show.add_argument(
+        "-o",
+        "--output",
+        choices=("table", "wide", "json"),
+        default="table",
+        help="table (default); wide: tail percentiles, Rate mode's from-send latency and schedule lag, "
+        "the client's lags; json: the per-level status for machines",
+    )
+    show.add_argument("--json", action="store_true", help="the same as -o json")
+    show.add_argument("--level", type=int, help="every figure of this one load level")
     args = parser.parse_args(argv)
     if args.file:
         body = json.load(sys.stdin if args.file == "-" else open(args.file))  # noqa: SIM115
@@ -120,10 +267,13 @@ def main(argv: list[str] | None = None) -> int:
         body = _fetch(args.name, args.namespace)
     else:
         parser.error("give a LoadTest name or -f FILE")
-    if args.json:
-        print(json.dumps(body.get("status", {}).get("levels", []), indent=2))
+    if args.json or args.output == "json":
+        levels = body.get("status", {}).get("levels", [])
+        if args.level is not None:
+            levels = [lv for lv in levels if lv.get("level") == args.level]
+        print(json.dumps(levels, indent=2))
     else:
-        print(render(body))
+        print(render(body, wide=args.output == "wide", level=args.level))
     return 0
 
 
