@@ -70,7 +70,11 @@ class OperatorMetrics:
                 summary = getattr(lv, metric)
                 if summary is None:
                     continue
-                for quantile, value in (("0.5", summary.p50), ("0.9", summary.p90), ("0.99", summary.p99)):
+                quantiles = (
+                    ("0.5", summary.p50), ("0.9", summary.p90), ("0.95", summary.p95),
+                    ("0.99", summary.p99), ("0.999", summary.p999),
+                )  # fmt: skip
+                for quantile, value in quantiles:
                     if value is not None:
                         self.level_latency.labels(*labels, metric, quantile).set(value / 1000.0)
 

@@ -70,14 +70,16 @@ def _cut(text: str) -> str:
     return text[: MAX_SATURATION_REASON_LENGTH - len(CUT_MARKER)] + CUT_MARKER
 
 
-def _saturation(level: LoadgenLevel) -> ClientSaturation:
-    return ClientSaturation(
+def _saturation(level: LoadgenLevel) -> ClientSaturation | None:
+    """None for a level that measured nothing (a shard share of 0): an empty object says nothing."""
+    saturation = ClientSaturation(
         reasons=bounded_reasons(level.saturation_reasons),
         schedule_lag_milliseconds_p99=_round(level.schedule_lag_p99_ms),
         loop_lag_milliseconds_p50=_round(level.loop_lag_p50_ms),
         loop_lag_milliseconds_p99=_round(level.loop_lag_p99_ms),
         loop_lag_milliseconds_max=_round(level.loop_lag_max_ms),
     )
+    return saturation if saturation != ClientSaturation() else None
 
 
 def level_status(level: LoadgenLevel, has_slo: bool, slo_met: bool | None) -> LevelResult:

@@ -138,9 +138,7 @@ def test_concurrency_mode_has_no_from_send_or_schedule_figures() -> None:
 
     assert status.latency_from is LatencyFrom.SEND_TIME
     assert (status.ttft_from_send, status.e2e_from_send, status.schedule_lag) == (None, None, None)
-    assert status.saturation is not None
-    assert status.saturation.schedule_lag_milliseconds_p99 is None
-    assert status.saturation.reasons is None
+    assert status.saturation is None  # no event-loop samples in this hand-made level, no schedule lag
 
 
 def test_error_kinds_and_saturation_reasons_are_bounded() -> None:
