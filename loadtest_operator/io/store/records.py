@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from loadtest_operator.api import ClientSaturation, LatencySummary, LevelResult, LoadTestSpec
+from loadtest_operator.api import ClientSaturation, LatencyFrom, LatencySummary, LevelResult, LoadTestSpec
 from loadtest_operator.io.store.models import LevelResultRow, Run
 from loadtest_operator.loadtest.target import target_display
 
@@ -73,7 +73,8 @@ def level_row(uid: str, run_id: int, result: LevelResult) -> LevelResultRow:
         requests_per_second=result.requests_per_second,
         output_tokens_per_second=result.output_tokens_per_second,
         total_tokens_per_second=result.total_tokens_per_second,
-        latency_from=result.latency_from.value if result.latency_from else None,
+        # A level without latencyFrom comes from an operator before it, which timed from the send.
+        latency_from=(result.latency_from or LatencyFrom.SEND_TIME).value,
         **_latency_columns("ttft", result.ttft),
         **_latency_columns("tpot", result.tpot),
         **_latency_columns("itl", result.itl),

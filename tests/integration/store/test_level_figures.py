@@ -39,7 +39,7 @@ def assert_columns(row: LevelResultRow, prefix: str, summary: LatencySummary | N
 
 def assert_stored(row: LevelResultRow, status: LevelResult) -> None:
     """The row holds every figure of `status`: columns for the ones people query, the rest in `result`."""
-    assert row.latency_from == (status.latency_from.value if status.latency_from else None)
+    assert row.latency_from == (status.latency_from or LatencyFrom.SEND_TIME).value
     for prefix in ("ttft", "tpot", "itl", "e2e", "ttft_from_send", "e2e_from_send", "schedule_lag"):
         assert_columns(row, prefix, getattr(status, prefix))
     assert (row.token_mismatches, row.usage_missing) == (status.token_mismatches, status.usage_missing)
@@ -118,3 +118,17 @@ async def test_rate_mode_queueing_behind_the_cap_shows_in_status_and_store(
     assert row.ttft_p90_ms is not None
     assert row.ttft_from_send_p90_ms is not None
     assert row.ttft_p90_ms > row.ttft_from_send_p90_ms + 200
+
+
+def test_a_level_from_an_older_operator_is_stored_as_timed_from_the_send(store: Engine) -> None:
+    # Re-ingesting a finished LoadTest whose status predates latencyFrom and the new figures.
+    old = LevelResult.model_validate(
+        {"level": 4, "requests": 10, "successes": 10, "requestsPerSecond": 1.0, "outputTokensPerSecond": 9.0,
+         "totalTokensPerSecond": 20.0, "ttft": {"p50": 40.0, "p90": 50.0, "p99": 60.0, "mean": 45.0}}
+    )  # fmt: skip
+    save_run(store, make_run(), [level_row("uid-1", 0, old)])
+
+    (row,) = list_level_results(store, "uid-1", 0)
+    assert row.latency_from == "SendTime"
+    assert (row.ttft_p99_ms, row.ttft_p999_ms, row.ttft_from_send_p99_ms) == (60.0, None, None)
+    assert (row.token_mismatches, row.usage_missing, row.loop_lag_max_ms) == (0, 0, None)
