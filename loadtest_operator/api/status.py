@@ -201,9 +201,14 @@ class LevelResult(ApiModel):
         description="Successful requests without usage from the server; their output tokens are the "
         "content chunks counted.",
     )
-    goodput: Goodput | None = Field(default=None, description="Requests meeting the SLO (needs slo).")
+    goodput: Goodput | None = Field(
+        default=None,
+        description="Requests meeting every SLO objective (needs slo), judged on ttft and e2e as reported "
+        "here (from the scheduled time in Rate mode).",
+    )
     within_slo: bool | None = Field(
-        default=None, description="Whether the SLO percentile of every objective was met."
+        default=None,
+        description="Whether the SLO percentile of every objective was met (ttft and e2e as reported here).",
     )
     client_saturated: bool = Field(
         default=False,
