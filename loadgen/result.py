@@ -78,11 +78,11 @@ class LevelSummary(BaseModel):
     # queueing behind the in-flight cap or a busy client must show; from the send otherwise).
     @property
     def headline_ttft(self) -> MetricStats:
-        return self.ttft_from_schedule or self.ttft
+        return self.ttft if self.ttft_from_schedule is None else self.ttft_from_schedule
 
     @property
     def headline_e2e(self) -> MetricStats:
-        return self.e2e_from_schedule or self.e2e
+        return self.e2e if self.e2e_from_schedule is None else self.e2e_from_schedule
 
 
 class LevelResult(BaseModel):
