@@ -10,9 +10,11 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from loadtest_operator.api import LoadTestConditionType, LoadTestStatus
+from loadtest_operator.api import LoadTestConditionType, LoadTestStatus, Phase
+from loadtest_operator.loadtest.live import describe_progress
 
 COLUMNS = (
     ("level", "Level"),
@@ -88,6 +90,8 @@ def render(body: dict[str, Any]) -> str:
         )
     if succeeded and succeeded.message and succeeded.status.value != "True":
         head.append(f"message: {succeeded.message}")
+    if status.progress is not None and status.phase == Phase.RUNNING:
+        head += describe_progress(status.progress, datetime.now(UTC))
     rows = level_rows(status)
     table = render_table(rows) if rows else "(no per-level results yet)"
     tail = [f"best goodput level: {status.best_goodput_level}"] if status.best_goodput_level else []
