@@ -29,6 +29,8 @@ def running_progress(
     """status.progress while the run runs: where it is, how far, and the live figures of its level."""
     summary = summarize_progress(states)
     index = summary.current_level_index
+    if index is not None and not 0 <= index < len(spec.load.levels):
+        index = None  # a report naming a level the run does not have is not believed
     reporting = [s for s in states if _running(s) and _number(s.progress.get("updated")) is not None]
     stale = [s.index for s in reporting if _age(s.progress, now) > STALE_AFTER_SECONDS]
     oldest = min((_number(s.progress.get("updated")) or 0.0 for s in reporting), default=None)

@@ -264,3 +264,12 @@ def test_llmload_show_prints_the_live_progress_of_a_running_loadtest() -> None:
     h.kube.finish(1)
     h.tick()
     assert "progress:" not in render({"metadata": body["metadata"], "status": h.body["status"]})
+
+
+def test_a_report_of_a_level_the_run_does_not_have_is_not_believed() -> None:
+    now = NOW.timestamp()
+    spec = make_spec({"load": {"levels": [2]}, "loadGenerator": {"parallelism": 1}})
+    state = ShardState(0, ShardPhase.RUNNING, progress=report(7, now, None, [1] * 8, now))
+    progress = running_progress(spec, [state], NOW, 200)
+    assert progress.current_level is None
+    assert progress.live is None
