@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from loadgen.live import encoded_size_bound
 from tests.e2e.harness import Cluster, wait_until
 from tests.e2e.manifests import mock_vllm_deployment, service
 from tests.e2e.operator_process import OperatorProcess
@@ -89,6 +90,7 @@ def test_live_progress_and_gauges_move_while_running_and_go_with_the_loadtest(
 
     observed: list[dict[str, Any]] = []
     printed: list[str] = []
+    payloads: list[int] = []  # bytes of the shards' progress reports, as the API server holds them
     deadline = time.monotonic() + 150
     while time.monotonic() < deadline:
         status = get_lt(cluster, namespace, "live").get("status") or {}
@@ -97,6 +99,12 @@ def test_live_progress_and_gauges_move_while_running_and_go_with_the_loadtest(
         progress = status.get("progress") or {}
         if progress.get("live") or live:
             observed.append({"t": time.monotonic(), "progress": progress, "gauges": live})
+            maps = cluster.get_json(
+                "configmaps", "-n", namespace, "-l", "llmload.io/loadtest=live,llmload.io/shard"
+            )
+            payloads += [
+                len(m["data"]["progress"]) for m in maps["items"] if (m.get("data") or {}).get("progress")
+            ]
             if len(printed) < 3 and progress.get("currentLevel") is not None:
                 printed.append(cluster.kubectl("get", "lt", "live", "-n", namespace, "-o", "wide").stdout)
         succeeded = condition({"status": status}, "Succeeded")
@@ -116,6 +124,8 @@ def test_live_progress_and_gauges_move_while_running_and_go_with_the_loadtest(
     succeeded = condition({"status": final}, "Succeeded")
     assert succeeded is not None
     assert succeeded["status"] == "True", final
+    print(f"progress report of a shard: {min(payloads)} to {max(payloads)} bytes ({len(payloads)} read)")
+    assert max(payloads) <= encoded_size_bound() + 1024
 
     # status.progress moved: at least two different updates per level, the level changed, percent grew.
     levels_seen = {o["progress"].get("currentLevel") for o in observed}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import random
@@ -19,7 +20,7 @@ from loadgen.live import (
     encoded_size_bound,
     merge_windows,
 )
-from loadgen.progress import FanOutReporter, NullReporter
+from loadgen.progress import FanOutReporter, NullReporter, ProgressBar
 from loadgen.result import LevelRaw, RunResult, tpot_us
 from loadgen.workers import _ProgressSum
 from tests.unit.loadgen.helpers import run_of
@@ -275,3 +276,16 @@ def test_workers_windows_merge_into_the_shards() -> None:
     assert sent.requests == a.requests + b.requests
     assert sent.ttft.buckets == merge_windows([a, b]).ttft.buckets  # type: ignore[union-attr]
     reporter.on_finished(run_of_nothing())
+
+
+def test_the_progress_bar_shows_the_live_window() -> None:
+    out = io.StringIO()
+    bar = ProgressBar(stream=out)
+    bar.on_level_start(0, 4, 100)
+    raw = LevelRaw()
+    add(raw, 45_000, 45_000 + 9 * 12_000, 10)
+    bar.on_window(WindowTracker(0, 0.0, True).tick(10.0, raw, 5))
+    bar.on_progress(5, 100, 0)
+    assert "last 10s: 0.5 req/s, TTFT p50 45.0 ms, TPOT p50 12.0 ms" in out.getvalue().splitlines()[-1]
+    bar.on_level_start(1, 8, 100)  # a new level: the old figures are not shown
+    assert "TTFT" not in out.getvalue().split("\r")[-1]
