@@ -6,7 +6,9 @@ library's HTTP client: no Kubernetes client library in the load generator. Progr
 background thread, so the event loop that times requests never waits on the API server.
 
 ConfigMap keys written:
-  progress  JSON {"state", "completed", "total", "levelIndex", "levelsDone", "updated"}
+  progress  JSON {"state", "completed", "total", "levelIndex", "levelsDone", "updated"}, and while a level
+            runs "levelStart" (unix s), "levelRequests" (requests finished per level so far) and "window"
+            (the live window of the level, loadgen.live; at most about 20 KiB, typically 1-2 KiB)
   result    the shard's RunResult in loadgen's compact form (see loadgen.compact), at the end
   error     a one-line reason when the run failed before producing a result
 """
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from loadgen.compact import encode_compact
+from loadgen.live import Window
 from loadgen.result import LevelResult, RunResult
 
 SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
@@ -135,9 +138,23 @@ class ConfigMapReporter:
 
     # -- ProgressReporter ---------------------------------------------------------------------------
     def on_level_start(self, level_index: int, offered_load: int, total: int | None) -> None:
-        self._update(state="running", levelIndex=level_index, offeredLoad=offered_load)
+        with self._lock:
+            self._state.pop("window", None)  # the last level's figures are not this one's
+        self._update(
+            state="running",
+            levelIndex=level_index,
+            offeredLoad=offered_load,
+            levelStart=round(time.time(), 3),
+        )
+
+    def on_window(self, window: Window) -> None:
+        self._update(window=window.to_json())
 
     def on_progress(self, completed: int, total: int | None, level_index: int) -> None:
+        with self._lock:
+            counts: list[int] = self._state.setdefault("levelRequests", [])
+            counts.extend([0] * (level_index + 1 - len(counts)))
+            counts[level_index] = completed
         self._update(
             state="running",
             completed=self._completed_before_level + completed,
@@ -156,6 +173,7 @@ class ConfigMapReporter:
         self._stop.set()
         self._thread.join(timeout=5)
         with self._lock:
+            self._state.pop("window", None)
             self._state.update(state="finished", levelsDone=len(result.levels), updated=time.time())
             progress = json.dumps(self._state)
         # The result must land: the operator reads nothing else. Errors propagate to a non-zero exit.

@@ -10,6 +10,7 @@ import sys
 import time
 from typing import Protocol, TextIO
 
+from loadgen.live import Window, WindowListener
 from loadgen.result import LevelResult, RunResult
 
 
@@ -55,6 +56,11 @@ class FanOutReporter:
         for r in self._reporters:
             r.on_level_end(level)
 
+    def on_window(self, window: Window) -> None:
+        for r in self._reporters:
+            if isinstance(r, WindowListener):
+                r.on_window(window)
+
     def on_finished(self, result: RunResult) -> None:
         for r in self._reporters:
             r.on_finished(result)
@@ -68,11 +74,21 @@ class ProgressBar:
         self._width = width
         self._started = time.monotonic()
         self._label = ""
+        self._live = ""  # the live window's figures, shown from the tick after they arrive
 
     def on_level_start(self, level_index: int, offered_load: int, total: int | None) -> None:
         self._started = time.monotonic()
         self._label = f"level {level_index + 1} ({offered_load})"
+        self._live = ""
         self.on_progress(0, total, level_index)
+
+    def on_window(self, window: Window) -> None:
+        ttft, tpot = window.ttft_p50_seconds(), window.tpot_p50_seconds()
+        parts = [f"{window.requests_per_second:.1f} req/s"]
+        parts += [
+            f"{name} p50 {v * 1e3:.1f} ms" for name, v in (("TTFT", ttft), ("TPOT", tpot)) if v is not None
+        ]
+        self._live = f"  last {window.seconds:.0f}s: " + ", ".join(parts)
 
     def on_progress(self, completed: int, total: int | None, level_index: int) -> None:
         elapsed = time.monotonic() - self._started
@@ -82,6 +98,7 @@ class ProgressBar:
             text = f"\r{self._label} [{bar}] {completed}/{total}  {elapsed:5.0f}s"
         else:
             text = f"\r{self._label} {completed} done  {elapsed:5.0f}s"
+        text += self._live
         self._stream.write(text + "\x1b[K")  # clear what a longer earlier line left behind
         self._stream.flush()
 

@@ -20,6 +20,7 @@ from loadgen.arrivals import arrival_offsets, constant_phase
 from loadgen.client import Outcome, Target, get_json, make_session, post_json, send
 from loadgen.config import DEFAULT_MAX_IN_FLIGHT, RunConfig, shard_seed, split_evenly
 from loadgen.histogram import LogHistogram
+from loadgen.live import WindowListener, WindowTracker
 from loadgen.progress import NullReporter, ProgressReporter
 from loadgen.recorder import LevelRecorder
 from loadgen.result import LevelRaw, LevelResult, RunResult, build_level
@@ -195,9 +196,14 @@ class _LoopLagProbe:
 async def _report_progress(
     reporter: ProgressReporter, recorder: LevelRecorder, total: int | None, index: int
 ) -> None:
+    window = (
+        WindowTracker(index, time.time(), recorder.streamed) if isinstance(reporter, WindowListener) else None
+    )
     while True:
         await asyncio.sleep(PROGRESS_INTERVAL_S)
         reporter.on_progress(recorder.requests, total, index)
+        if window is not None and isinstance(reporter, WindowListener):
+            reporter.on_window(window.tick(time.time(), recorder.raw, recorder.requests))
 
 
 async def run_level(

@@ -17,6 +17,7 @@ from typing import Any
 from loadgen.compact import decode_compact, encode_compact
 from loadgen.config import RunConfig, split_evenly
 from loadgen.eventloop import run_async
+from loadgen.live import Window, WindowListener, merge_windows
 from loadgen.merge import merge_results
 from loadgen.progress import ProgressReporter
 from loadgen.result import LevelResult, RunResult
@@ -24,7 +25,8 @@ from loadgen.result import LevelResult, RunResult
 # A worker silent this long past the run's own time bound is taken as failed.
 _RESULT_GRACE_S = 120.0
 
-# (kind, worker index, payload): kind "progress" -> (level, completed, total); "result" -> compact text
+# (kind, worker index, payload): kind "progress" -> (level, completed, total); "window" -> a live window's
+# JSON (loadgen.live); "result" -> compact text
 Message = tuple[str, int, Any]
 
 
@@ -46,6 +48,9 @@ class _QueueReporter:
 
     def on_finished(self, result: RunResult) -> None:
         pass
+
+    def on_window(self, window: Window) -> None:
+        self._messages.put(("window", self._index, window.to_json()))
 
 
 def _worker(config_json: str, index: int, count: int, barrier: Barrier, messages: mp.Queue[Message]) -> None:
@@ -69,6 +74,7 @@ class _ProgressSum:
         self._config = config
         self._level = -1
         self._latest: dict[int, tuple[int, int | None]] = {}
+        self._windows: dict[int, Window] = {}
 
     def _share(self, total: int) -> int:
         return split_evenly(total, self._config.shard_index, self._config.shard_count)
@@ -84,6 +90,17 @@ class _ProgressSum:
         if level == self._level:
             self._latest[worker] = (completed, total)
             self._reporter.on_progress(sum(c for c, _ in self._latest.values()), shard_total, level)
+
+    def window(self, worker: int, data: object) -> None:
+        """A worker's live window: the workers' latest windows of the current level, merged exactly."""
+        window = Window.from_json(data)
+        if window.level != self._level or not isinstance(self._reporter, WindowListener):
+            return
+        self._windows = {w: v for w, v in self._windows.items() if v.level == self._level}
+        self._windows[worker] = window
+        merged = merge_windows(list(self._windows.values()))
+        if merged is not None:
+            self._reporter.on_window(merged)
 
 
 def run_workers(config: RunConfig, workers: int, reporter: ProgressReporter | None = None) -> RunResult:
@@ -112,6 +129,9 @@ def run_workers(config: RunConfig, workers: int, reporter: ProgressReporter | No
                 continue
             if kind == "result":
                 collected[index] = decode_compact(payload)
+            elif kind == "window":
+                if progress is not None:
+                    progress.window(index, payload)
             elif progress is not None:
                 progress.update(index, *payload)
     finally:

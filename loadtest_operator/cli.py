@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from loadtest_operator.api import (
@@ -21,7 +22,9 @@ from loadtest_operator.api import (
     LatencySummary,
     LoadTestConditionType,
     LoadTestStatus,
+    Phase,
 )
+from loadtest_operator.loadtest.live import describe_progress
 
 COLUMNS = (
     ("level", "Level"),
@@ -222,6 +225,8 @@ def render(body: dict[str, Any], wide: bool = False, level: int | None = None) -
         )
     if succeeded and succeeded.message and succeeded.status.value != "True":
         head.append(f"message: {succeeded.message}")
+    if status.progress is not None and status.phase == Phase.RUNNING:
+        head += describe_progress(status.progress, datetime.now(UTC))
     if level is not None:
         return "\n".join([*head, "", render_level(status, level)])
     rows = level_rows(status)

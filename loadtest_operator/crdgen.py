@@ -66,6 +66,19 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
         "description": "Server under test.",
     },
     {"name": "Model", "type": "string", "jsonPath": ".status.target.model", "description": "Model name."},
+    # While it runs (`kubectl get lt -w` prints a line per status change, every few seconds).
+    {
+        "name": "Level",
+        "type": "integer",
+        "jsonPath": ".status.progress.currentLevel",
+        "description": "Load level being run now.",
+    },
+    {
+        "name": "Done%",
+        "type": "integer",
+        "jsonPath": ".status.progress.percent",
+        "description": "How far the run is, percent.",
+    },
     {
         "name": "Succeeded",
         "type": "string",
@@ -91,6 +104,27 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
         "jsonPath": ".status.phase",
         "priority": 1,
         "description": "Pending, Rejected, Running, Succeeded or Failed.",
+    },
+    {
+        "name": "Requests",
+        "type": "integer",
+        "jsonPath": ".status.progress.completedRequests",
+        "priority": 1,
+        "description": "Requests finished so far, all shards.",
+    },
+    {
+        "name": "Req/s",
+        "type": "number",
+        "jsonPath": ".status.progress.live.requestsPerSecond",
+        "priority": 1,
+        "description": "Requests per second of the current level over the last ~10 s.",
+    },
+    {
+        "name": "TTFT-p50-ms",
+        "type": "number",
+        "jsonPath": ".status.progress.live.ttftMedianMilliseconds",
+        "priority": 1,
+        "description": "Median TTFT of the current level over the last ~10 s, ms.",
     },
     {
         "name": "Summary",

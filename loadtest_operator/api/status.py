@@ -72,6 +72,27 @@ class ResolvedTarget(ApiModel):
     )
 
 
+class LiveProgress(ApiModel):
+    """Live figures of the current level over each shard's last ~10 s, merged exactly across shards:
+    histograms add (the p50 is within 1 % of the sample of rank round(0.5(n-1)) of all shards' samples),
+    rates add. Never an average of the shards' figures."""
+
+    window_seconds: float = Field(
+        ge=0, description="Span of the window, s: the earliest start to the latest end."
+    )
+    requests: int = Field(ge=0, description="Requests finished in the window (errors included), all shards.")
+    requests_per_second: float = Field(
+        ge=0, description="Requests finished per second: each shard's over its own window, added up."
+    )
+    ttft_median_milliseconds: float | None = Field(
+        default=None, ge=0, description="Median time to first token, ms."
+    )
+    tpot_median_milliseconds: float | None = Field(
+        default=None, ge=0, description="Median time per output token, ms."
+    )
+    shards: int = Field(ge=0, description="Shards whose windows are merged (those at the current level).")
+
+
 class Progress(ApiModel):
     """Progress of a running LoadTest, from the shards' progress reports."""
 
@@ -82,6 +103,34 @@ class Progress(ApiModel):
     current_level: int | None = Field(default=None, description="Load level being run now.")
     shards_succeeded: int = Field(default=0, ge=0, description="Shards finished successfully.")
     shards_failed: int = Field(default=0, ge=0, description="Shards that failed.")
+    current_level_index: int | None = Field(
+        default=None, ge=0, description="Index of currentLevel in spec.load.levels (0-based)."
+    )
+    level_completed_requests: int | None = Field(
+        default=None, ge=0, description="Requests finished so far in the current level, all shards."
+    )
+    percent: int | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="How far the run is, percent: by requests when requestsPerLevel is set, else by each "
+        "level's time; 100 only once it has finished.",
+    )
+    report_time: datetime | None = Field(
+        default=None,
+        description="The least recent of the running shards' latest progress reports: every running shard "
+        "has reported since then (shards report every ~2 s).",
+    )
+    stale_shards: list[int] | None = Field(
+        default=None,
+        description="Running shards whose latest report is older than 15 s; their figures are left out of "
+        "live.",
+    )
+    live: LiveProgress | None = Field(
+        default=None,
+        description="The current level over the last ~10 s, merged across the shards running it; only "
+        "while the run is running.",
+    )
 
 
 class LatencySummary(ApiModel):

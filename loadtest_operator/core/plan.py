@@ -133,7 +133,18 @@ class Recommended:
     replicas: int
 
 
-Observation = RunEnded | Recommended
+@dataclass(frozen=True)
+class LiveLevel:
+    """A running LoadTest's current level, this tick (the live gauges; a RunEnded removes them)."""
+
+    level: int
+    requests: int
+    requests_per_second: float | None = None
+    ttft_p50_seconds: float | None = None
+    tpot_p50_seconds: float | None = None
+
+
+Observation = RunEnded | Recommended | LiveLevel
 
 
 @dataclass(frozen=True)

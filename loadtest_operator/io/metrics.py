@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
 from loadtest_operator.api import LevelResult
+from loadtest_operator.core.plan import LiveLevel
 
 LEVEL_LABELS = ("namespace", "loadtest", "model", "level")
+# Live gauges: only the current level of a running LoadTest has series (at most 4 per running LoadTest).
+LIVE_LABELS = ("namespace", "loadtest", "level")
 
 
 class OperatorMetrics:
@@ -47,6 +52,30 @@ class OperatorMetrics:
             [*LEVEL_LABELS, "metric", "quantile"],
             registry=r,
         )
+        self.live_ttft_p50 = Gauge(
+            "llmload_live_ttft_p50_seconds",
+            "Median TTFT of the current level over the last ~10 s, all shards merged (while running)",
+            LIVE_LABELS,
+            registry=r,
+        )
+        self.live_tpot_p50 = Gauge(
+            "llmload_live_tpot_p50_seconds",
+            "Median TPOT of the current level over the last ~10 s, all shards merged (while running)",
+            LIVE_LABELS,
+            registry=r,
+        )
+        self.live_rps = Gauge(
+            "llmload_live_requests_per_second",
+            "Requests finished per second in the current level over the last ~10 s (while running)",
+            LIVE_LABELS,
+            registry=r,
+        )
+        self.live_requests = Gauge(
+            "llmload_live_level_requests",
+            "Requests finished so far in the current level, all shards (while running)",
+            LIVE_LABELS,
+            registry=r,
+        )
         self.capacity_recommended_replicas = Gauge(
             "llmload_capacity_recommended_replicas",
             "Replicas a CapacityRecommendation recommends for its Deployment",
@@ -78,23 +107,57 @@ class OperatorMetrics:
                     if value is not None:
                         self.level_latency.labels(*labels, metric, quantile).set(value / 1000.0)
 
+    def record_live(self, namespace: str, loadtest: str, live: LiveLevel) -> None:
+        """Set the live gauges of a running LoadTest's current level (the earlier level's series go)."""
+        level = str(live.level)
+        live_gauges = self._live_gauges()
+        _remove_series(live_gauges, namespace, loadtest, keep=lambda labels: labels.get("level") == level)
+        labels = (namespace, loadtest, level)
+        self.live_requests.labels(*labels).set(live.requests)
+        for gauge, value in (
+            (self.live_rps, live.requests_per_second),
+            (self.live_ttft_p50, live.ttft_p50_seconds),
+            (self.live_tpot_p50, live.tpot_p50_seconds),
+        ):
+            if value is None:  # not measured yet (or no shard at this level reported): no series, no guess
+                _remove_series([gauge], namespace, loadtest)
+            else:
+                gauge.labels(*labels).set(value)
+
+    def end_live(self, namespace: str, loadtest: str) -> None:
+        """The run ended: its live series go (the final per-level gauges stay until the LoadTest does)."""
+        _remove_series(self._live_gauges(), namespace, loadtest)
+
+    def _live_gauges(self) -> list[Gauge]:
+        return [self.live_ttft_p50, self.live_tpot_p50, self.live_rps, self.live_requests]
+
     def record_recommendation(self, namespace: str, name: str, deployment: str, replicas: int) -> None:
         self.capacity_recommended_replicas.labels(namespace, name, deployment).set(replicas)
 
     def forget(self, namespace: str, name: str) -> None:
         """Remove every series of a deleted LoadTest or CapacityRecommendation (its gauges go with it)."""
-        owners = {"loadtest", "capacityrecommendation"}
-        for gauge in (
+        gauges = [
             self.level_rps,
             self.level_output_tps,
             self.level_goodput,
             self.level_error_ratio,
             self.level_latency,
+            *self._live_gauges(),
             self.capacity_recommended_replicas,
-        ):
-            names = gauge._labelnames  # the label order remove() expects
-            for family in gauge.collect():
-                for sample in family.samples:
-                    labels = sample.labels
-                    if labels.get("namespace") == namespace and any(labels.get(o) == name for o in owners):
-                        gauge.remove(*(labels[n] for n in names))
+        ]
+        _remove_series(gauges, namespace, name)
+
+
+def _remove_series(
+    gauges: list[Gauge], namespace: str, name: str, keep: Callable[[dict[str, str]], bool] = lambda _: False
+) -> None:
+    """Remove the series of one object (label loadtest or capacityrecommendation `name`), except `keep`."""
+    owners = ("loadtest", "capacityrecommendation")
+    for gauge in gauges:
+        names = gauge._labelnames  # the label order remove() expects
+        for family in gauge.collect():
+            for sample in family.samples:
+                labels = sample.labels
+                mine = labels.get("namespace") == namespace and any(labels.get(o) == name for o in owners)
+                if mine and not keep(labels):
+                    gauge.remove(*(labels[n] for n in names))

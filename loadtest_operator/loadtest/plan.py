@@ -43,6 +43,7 @@ from loadtest_operator.core.plan import (
     Delete,
     Event,
     InStore,
+    LiveLevel,
     Plan,
     RunEnded,
     RunRecord,
@@ -60,6 +61,7 @@ from loadtest_operator.loadtest.builders.job import ShardJobInputs, build_shard_
 from loadtest_operator.loadtest.builders.names import run_names
 from loadtest_operator.loadtest.builders.rbac import build_role, build_role_binding, build_service_account
 from loadtest_operator.loadtest.level_status import levels_status
+from loadtest_operator.loadtest.live import ended_progress, live_level, running_progress
 from loadtest_operator.loadtest.observed import (
     Children,
     Observed,
@@ -152,6 +154,7 @@ def _plan(
     delete: Sequence[Delete] = (),
     store: StoreWrite | None = None,
     ended: RunEnded | None = None,
+    observed: Sequence[LiveLevel] = (),
 ) -> Plan:
     return Plan(
         status=tick.status,
@@ -159,7 +162,7 @@ def _plan(
         delete=tuple(delete),
         events=tuple(tick.events),
         store=store,
-        observations=(ended,) if ended else (),
+        observations=((ended,) if ended else ()) + tuple(observed),
     )
 
 
@@ -280,16 +283,7 @@ def _follow(tick: _Tick, spec: LoadTestSpec) -> Plan:
     overdue = _overdue(tick, spec)
     if overdue is not None:
         return _fail(tick, spec, overdue, shards)
-    index = progress.current_level_index
-    tick.update(
-        progress=Progress(
-            completed_requests=progress.completed_requests,
-            total_requests=_total_requests(spec),
-            current_level=spec.load.levels[index] if index is not None else None,
-            shards_succeeded=progress.succeeded,
-            shards_failed=progress.failed,
-        )
-    )
+    tick.update(progress=running_progress(spec, shards, tick.observed.now, _total_requests(spec)))
     children = tick.observed.children or Children()
     running_pods = sum(1 for p in children.pods if (p.get("status") or {}).get("phase") == "Running")
     before = find_condition(tick.status.conditions or [], C.RUNNING)
@@ -297,7 +291,8 @@ def _follow(tick: _Tick, spec: LoadTestSpec) -> Plan:
         message = f"{running_pods} shard pod(s) running"
         tick.set(C.RUNNING, ConditionStatus.TRUE, R.SHARDS_RUNNING, message)
         tick.event("Normal", "Running", message)
-    return _plan(tick)
+    live = live_level(tick.status.progress) if tick.status.progress else None
+    return _plan(tick, observed=(live,) if live else ())
 
 
 def _pod_refused(tick: _Tick, shards: Sequence[ShardState]) -> ShardState | None:
@@ -359,6 +354,7 @@ def _fail(tick: _Tick, spec: LoadTestSpec, first: ShardState, shards: Sequence[S
         if s.phase in (ShardPhase.RUNNING, ShardPhase.PENDING)
     ]
     _finish(tick, spec, ConditionStatus.FALSE, reason, message)
+    tick.update(progress=ended_progress(tick.status.progress))
     tick.event("Warning", reason, message)
     ended = RunEnded(reason=reason, model=_model(tick.status))
     return _plan(tick, delete=stop, store=_store(tick, spec, final=True), ended=ended)
@@ -397,6 +393,7 @@ def _complete(
             total_requests=_total_requests(spec),
             shards_succeeded=len(done),
             shards_failed=len(failed),
+            percent=100,
         ),
     )
     if merged.model and tick.status.target is not None and tick.status.target.model != merged.model:

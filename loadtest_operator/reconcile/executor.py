@@ -16,7 +16,7 @@ from typing import Any
 from loadtest_operator.api.wire import to_wire
 from loadtest_operator.core.owner import Owner, owned_by
 from loadtest_operator.core.patch import merge_patch
-from loadtest_operator.core.plan import Plan, Recommended, RunEnded, StoreFailure, StoreWrite
+from loadtest_operator.core.plan import LiveLevel, Observation, Plan, RunEnded, StoreFailure, StoreWrite
 from loadtest_operator.io.store import StoreRejectedError, StoreUnavailableError
 from loadtest_operator.reconcile.context import Context, EventSink
 
@@ -88,9 +88,12 @@ async def _store(ctx: Context, owner: Owner, write: StoreWrite) -> Any:
     return write.settle(failure) if write.settle else None
 
 
-def _observe(ctx: Context, owner: Owner, observation: RunEnded | Recommended) -> None:
-    if isinstance(observation, RunEnded):
+def _observe(ctx: Context, owner: Owner, observation: Observation) -> None:
+    if isinstance(observation, LiveLevel):
+        ctx.metrics.record_live(owner.namespace, owner.name, observation)
+    elif isinstance(observation, RunEnded):
         ctx.metrics.runs.labels(observation.reason).inc()
+        ctx.metrics.end_live(owner.namespace, owner.name)
         if observation.levels:
             ctx.metrics.record_levels(
                 owner.namespace, owner.name, observation.model, list(observation.levels)

@@ -286,7 +286,14 @@ def test_a_run_from_apply_to_stored_tick_by_tick() -> None:
     assert kinds == ["ConfigMap"] * 3 + ["Job"] * 2 + ["Role", "RoleBinding", "ServiceAccount"]
     assert starting == {}  # nothing changed, nothing written
     assert running["conditions"][1]["reason"] == "ShardsRunning"
-    assert progress == {"progress": {"completedRequests": 100, "currentLevel": 4}}
+    assert progress == {
+        "progress": {
+            "completedRequests": 100,
+            "currentLevel": 4,
+            "currentLevelIndex": 0,
+            "levelCompletedRequests": 0,
+        }
+    }
     assert done["progress"]["currentLevel"] is None  # a merge patch must clear what it drops
     assert "currentLevel" not in h.body["status"]["progress"]
     assert h.condition("Succeeded") == ("True", "Completed")

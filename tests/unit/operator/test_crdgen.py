@@ -205,7 +205,16 @@ def test_conditions_are_a_list_map_keyed_by_type(schema: dict[str, Any]) -> None
 
 def test_printer_columns_answer_is_it_done(crd: dict[str, Any]) -> None:
     columns = {c["name"]: c for c in crd["spec"]["versions"][0]["additionalPrinterColumns"]}
-    assert list(columns)[:6] == ["Target", "Model", "Succeeded", "Reason", "BestLevel", "Age"]
+    assert list(columns)[:8] == [
+        "Target",
+        "Model",
+        "Level",
+        "Done%",
+        "Succeeded",
+        "Reason",
+        "BestLevel",
+        "Age",
+    ]
     assert columns["Succeeded"]["jsonPath"] == '.status.conditions[?(@.type=="Succeeded")].status'
     assert columns["Age"]["type"] == "date"
 
