@@ -27,6 +27,13 @@ class LevelRaw(BaseModel):
     input_tokens: list[int] = Field(default_factory=list)
     # send time minus scheduled time (rate mode); 0 in concurrency mode.
     schedule_lag_us: list[int] = Field(default_factory=list)
+    # 0-based turn of the request's conversation (multi-turn runs); all 0 for single requests. Results
+    # of older load generators have none: read as all 0.
+    turn: list[int] = Field(default_factory=list)
+
+    def model_post_init(self, context: Any) -> None:
+        if not self.turn and self.ttft_us:
+            self.turn = [0] * len(self.ttft_us)
 
     def __len__(self) -> int:
         return len(self.ttft_us)
@@ -37,6 +44,7 @@ class LevelRaw(BaseModel):
         self.output_tokens.extend(other.output_tokens)
         self.input_tokens.extend(other.input_tokens)
         self.schedule_lag_us.extend(other.schedule_lag_us)
+        self.turn.extend(other.turn)
 
 
 def tpot_us(ttft: int, e2e: int, output_tokens: int) -> float | None:
@@ -70,6 +78,8 @@ class LevelSummary(BaseModel):
     e2e_from_schedule: MetricStats | None = None
     schedule_lag: MetricStats | None = None
     slo_met: bool | None = None
+    # Multi-turn runs: TTFT of the requests of each turn (index 0: first turns), streamed only.
+    ttft_by_turn: list[MetricStats] | None = None
 
 
 class LevelResult(BaseModel):
@@ -91,7 +101,10 @@ class LevelResult(BaseModel):
     goodput_count: int
     goodput_per_second: float
     goodput_share: float
-    token_mismatch_count: int = Field(description="usage.completion_tokens != content chunks seen")
+    token_mismatch_count: int = Field(
+        description="answers whose length differs from the one pinned for the request, or (streamed) "
+        "whose usage.completion_tokens differs from the content chunks seen"
+    )
     usage_missing_count: int = Field(description="no usage from the server; chunks counted instead")
     client_saturated: bool
     saturation_reasons: list[str]
@@ -113,8 +126,11 @@ class LevelResult(BaseModel):
                 if value is not None:
                     tpots.append(value)
         itl = LogHistogram.from_data(self.itl)
+        # Without a stream the first content comes with the whole answer: there is no TTFT to measure
+        # (nor TPOT or ITL), and the figures stay empty rather than equal to E2E.
+        ttft_us = raw.ttft_us if self.streamed else []
         summary = LevelSummary(
-            ttft=describe(raw.ttft_us, US_TO_MS),
+            ttft=describe(ttft_us, US_TO_MS),
             tpot=describe(tpots, US_TO_MS),
             itl=histogram_stats(itl),
             e2e=describe(raw.e2e_us, US_TO_MS),
@@ -122,15 +138,31 @@ class LevelResult(BaseModel):
         if self.load_mode == "rate":
             lags = raw.schedule_lag_us
             summary.ttft_from_schedule = describe(
-                [t + lag for t, lag in zip(raw.ttft_us, lags, strict=True)], US_TO_MS
+                [t + lag for t, lag in zip(ttft_us, lags, strict=False)], US_TO_MS
             )
             summary.e2e_from_schedule = describe(
                 [e + lag for e, lag in zip(raw.e2e_us, lags, strict=True)], US_TO_MS
             )
             summary.schedule_lag = describe(lags, US_TO_MS)
+        if ttft_us and any(raw.turn):
+            summary.ttft_by_turn = ttft_by_turn(ttft_us, raw.turn)
         if slo is not None:
-            summary.slo_met = slo_verdict(slo, raw.ttft_us, tpots, raw.e2e_us) if len(raw) else False
+            summary.slo_met = slo_verdict(slo, ttft_us, tpots, raw.e2e_us) if len(raw) else False
         return summary
+
+
+def ttft_by_turn(ttft_us: list[int], turns: list[int]) -> list[MetricStats]:
+    """TTFT per turn index, from the first turn to the last one any request had."""
+    per_turn: list[list[int]] = [[] for _ in range(max(turns) + 1)]
+    for ttft, turn in zip(ttft_us, turns, strict=True):
+        per_turn[turn].append(ttft)
+    return [describe(values, US_TO_MS) for values in per_turn]
+
+
+def _without_stream_objectives(slo: Slo) -> Slo:
+    """Not streamed, only E2E is measured: TTFT and TPOT objectives cannot be judged (the operator
+    refuses them; a CLI run ignores them)."""
+    return slo.model_copy(update={"ttft_ms": None, "tpot_ms": None})
 
 
 def slo_verdict(slo: Slo, ttft_us: list[int], tpot_values_us: list[float], e2e_us: list[int]) -> bool:
@@ -206,7 +238,7 @@ def build_level(
     good = sum(
         1
         for t, e, n in zip(raw.ttft_us, raw.e2e_us, raw.output_tokens, strict=True)
-        if meets_slo(slo, t, e, n)
+        if meets_slo(slo if streamed else _without_stream_objectives(slo), t, e, n)
     )
 
     def per_second(x: float) -> float:
