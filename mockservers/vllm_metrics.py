@@ -97,14 +97,15 @@ class VllmMetrics:
         metric("vllm:generation_tokens_total", "counter", "Number of generation tokens processed.",
                float(self.generation_tokens))  # fmt: skip
         cache = self.prefix_cache or PrefixCache()
-        if self.legacy_cache_metric:  # vLLM V0: one gauge, the hit rate since start
+        # Older vLLM: the V1 counters' deprecated gpu_ spelling, and V0's gauge of the hit rate since start.
+        counters = "vllm:gpu_prefix_cache" if self.legacy_cache_metric else "vllm:prefix_cache"
+        metric(f"{counters}_queries_total", "counter",
+               "Prefix cache queries, in terms of number of queried tokens.", float(cache.queries))  # fmt: skip
+        metric(f"{counters}_hits_total", "counter",
+               "Prefix cache hits, in terms of number of cached tokens.", float(cache.hits))  # fmt: skip
+        if self.legacy_cache_metric:
             metric("vllm:gpu_prefix_cache_hit_rate", "gauge", "GPU prefix cache block hit rate.",
                    cache.hit_rate)  # fmt: skip
-        else:
-            metric("vllm:prefix_cache_queries_total", "counter",
-                   "Prefix cache queries, in terms of number of queried tokens.", float(cache.queries))  # fmt: skip
-            metric("vllm:prefix_cache_hits_total", "counter",
-                   "Prefix cache hits, in terms of number of cached tokens.", float(cache.hits))  # fmt: skip
         for name, doc, hist in (
             ("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", self.ttft),
             ("vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", self.e2e),

@@ -9,6 +9,7 @@ from loadgen.result import LevelResult as LoadgenLevel
 from loadgen.result import RunResult
 from loadgen.stats import MetricStats
 from loadtest_operator.api import Goodput, LatencySummary, LevelResult
+from loadtest_operator.api.status import TurnLatency
 
 
 def _latency(stats: MetricStats) -> LatencySummary | None:
@@ -21,6 +22,22 @@ def _latency(stats: MetricStats) -> LatencySummary | None:
 
 def _round(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(value, digits)
+
+
+def _by_turn(per_turn: Sequence[MetricStats] | None) -> list[TurnLatency] | None:
+    if not per_turn:
+        return None
+    return [
+        TurnLatency(
+            turn=index + 1,
+            requests=stats.count,
+            p50=_round(stats.p50),
+            p90=_round(stats.p90),
+            p99=_round(stats.p99),
+            mean=_round(stats.mean),
+        )
+        for index, stats in enumerate(per_turn)
+    ]
 
 
 def level_status(level: LoadgenLevel, has_slo: bool, slo_met: bool | None) -> LevelResult:
@@ -48,6 +65,7 @@ def level_status(level: LoadgenLevel, has_slo: bool, slo_met: bool | None) -> Le
         client_saturated=level.client_saturated,
         start=datetime.fromtimestamp(level.start, UTC),
         end=datetime.fromtimestamp(level.end, UTC),
+        ttft_by_turn=_by_turn(summary.ttft_by_turn),
     )
 
 

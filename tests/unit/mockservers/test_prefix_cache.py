@@ -66,4 +66,4 @@ def test_the_counters_carry_vllm_names() -> None:
     assert 'vllm:prefix_cache_hits_total{engine="0",model_name="m"} 32.0' in text
     legacy = VllmMetrics("m", 1024, legacy_cache_metric=True, prefix_cache=metrics.prefix_cache).render(0)
     assert 'vllm:gpu_prefix_cache_hit_rate{engine="0",model_name="m"} 0.4' in legacy
-    assert "prefix_cache_hits_total" not in legacy
+    assert 'vllm:gpu_prefix_cache_hits_total{engine="0",model_name="m"} 32.0' in legacy

@@ -53,3 +53,18 @@ def test_merged_shards_give_the_same_status_as_the_whole() -> None:
     parts = [run_of([level_from_rows(all_rows[i::2], slo=SLO, offered_load=2)], SLO) for i in range(2)]
 
     assert levels_status(merge_results(parts)) == levels_status(whole)
+
+
+def test_a_multi_turn_level_reports_ttft_by_turn_from_1() -> None:
+    data = [(10_000, 20_000, 4, 10, 0), (30_000, 40_000, 4, 50, 0), (20_000, 30_000, 4, 12, 0)]
+    (status,) = levels_status(run_of([level_from_rows(data, turns=[0, 1, 0])]))
+    assert status.ttft_by_turn is not None
+    assert [(t.turn, t.requests, t.mean) for t in status.ttft_by_turn] == [(1, 2, 15.0), (2, 1, 30.0)]
+    (single,) = levels_status(run_of([level_from_rows(data)]))
+    assert single.ttft_by_turn is None
+
+
+def test_a_level_not_streamed_has_no_ttft_tpot_or_itl() -> None:
+    (status,) = levels_status(run_of([level_from_rows(rows(10, 2), streamed=False)]))
+    assert (status.ttft, status.tpot, status.itl) == (None, None, None)
+    assert status.e2e is not None
