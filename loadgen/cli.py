@@ -48,6 +48,8 @@ _RUN_FLAGS: list[tuple[str, tuple[str, ...], Any, str]] = [
     ("--input-tokens-stddev", ("workload", "input_tokens", "stddev"), float, "normal: standard deviation"),
     ("--output-tokens", ("workload", "output_tokens"), int, "output tokens per request"),
     ("--dataset", ("workload", "dataset_path"), str, "ShareGPT-format JSON file to take prompts from"),
+    ("--max-turns", ("workload", "max_turns"), int,
+     "with --dataset and --api chat: play whole conversations, up to this many turns each"),
     ("--shared-prefix-tokens", ("workload", "shared_prefix_tokens"), int, "common prefix on every prompt"),
     ("--seed", ("seed",), int, "seed for prompts and arrivals"),
     ("--saturation-schedule-lag-p99-ms", ("saturation", "schedule_lag_p99_ms"), float,
@@ -68,7 +70,7 @@ _RUN_FLAGS: list[tuple[str, tuple[str, ...], Any, str]] = [
 ]  # fmt: skip
 
 _RUN_SWITCHES: list[tuple[str, tuple[str, ...], str]] = [
-    ("--no-stream", ("stream",), "use non-streaming requests (TTFT then equals E2E; no ITL/TPOT)"),
+    ("--no-stream", ("stream",), "use non-streaming requests (only E2E is measured: no TTFT, ITL or TPOT)"),
     ("--no-pin-output-length", ("workload", "pin_output_length"), "do not send min_tokens / ignore_eos"),
     ("--no-calibrate", ("workload", "calibrate"), "do not fit prompt length to the server's tokenizer"),
 ]
@@ -106,6 +108,11 @@ def _build_parser() -> argparse.ArgumentParser:
         run.add_argument(flag, type=kind, default=None, choices=_CHOICES.get(flag), help=shown)
     for flag, _, text in _RUN_SWITCHES:
         run.add_argument(flag, action="store_true", default=None, help=text)
+    run.add_argument(
+        "--dataset-output-tokens",
+        action="store_true",
+        help="with --dataset: ask each request for the length of the dataset's answer to it",
+    )
     run.add_argument("--workers", type=int, default=1, help="processes to split this run's load across")
     run.add_argument("--output", type=Path, help="write the result (JSON, with per-level summaries) here")
     run.add_argument("--compact-output", type=Path, help="write the compact (zlib+base64) result here")
@@ -160,6 +167,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     for flag, path, _ in _RUN_SWITCHES:
         if getattr(args, _dest(flag)):
             _set_path(overrides, path, False)
+    if args.dataset_output_tokens:
+        _set_path(overrides, ("workload", "dataset_output_tokens"), True)
     return build_config(_deep_merge(data, overrides))
 
 
@@ -199,7 +208,7 @@ def result_document(result: RunResult) -> dict[str, Any]:
 
 def read_result(path: Path) -> RunResult:
     text = path.read_text().strip()
-    if text.startswith(FORMAT_TAG):
+    if text.startswith(("lg1:", FORMAT_TAG)):
         return decode_compact(text)
     return RunResult.model_validate(json.loads(text))
 

@@ -24,8 +24,10 @@ from pydantic import ValidationError
 
 from loadgen.result import LevelRaw, RunResult
 
-FORMAT_TAG = "lg1:"
-_RAW_FIELDS = ("ttft_us", "e2e_us", "output_tokens", "input_tokens", "schedule_lag_us")
+FORMAT_TAG = "lg2:"
+_RAW_FIELDS = ("ttft_us", "e2e_us", "output_tokens", "input_tokens", "schedule_lag_us", "turn")
+# The raw arrays of each format; lg1 (before multi-turn) had no turn, which then reads as all 0.
+_FORMATS = {"lg1:": _RAW_FIELDS[:5], FORMAT_TAG: _RAW_FIELDS}
 
 # The API server refuses a ConfigMap whose data exceeds 1 MiB; the result ConfigMap also holds the
 # progress key and metadata, so the compact result gets 900 KiB.
@@ -80,12 +82,13 @@ def decode_compact(text: str, *, max_requests: int | None = None) -> RunResult:
     memory or time than such a result: the bound for text from elsewhere (a shard's ConfigMap).
 
     Every way a text can be wrong raises ValueError, with what is wrong."""
-    if not text.startswith(FORMAT_TAG):
+    tag = text[: len(FORMAT_TAG)]
+    if tag not in _FORMATS:
         raise ValueError(f"not a compact loadgen result (expected prefix {FORMAT_TAG!r})")
     limit = max_raw_bytes(max_requests) if max_requests is not None else None
     try:
-        data = _inflate(base64.b64decode(text[len(FORMAT_TAG) :], validate=True), limit)
-        return _parse(data, max_requests)
+        data = _inflate(base64.b64decode(text[len(tag) :], validate=True), limit)
+        return _parse(data, max_requests, _FORMATS[tag])
     except ValidationError as exc:
         raise ValueError(
             f"compact result is corrupt: not a loadgen result ({exc.error_count()} problems: "
@@ -121,7 +124,7 @@ def _inflate(compressed: bytes, limit: int | None) -> bytes:
     return data
 
 
-def _parse(data: bytes, max_requests: int | None) -> RunResult:
+def _parse(data: bytes, max_requests: int | None, fields: tuple[str, ...]) -> RunResult:
     meta_len, pos = _get_varint(data, 0)
     if max_requests is not None and meta_len > MAX_RAW_META_BYTES:
         raise ValueError(f"compact result's fields take {meta_len} bytes, more than {MAX_RAW_META_BYTES}")
@@ -130,7 +133,7 @@ def _parse(data: bytes, max_requests: int | None) -> RunResult:
     room = max_requests
     for level in meta["levels"]:
         raw: dict[str, list[int]] = {}
-        for field in _RAW_FIELDS:
+        for field in fields:
             n, pos = _get_varint(data, pos)
             if room is not None and n > room:
                 raise ValueError(
@@ -144,7 +147,7 @@ def _parse(data: bytes, max_requests: int | None) -> RunResult:
         if len({len(values) for values in raw.values()}) > 1:
             raise ValueError("compact result's per-request arrays differ in length; it is corrupt")
         if room is not None:
-            room -= len(raw[_RAW_FIELDS[0]])
+            room -= len(raw[fields[0]])
         level["raw"] = LevelRaw.model_validate(raw).model_dump()
     if pos != len(data):
         raise ValueError("compact result has trailing bytes; it is corrupt or of another version")

@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from loadgen.distribution import DistributionProblem, distribution_problems, shared_prefix_problems
 
@@ -44,6 +54,22 @@ class InputTokens(_Strict):
         return self
 
 
+class OutputTokens(InputTokens):
+    """Distribution of requested answer lengths, in server tokens; each request asks for its own draw
+    (max_tokens, pinned with min_tokens + ignore_eos). Same rules as `InputTokens`."""
+
+
+def _length_kind(value: object) -> str:
+    return "number" if isinstance(value, int) else "distribution"
+
+
+# A number, or a distribution: told apart by shape, so an error names only the one that was meant.
+OutputLength = Annotated[
+    Annotated[int, Field(ge=1), Tag("number")] | Annotated[OutputTokens, Tag("distribution")],
+    Discriminator(_length_kind),
+]
+
+
 def _raise_problems(problems: list[DistributionProblem]) -> None:
     if problems:
         raise ValueError("; ".join(p.message for p in problems))
@@ -51,15 +77,32 @@ def _raise_problems(problems: list[DistributionProblem]) -> None:
 
 class Workload(_Strict):
     input_tokens: InputTokens = InputTokens(mean=256)
-    output_tokens: int = Field(128, ge=1, description="max_tokens, pinned with min_tokens + ignore_eos")
+    output_tokens: OutputLength = Field(
+        128,
+        description="answer length: a number (every request), or a distribution drawn per request; sent as "
+        "max_tokens, pinned with min_tokens + ignore_eos",
+    )
     dataset_path: Path | None = Field(
         None, description="ShareGPT-format JSON; prompts are taken from it instead of synthetic text"
+    )
+    dataset_output_tokens: bool = Field(
+        False,
+        description="with dataset_path: each request asks for as many tokens as the dataset's answer to its "
+        "prompt has (counted with the server's /tokenize), instead of output_tokens",
+    )
+    max_turns: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description="with dataset_path and api chat: each user plays whole conversations, up to this many "
+        "turns each, every turn sent with the conversation so far (the dataset's own answers as the "
+        "assistant turns); unset: single requests of the first human turn",
     )
     shared_prefix_tokens: int = Field(
         0, ge=0, description="tokens of a common prefix on every prompt; synthetic prompts must be longer"
     )
     pin_output_length: bool = Field(
-        True, description="send vLLM's min_tokens and ignore_eos so every reply is output_tokens long"
+        True, description="send vLLM's min_tokens and ignore_eos so every reply is as long as requested"
     )
     calibrate: bool = Field(True, description="fit prompt length to the server's tokenizer")
 
@@ -67,7 +110,31 @@ class Workload(_Strict):
     def _check_prefix(self) -> Self:
         if self.dataset_path is None:
             _raise_problems(shared_prefix_problems(self.shared_prefix_tokens, self.input_tokens))
+            if self.dataset_output_tokens:
+                raise ValueError(
+                    "dataset_output_tokens needs dataset_path (the answers' lengths come from it)"
+                )
+            if self.max_turns is not None:
+                raise ValueError("max_turns needs dataset_path (the conversations come from it)")
         return self
+
+    def largest_output_tokens(self) -> int:
+        """The most tokens any request asks for without a dataset (what a response may need room for)."""
+        return largest_length(self.output_tokens)
+
+
+def largest_length(tokens: int | InputTokens) -> int:
+    if isinstance(tokens, int):
+        return tokens
+    if tokens.max is not None:
+        return tokens.max
+    if tokens.distribution == "fixed":
+        assert tokens.mean is not None
+        return tokens.mean
+    # Normal without max: a draw beyond 8 standard deviations is as good as impossible.
+    assert tokens.mean is not None
+    assert tokens.stddev is not None
+    return math.ceil(tokens.mean + 8 * tokens.stddev)
 
 
 class Slo(_Strict):
@@ -198,6 +265,12 @@ class RunConfig(_Strict):
             raise ValueError("set api_key_env or api_key_file, not both")
         if self.max_in_flight is not None and self.load_mode != "rate":
             raise ValueError("max_in_flight only applies to load_mode: rate")
+        if self.workload.max_turns is not None and self.api != "chat":
+            raise ValueError("max_turns (multi-turn conversations) needs api: chat; completions has no turns")
+        if self.workload.max_turns is not None and self.load_mode != "concurrency":
+            raise ValueError(
+                "max_turns needs load_mode: concurrency (a turn is sent when the last one is answered)"
+            )
         return self
 
     @property

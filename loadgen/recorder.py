@@ -20,8 +20,19 @@ class LevelRecorder:
         self.usage_missing = 0
         self.last_end = 0.0
 
-    def record(self, out: Outcome, scheduled: float, target_input_tokens: int = 0) -> None:
-        """Add one finished request; `scheduled` is its planned send time (= sent when closed loop)."""
+    def record(
+        self,
+        out: Outcome,
+        scheduled: float,
+        target_input_tokens: int = 0,
+        requested_output_tokens: int = 0,
+        turn: int = 0,
+    ) -> None:
+        """Add one finished request; `scheduled` is its planned send time (= sent when closed loop).
+
+        `requested_output_tokens` is the length the request was pinned to (0: not pinned); an answer of
+        another length counts as a token mismatch, as does (streamed) a usage that disagrees with the
+        content chunks seen."""
         self.requests += 1
         if out.end > self.last_end:
             self.last_end = out.end
@@ -29,13 +40,16 @@ class LevelRecorder:
             self.errors[out.error] = self.errors.get(out.error, 0) + 1
             return
         chunks = out.content_chunks
+        mismatch = False
         if out.usage_output_tokens >= 0:
             output_tokens = out.usage_output_tokens
-            if self.streamed and output_tokens != chunks:
-                self.token_mismatch += 1  # without streaming there are no chunks to count
+            mismatch = self.streamed and output_tokens != chunks  # not streamed: no chunks to count
         else:
             output_tokens = chunks
             self.usage_missing += 1
+        if requested_output_tokens and (out.usage_output_tokens >= 0 or self.streamed):
+            mismatch = mismatch or output_tokens != requested_output_tokens
+        self.token_mismatch += mismatch
         add_itl_samples(self.itl, out.read_times, out.read_counts, chunks, output_tokens)
         raw = self.raw
         raw.ttft_us.append(round((out.first_content - out.sent) * 1e6))
@@ -45,6 +59,7 @@ class LevelRecorder:
             out.usage_prompt_tokens if out.usage_prompt_tokens >= 0 else target_input_tokens
         )
         raw.schedule_lag_us.append(max(0, round((out.sent - scheduled) * 1e6)))
+        raw.turn.append(turn)
 
 
 def add_itl_samples(

@@ -27,6 +27,13 @@ class LevelRaw(BaseModel):
     input_tokens: list[int] = Field(default_factory=list)
     # send time minus scheduled time (rate mode); 0 in concurrency mode.
     schedule_lag_us: list[int] = Field(default_factory=list)
+    # 0-based turn of the request's conversation (multi-turn runs); all 0 for single requests. Results
+    # of older load generators have none: read as all 0.
+    turn: list[int] = Field(default_factory=list)
+
+    def model_post_init(self, context: Any) -> None:
+        if not self.turn and self.ttft_us:
+            self.turn = [0] * len(self.ttft_us)
 
     def __len__(self) -> int:
         return len(self.ttft_us)
@@ -37,6 +44,7 @@ class LevelRaw(BaseModel):
         self.output_tokens.extend(other.output_tokens)
         self.input_tokens.extend(other.input_tokens)
         self.schedule_lag_us.extend(other.schedule_lag_us)
+        self.turn.extend(other.turn)
 
 
 def tpot_us(ttft: int, e2e: int, output_tokens: int) -> float | None:
@@ -73,6 +81,8 @@ class LevelSummary(BaseModel):
     e2e_from_schedule: MetricStats | None = None
     schedule_lag: MetricStats | None = None
     slo_met: bool | None = None
+    # Multi-turn runs: TTFT of the requests of each turn (index 0: first turns), streamed only.
+    ttft_by_turn: list[MetricStats] | None = None
 
     # The headline: what a user arriving on schedule sees (from the scheduled time in rate mode, where
     # queueing behind the in-flight cap or a busy client must show; from the send otherwise).
@@ -104,7 +114,10 @@ class LevelResult(BaseModel):
     goodput_count: int
     goodput_per_second: float
     goodput_share: float
-    token_mismatch_count: int = Field(description="usage.completion_tokens != content chunks seen")
+    token_mismatch_count: int = Field(
+        description="answers whose length differs from the one pinned for the request, or (streamed) "
+        "whose usage.completion_tokens differs from the content chunks seen"
+    )
     usage_missing_count: int = Field(description="no usage from the server; chunks counted instead")
     client_saturated: bool
     saturation_reasons: list[str]
@@ -126,24 +139,43 @@ class LevelResult(BaseModel):
                 if value is not None:
                     tpots.append(value)
         itl = LogHistogram.from_data(self.itl)
+        # Without a stream the first content comes with the whole answer: there is no TTFT to measure
+        # (nor TPOT or ITL), and the figures stay empty rather than equal to E2E.
+        ttft_us = raw.ttft_us if self.streamed else []
         summary = LevelSummary(
-            ttft=describe(raw.ttft_us, US_TO_MS),
+            ttft=describe(ttft_us, US_TO_MS),
             tpot=describe(tpots, US_TO_MS),
             itl=histogram_stats(itl),
             e2e=describe(raw.e2e_us, US_TO_MS),
         )
-        ttfts, e2es = raw.ttft_us, raw.e2e_us
+        ttfts, e2es = ttft_us, raw.e2e_us
         if self.load_mode == "rate":
             lags = raw.schedule_lag_us
-            ttfts = [t + lag for t, lag in zip(raw.ttft_us, lags, strict=True)]
+            ttfts = [t + lag for t, lag in zip(ttft_us, lags, strict=False)]
             e2es = [e + lag for e, lag in zip(raw.e2e_us, lags, strict=True)]
             summary.ttft_from_schedule = describe(ttfts, US_TO_MS)
             summary.e2e_from_schedule = describe(e2es, US_TO_MS)
             summary.schedule_lag = describe(lags, US_TO_MS)
+        if ttft_us and any(raw.turn):
+            summary.ttft_by_turn = ttft_by_turn(ttft_us, raw.turn)
         if slo is not None:
             # Judged on the headline latency (from the schedule in rate mode), like goodput.
             summary.slo_met = slo_verdict(slo, ttfts, tpots, e2es) if len(raw) else False
         return summary
+
+
+def ttft_by_turn(ttft_us: list[int], turns: list[int]) -> list[MetricStats]:
+    """TTFT per turn index, from the first turn to the last one any request had."""
+    per_turn: list[list[int]] = [[] for _ in range(max(turns) + 1)]
+    for ttft, turn in zip(ttft_us, turns, strict=True):
+        per_turn[turn].append(ttft)
+    return [describe(values, US_TO_MS) for values in per_turn]
+
+
+def _without_stream_objectives(slo: Slo) -> Slo:
+    """Not streamed, only E2E is measured: TTFT and TPOT objectives cannot be judged (the operator
+    refuses them; a CLI run ignores them)."""
+    return slo.model_copy(update={"ttft_ms": None, "tpot_ms": None})
 
 
 def slo_verdict(slo: Slo, ttft_us: list[int], tpot_values_us: list[float], e2e_us: list[int]) -> bool:
@@ -218,10 +250,11 @@ def build_level(
     input_total = sum(raw.input_tokens)
     # Rate mode: from the scheduled time, so a request queued behind the in-flight cap is not good.
     lags = raw.schedule_lag_us if load_mode == "rate" else [0] * successes
+    judged = slo if streamed else _without_stream_objectives(slo)
     good = sum(
         1
         for t, e, n, lag in zip(raw.ttft_us, raw.e2e_us, raw.output_tokens, lags, strict=True)
-        if meets_slo(slo, t, e, n, lag)
+        if meets_slo(judged, t, e, n, lag)
     )
 
     def per_second(x: float) -> float:

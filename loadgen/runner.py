@@ -16,6 +16,7 @@ from time import perf_counter
 
 import aiohttp
 
+from loadgen.answers import count_answers
 from loadgen.arrivals import arrival_offsets, constant_phase
 from loadgen.client import Outcome, Target, get_json, make_session, post_json, send
 from loadgen.config import DEFAULT_MAX_IN_FLIGHT, RunConfig, shard_seed, split_evenly
@@ -25,7 +26,15 @@ from loadgen.progress import NullReporter, ProgressReporter
 from loadgen.recorder import LevelRecorder
 from loadgen.result import LevelRaw, LevelResult, RunResult, build_level
 from loadgen.stats import percentile
-from loadgen.workload import PromptSource, TokenFit, fit_line, load_sharegpt
+from loadgen.workload import (
+    Conversation,
+    Planned,
+    PromptSource,
+    TokenFit,
+    answered,
+    fit_line,
+    load_conversations,
+)
 
 log = logging.getLogger("loadgen")
 
@@ -56,16 +65,15 @@ async def run(
     warnings: list[str] = []
     calibration: str | None = None
     async with make_session(config.request_timeout_seconds) as session:
-        target = Target(
-            config.base_url,
-            config.api,
-            config.resolve_api_key(),
-            config.stream,
-            config.response_limits,
-            config.workload.output_tokens,
-        )
+        api_key = config.resolve_api_key()
+        target = _target(config, api_key, config.workload.largest_output_tokens())
         model = config.model or await discover_model(session, config.base_url, target.headers)
-        dataset = load_sharegpt(config.workload.dataset_path) if config.workload.dataset_path else None
+        dataset, dataset_warnings = await _dataset(session, config, model, target.headers)
+        warnings += dataset_warnings
+        if dataset is not None and config.workload.dataset_output_tokens:
+            # The response limits follow the longest answer any request asks for.
+            longest = max(turn.answer_tokens for conversation in dataset for turn in conversation)
+            target = _target(config, api_key, longest)
         source = PromptSource(config, model, rng, dataset=dataset)
         if dataset is None and config.workload.calibrate:
             fit = await calibrate_with_tokenize(session, config, model, target, source)
@@ -98,6 +106,23 @@ async def run(
     )
     reporter.on_finished(run_result)
     return run_result
+
+
+def _target(config: RunConfig, api_key: str | None, max_tokens: int) -> Target:
+    return Target(config.base_url, config.api, api_key, config.stream, config.response_limits, max_tokens)
+
+
+async def _dataset(
+    session: aiohttp.ClientSession, config: RunConfig, model: str, headers: dict[str, str]
+) -> tuple[list[Conversation] | None, list[str]]:
+    """The dataset's conversations (with their answers' lengths when requests ask for those)."""
+    path = config.workload.dataset_path
+    if path is None:
+        return None, []
+    conversations = load_conversations(path)
+    if not config.workload.dataset_output_tokens:
+        return conversations, []
+    return await count_answers(session, config.base_url, headers, model, answered(conversations, path))
 
 
 async def discover_model(session: aiohttp.ClientSession, base_url: str, headers: dict[str, str]) -> str:
@@ -151,7 +176,7 @@ async def warmup(
                 body = source.body(source.calibration_text(words))
             else:
                 words = 0
-                body = source.body(source.next_prompt()[0])
+                body = source.next_request().body
             out = await send(session, target, body)
             if out.error is None and words and out.usage_prompt_tokens > 0:
                 points.append((words, out.usage_prompt_tokens))
@@ -288,13 +313,19 @@ async def _closed_loop(
         if ramp:
             # Staggered starts keep users from moving in lock-step for the whole level.
             await asyncio.sleep(ramp * index / users)
+        requests = source.requests()  # this user's own: a conversation's turns follow one another
         while issued < tickets and perf_counter() < deadline:
             issued += 1
-            prompt, target_tokens = source.next_prompt()
-            out: Outcome = await send(session, target, source.body(prompt))
-            recorder.record(out, out.sent, target_tokens)
+            planned = next(requests)
+            out: Outcome = await send(session, target, planned.body)
+            recorder.record(out, out.sent, planned.input_tokens, _pinned(config, planned), planned.turn)
 
     await asyncio.gather(*(user(i) for i in range(users)))
+
+
+def _pinned(config: RunConfig, planned: Planned) -> int:
+    """The answer length a request was pinned to, which its answer must have (0: not pinned)."""
+    return planned.output_tokens if config.workload.pin_output_length else 0
 
 
 def in_flight_cap(config: RunConfig) -> int:
@@ -330,9 +361,9 @@ async def _open_loop(
 
     async def one(scheduled: float) -> None:
         try:
-            prompt, target_tokens = source.next_prompt()
-            out = await send(session, target, source.body(prompt))
-            recorder.record(out, scheduled, target_tokens)
+            planned = source.next_request()
+            out = await send(session, target, planned.body)
+            recorder.record(out, scheduled, planned.input_tokens, _pinned(config, planned))
         finally:
             cap.release()
 

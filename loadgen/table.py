@@ -54,8 +54,8 @@ def render_table(result: RunResult) -> str:
             notes.append(f"level {level.index + 1} CLIENT-SATURATED: {'; '.join(level.saturation_reasons)}")
         if level.token_mismatch_count:
             notes.append(
-                f"level {level.index + 1}: {level.token_mismatch_count} responses where usage tokens "
-                "differ from content chunks"
+                f"level {level.index + 1}: {level.token_mismatch_count} responses not as long as pinned, "
+                "or whose usage tokens differ from the content chunks"
             )
     notes.extend(f"warning: {w}" for w in result.warnings)
     return "\n".join(lines + notes)

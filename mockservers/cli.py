@@ -111,6 +111,18 @@ def _add_openai(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     mock.add_argument("--no-truth", action="store_true", help="do not record server-side timestamps")
     mock.add_argument("--no-tokenize", action="store_true", help="serve no /tokenize (like non-vLLM servers)")
+    mock.add_argument(
+        "--eos-after-tokens",
+        type=int,
+        default=0,
+        help="the mock model ends its answer after this many tokens unless a request sets ignore_eos or "
+        "min_tokens above it (0: never; every answer is max_tokens long)",
+    )
+    mock.add_argument(
+        "--prefix-cache",
+        action="store_true",
+        help="model vLLM's prefix cache (16-token blocks) and count its hits in /metrics",
+    )
 
 
 def _add_dcgm(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -175,6 +187,8 @@ def _cmd_openai(args: argparse.Namespace) -> int:
         legacy_cache_metric=args.legacy_cache_metric,
         record_truth=not args.no_truth,
         tokenize_endpoint=not args.no_tokenize,
+        eos_after_tokens=args.eos_after_tokens,
+        prefix_cache=args.prefix_cache,
         fault=args.fault,
         fault_every=args.fault_every,
         fault_bytes=args.fault_bytes,

@@ -30,6 +30,7 @@ from aiohttp.web_protocol import RequestHandler
 
 from mockservers.faults import malformed_events
 from mockservers.latency import BatchingEngine, BatchingLatency, FixedLatency, LatencyModel, Sequence
+from mockservers.prefix_cache import PrefixCache
 from mockservers.vllm_metrics import VllmMetrics
 
 _TOKENS = tuple(f" {w}" for w in ("alpha", "beta", "gamma", "delta", "omega", "sigma", "theta", "kappa"))
@@ -58,11 +59,52 @@ class MockConfig:
     fault: str | None = None  # one of FAULTS, applied to every `fault_every`-th generation request
     fault_every: int = 1
     fault_bytes: int = 300_000_000  # huge-error: length of the error body
+    # The mock model's own answer length: it emits EOS after this many tokens unless the request sets
+    # ignore_eos (or min_tokens above it), as a model does. 0: it never does (every answer max_tokens).
+    eos_after_tokens: int = 0
+    prefix_cache: bool = False  # model vLLM's prefix cache (and count hits in its metrics)
 
 
 def count_tokens(text: str) -> int:
     """The mock's tokenizer: one token per word, two for words longer than six characters."""
     return sum(1 if len(w) <= 6 else 2 for w in text.split())
+
+
+def tokens_of(text: str) -> list[str]:
+    """The tokens `count_tokens` counts (a long word's second token is its tail), for the prefix cache."""
+    out: list[str] = []
+    for word in text.split():
+        out.append(word)
+        if len(word) > 6:
+            out.append("\u0000" + word)
+    return out
+
+
+def prompt_tokens_of(payload: dict[str, Any], chat: bool) -> list[str]:
+    """A request's prompt as tokens: the chat template's (at the head) or BOS, then the text's."""
+    if chat:
+        tokens = ["<|template|>"] * CHAT_TEMPLATE_TOKENS
+        for message in payload.get("messages") or []:
+            tokens += tokens_of(str(message.get("content", "")))
+        return tokens
+    return ["<s>"] * COMPLETIONS_BOS_TOKENS + tokens_of(str(payload.get("prompt", "")))
+
+
+def answer_length(payload: dict[str, Any], default: int, eos_after: int) -> int | str:
+    """Tokens the answer has, as vLLM decides it (max_tokens, min_tokens, ignore_eos), or what is wrong."""
+    max_tokens, min_tokens = payload.get("max_tokens"), payload.get("min_tokens", 0)
+    if max_tokens is None:
+        max_tokens = default
+    if type(max_tokens) is not int or max_tokens < 1:
+        return f"max_tokens must be at least 1, got {max_tokens}."
+    if type(min_tokens) is not int or min_tokens < 0:
+        return f"min_tokens must be greater than or equal to 0, got {min_tokens}."
+    if min_tokens > max_tokens:
+        return f"min_tokens must be less than or equal to max_tokens={max_tokens}, got {min_tokens}."
+    if payload.get("ignore_eos") or not eos_after:
+        return max_tokens
+    # EOS is held back until min_tokens are out; the answer ends at the model's own length otherwise.
+    return min(max_tokens, max(min_tokens, eos_after))
 
 
 @dataclass
@@ -152,6 +194,8 @@ class MockServer:
         self.config = config
         self.latency: LatencyModel = latency or FixedLatency()
         self.metrics = VllmMetrics(config.model, config.max_model_len, config.legacy_cache_metric)
+        self.prefix_cache = PrefixCache() if config.prefix_cache else None
+        self.metrics.prefix_cache = self.prefix_cache
         self.truth = Truth()
         self._rng = random.Random(config.seed)
         self._generations = 0  # generation requests seen, for `fault_every`
@@ -333,7 +377,12 @@ class MockServer:
             )
         else:
             prompt_tokens = COMPLETIONS_BOS_TOKENS + count_tokens(str(payload.get("prompt", "")))
-        output_tokens = int(payload.get("max_tokens") or cfg.default_output_tokens)
+        length = answer_length(payload, cfg.default_output_tokens, cfg.eos_after_tokens)
+        if isinstance(length, str):
+            return _error(400, length)
+        output_tokens = length
+        if self.prefix_cache is not None:
+            self.prefix_cache.lookup(prompt_tokens_of(payload, chat))
         faults = self._draw_faults(garbage)
         if self._engine is not None:
             seq = _LiveSeq(prompt_tokens, output_tokens, handled_at)

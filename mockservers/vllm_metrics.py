@@ -9,6 +9,8 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 
+from mockservers.prefix_cache import PrefixCache
+
 TTFT_BUCKETS = (
     0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
     20.0, 40.0, 80.0, 160.0, 640.0, 2560.0,
@@ -63,6 +65,7 @@ class VllmMetrics:
     e2e: Histogram = field(init=False)
     prompt_hist: Histogram = field(init=False)
     generation_hist: Histogram = field(init=False)
+    prefix_cache: PrefixCache | None = None  # None: no prefix caching, the counters stay at 0
 
     def __post_init__(self) -> None:
         self.ttft = Histogram(TTFT_BUCKETS)
@@ -93,6 +96,16 @@ class VllmMetrics:
                float(self.prompt_tokens))  # fmt: skip
         metric("vllm:generation_tokens_total", "counter", "Number of generation tokens processed.",
                float(self.generation_tokens))  # fmt: skip
+        cache = self.prefix_cache or PrefixCache()
+        # Older vLLM: the V1 counters' deprecated gpu_ spelling, and V0's gauge of the hit rate since start.
+        counters = "vllm:gpu_prefix_cache" if self.legacy_cache_metric else "vllm:prefix_cache"
+        metric(f"{counters}_queries_total", "counter",
+               "Prefix cache queries, in terms of number of queried tokens.", float(cache.queries))  # fmt: skip
+        metric(f"{counters}_hits_total", "counter",
+               "Prefix cache hits, in terms of number of cached tokens.", float(cache.hits))  # fmt: skip
+        if self.legacy_cache_metric:
+            metric("vllm:gpu_prefix_cache_hit_rate", "gauge", "GPU prefix cache block hit rate.",
+                   cache.hit_rate)  # fmt: skip
         for name, doc, hist in (
             ("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", self.ttft),
             ("vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", self.e2e),

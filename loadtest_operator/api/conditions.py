@@ -100,7 +100,12 @@ class LoadTestReason(StrEnum):
     WORKLOAD_NOT_SET = "WorkloadNotSet"
     WORKLOAD_AMBIGUOUS = "WorkloadAmbiguous"
     OUTPUT_TOKENS_NOT_SET = "OutputTokensNotSet"
-    OUTPUT_DISTRIBUTION_NOT_SUPPORTED = "OutputDistributionNotSupported"
+    OUTPUT_TOKENS_AMBIGUOUS = "OutputTokensAmbiguous"
+    DATASET_OUTPUT_NEEDS_DATASET = "DatasetOutputNeedsDataset"
+    MULTI_TURN_NEEDS_DATASET = "MultiTurnNeedsDataset"
+    MULTI_TURN_NEEDS_CHAT = "MultiTurnNeedsChat"
+    MULTI_TURN_NEEDS_CONCURRENCY_MODE = "MultiTurnNeedsConcurrencyMode"
+    SLO_NEEDS_STREAM = "SloNeedsStream"
     DISTRIBUTION_PARAMETER_MISSING = "DistributionParameterMissing"
     DISTRIBUTION_PARAMETER_UNUSED = "DistributionParameterUnused"
     DISTRIBUTION_RANGE_INVALID = "DistributionRangeInvalid"
@@ -172,7 +177,17 @@ LOADTEST_REASONS: dict[LoadTestReason, str] = {
     LoadTestReason.WORKLOAD_NOT_SET: "Accepted=False: neither inputTokens nor datasetConfigMapRef is set",
     LoadTestReason.WORKLOAD_AMBIGUOUS: "Accepted=False: both inputTokens and datasetConfigMapRef are set",
     LoadTestReason.OUTPUT_TOKENS_NOT_SET: "Accepted=False: synthetic prompts without outputTokens",
-    LoadTestReason.OUTPUT_DISTRIBUTION_NOT_SUPPORTED: "Accepted=False: outputTokens is not Fixed",
+    LoadTestReason.OUTPUT_TOKENS_AMBIGUOUS: "Accepted=False: both outputTokens and datasetOutputTokens are set",
+    LoadTestReason.DATASET_OUTPUT_NEEDS_DATASET: "Accepted=False: datasetOutputTokens without "
+    "datasetConfigMapRef",
+    LoadTestReason.MULTI_TURN_NEEDS_DATASET: "Accepted=False: multiTurn without datasetConfigMapRef (the "
+    "conversations come from the dataset)",
+    LoadTestReason.MULTI_TURN_NEEDS_CHAT: "Accepted=False: multiTurn with the Completions API, which has no "
+    "turns",
+    LoadTestReason.MULTI_TURN_NEEDS_CONCURRENCY_MODE: "Accepted=False: multiTurn in Rate mode (a turn is "
+    "sent when the one before is answered)",
+    LoadTestReason.SLO_NEEDS_STREAM: "Accepted=False: a TTFT or TPOT objective with stream: false (only "
+    "end-to-end latency is measurable without a stream)",
     LoadTestReason.DISTRIBUTION_PARAMETER_MISSING: "Accepted=False: a token distribution lacks a parameter "
     "it needs",
     LoadTestReason.DISTRIBUTION_PARAMETER_UNUSED: "Accepted=False: a token distribution sets a parameter it "

@@ -175,3 +175,22 @@ class ServerLevelMetrics(ApiModel):
     client_gap_exceeded: bool = Field(
         default=False, description="Whether the TTFT or the end-to-end gap exceeds the tolerance."
     )
+    prefix_cache_queried_tokens: float | None = Field(
+        default=None,
+        ge=0,
+        description="Prompt tokens vLLM looked up in its prefix cache during the level (increase of "
+        "vllm:prefix_cache_queries_total, all pods; absent before vLLM V1).",
+    )
+    prefix_cache_hit_tokens: float | None = Field(
+        default=None,
+        ge=0,
+        description="Of those, tokens found cached, so not computed again (vllm:prefix_cache_hits_total).",
+    )
+    prefix_cache_hit_percent: float | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="Hit tokens over queried tokens, percent; with a V0 engine, its own hit-rate gauge "
+        "(vllm:gpu_prefix_cache_hit_rate) averaged over the level. Rises with the turns of a multi-turn "
+        "workload and with sharedPrefixTokens.",
+    )

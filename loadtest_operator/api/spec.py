@@ -35,8 +35,9 @@ Quantity = int | str
 
 # Rate mode's arrival process when spec.load.arrival is unset.
 DEFAULT_ARRIVAL = Arrival.POISSON
-# The answer length with a dataset and no outputTokens (the dataset's own answers are not replayed).
+# The answer length with a dataset, no outputTokens and no datasetOutputTokens.
 DATASET_OUTPUT_TOKENS = 128
+DEFAULT_MAX_TURNS = 8
 
 
 class ServiceRef(ApiModel):
@@ -105,6 +106,18 @@ class TokenDistribution(ApiModel):
     )
 
 
+class MultiTurn(ApiModel):
+    """Whole conversations from the dataset, turn by turn, as a chat user has them."""
+
+    max_turns: int = Field(
+        default=DEFAULT_MAX_TURNS,
+        ge=1,
+        le=32,
+        description="Turns played of each conversation (longer ones are cut there). Each level reports "
+        "TTFT for every turn index up to this.",
+    )
+
+
 class Workload(ApiModel):
     """What each request asks for: synthetic prompts of a token-count distribution, or a dataset."""
 
@@ -114,13 +127,32 @@ class Workload(ApiModel):
     )
     output_tokens: TokenDistribution | None = Field(
         default=None,
-        description="Requested completion length (max_tokens, with ignore_eos), Fixed only. Required for "
-        f"synthetic prompts; with a dataset, {DATASET_OUTPUT_TOKENS} tokens when unset (the dataset's own "
-        "answers are not replayed).",
+        description="Completion length of each request: Fixed, or Uniform or Normal drawn per request "
+        "(from the run's seed, status.seed). Sent as max_tokens with vLLM's min_tokens and ignore_eos, so "
+        "every answer is exactly as long as drawn. Required for synthetic prompts; with a dataset, "
+        f"{DATASET_OUTPUT_TOKENS} tokens when unset (or set datasetOutputTokens).",
     )
     dataset_config_map_ref: ConfigMapKeyRef | None = Field(
         default=None,
         description="A ConfigMap key holding a ShareGPT-format JSON dataset. Set this or inputTokens.",
+    )
+    dataset_output_tokens: bool = Field(
+        default=False,
+        description="With datasetConfigMapRef, instead of outputTokens: each request asks for as many "
+        "tokens as the dataset's answer to its prompt has (counted with the server's /tokenize; one per "
+        "word without it, with a warning), pinned like outputTokens. Turns without an answer are not sent.",
+    )
+    multi_turn: MultiTurn | None = Field(
+        default=None,
+        description="With datasetConfigMapRef, the Chat API and Concurrency mode: each user plays whole "
+        "conversations, every turn sent with the conversation so far; the assistant turns are the "
+        "dataset's answers (the same prompts for every run and server). Unset: single requests of each "
+        "conversation's first human turn.",
+    )
+    stream: bool = Field(
+        default=True,
+        description="Stream each answer. With false only the end-to-end latency is measurable: the levels "
+        "report no ttft, tpot or itl, and a TTFT or TPOT objective is refused.",
     )
     shared_prefix_tokens: int = Field(
         default=0,

@@ -184,6 +184,13 @@ class Goodput(ApiModel):
     percent: float = Field(default=0.0, ge=0, le=100, description="Good requests, percent of all.")
 
 
+class TurnLatency(LatencySummary):
+    """TTFT of the requests that were one turn of their conversation (multi-turn runs)."""
+
+    turn: int = Field(ge=1, description="Turn of the conversation, from 1 (the first human turn).")
+    requests: int = Field(ge=0, description="Requests of this turn measured.")
+
+
 class LevelResult(ApiModel):
     """Results of one load level, merged over every shard."""
 
@@ -274,6 +281,13 @@ class LevelResult(ApiModel):
     )
     server: ServerLevelMetrics | None = Field(
         default=None, description="What vLLM itself reported in this level (its own Prometheus series)."
+    )
+    ttft_by_turn: list[TurnLatency] | None = Field(
+        default=None,
+        max_length=32,
+        description="Multi-turn runs (spec.workload.multiTurn), streamed: time to first token by turn, one "
+        "entry per turn up to multiTurn.maxTurns. Later turns carry more context; with vLLM's prefix "
+        "cache most of it is cached (server.prefixCacheHitPercent).",
     )
 
 

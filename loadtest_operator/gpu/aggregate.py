@@ -159,6 +159,16 @@ def latency_gap(
     )
 
 
+def prefix_cache(results: Results) -> tuple[float | None, float | None, float | None]:
+    """(prompt tokens looked up, tokens found cached, hit percent) over the window, all pods. A V0 engine
+    has no counters: its hit-rate gauge, averaged, stands in for the percent (its own rate since start)."""
+    queries = _sum(_values(results, "prefix_queries"))
+    hits = _sum(_values(results, "prefix_hits"))
+    if queries:
+        return queries, hits, (hits or 0.0) / queries * 100.0
+    return queries, hits, _scaled(_mean(_values(results, "prefix_hit_rate_v0")), 100.0)
+
+
 def server_level_metrics(
     results: Results,
     client_ttft_ms: float | None,
@@ -172,6 +182,7 @@ def server_level_metrics(
     running = _values(results, "running_avg")
     if not running and ttft is None and e2e is None:
         return None
+    queried, hit, hit_percent = prefix_cache(results)
     ttft_gap = latency_gap(ttft.mean if ttft else None, client_ttft_ms, tolerance)
     e2e_gap = latency_gap(e2e.mean if e2e else None, client_e2e_ms, tolerance)
     return ServerLevelMetrics(
@@ -188,4 +199,7 @@ def server_level_metrics(
         ttft_gap=ttft_gap,
         e2e_gap=e2e_gap,
         client_gap_exceeded=any(g is not None and g.exceeds_tolerance for g in (ttft_gap, e2e_gap)),
+        prefix_cache_queried_tokens=queried,
+        prefix_cache_hit_tokens=hit,
+        prefix_cache_hit_percent=hit_percent,
     )

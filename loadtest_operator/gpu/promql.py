@@ -29,6 +29,9 @@ from loadtest_operator.gpu.series import (
     VLLM_E2E,
     VLLM_KV_CACHE,
     VLLM_PREEMPTIONS,
+    VLLM_PREFIX_HIT_RATE_V0,
+    VLLM_PREFIX_HITS,
+    VLLM_PREFIX_QUERIES,
     VLLM_RUNNING,
     VLLM_TTFT,
     VLLM_WAITING,
@@ -180,6 +183,9 @@ def server_queries(sel: Selector, window: str) -> dict[str, str]:
         "kv_cache_avg": any_spelling_over("avg_over_time", VLLM_KV_CACHE, sel, window),
         "kv_cache_max": any_spelling_over("max_over_time", VLLM_KV_CACHE, sel, window),
         "preemptions": increase_over(VLLM_PREEMPTIONS, sel, window),
+        "prefix_queries": any_spelling_over("increase", VLLM_PREFIX_QUERIES, sel, window),
+        "prefix_hits": any_spelling_over("increase", VLLM_PREFIX_HITS, sel, window),
+        "prefix_hit_rate_v0": avg_over(VLLM_PREFIX_HIT_RATE_V0, sel, window),
     }
     for prefix, histogram in (("ttft", VLLM_TTFT), ("e2e", VLLM_E2E)):
         for name, q in QUANTILES.items():

@@ -9,6 +9,9 @@ the operator builds.
 vLLM renamed some series; where the operator reads one, it accepts every spelling (`spellings()`):
   vllm:gpu_cache_usage_perc          -> vllm:kv_cache_usage_perc          (KV-cache use, ratio 0..1)
   vllm:time_per_output_token_seconds -> vllm:inter_token_latency_seconds  (histogram; not queried yet)
+  vllm:gpu_prefix_cache_queries_total -> vllm:prefix_cache_queries_total  (counter, tokens looked up)
+  vllm:gpu_prefix_cache_hits_total    -> vllm:prefix_cache_hits_total     (counter, tokens found cached)
+vLLM's V0 engine had neither counter, only a gauge of the hit rate (vllm:gpu_prefix_cache_hit_rate).
 """
 
 from __future__ import annotations
@@ -40,9 +43,19 @@ VLLM_PROMPT_TOKENS = "vllm:request_prompt_tokens"  # histogram, tokens per finis
 VLLM_GENERATION_TOKENS = "vllm:request_generation_tokens"  # histogram, tokens per finished request
 VLLM_ITL = "vllm:inter_token_latency_seconds"  # histogram, s (not queried yet)
 VLLM_ITL_LEGACY = "vllm:time_per_output_token_seconds"  # the same before the rename
+VLLM_PREFIX_QUERIES = "vllm:prefix_cache_queries_total"  # counter, prompt tokens looked up (V1)
+VLLM_PREFIX_QUERIES_LEGACY = "vllm:gpu_prefix_cache_queries_total"  # the same, deprecated spelling
+VLLM_PREFIX_HITS = "vllm:prefix_cache_hits_total"  # counter, of those found in the prefix cache (V1)
+VLLM_PREFIX_HITS_LEGACY = "vllm:gpu_prefix_cache_hits_total"
+VLLM_PREFIX_HIT_RATE_V0 = "vllm:gpu_prefix_cache_hit_rate"  # gauge, 0..1 (V0 engine only)
 
 # Former name -> current name, for every rename the operator knows of.
-RENAMED: dict[str, str] = {VLLM_KV_CACHE_LEGACY: VLLM_KV_CACHE, VLLM_ITL_LEGACY: VLLM_ITL}
+RENAMED: dict[str, str] = {
+    VLLM_KV_CACHE_LEGACY: VLLM_KV_CACHE,
+    VLLM_ITL_LEGACY: VLLM_ITL,
+    VLLM_PREFIX_QUERIES_LEGACY: VLLM_PREFIX_QUERIES,
+    VLLM_PREFIX_HITS_LEGACY: VLLM_PREFIX_HITS,
+}
 
 
 def spellings(name: str) -> tuple[str, ...]:
@@ -114,6 +127,10 @@ QUERIED: tuple[Series, ...] = (
     _vllm(VLLM_E2E, _H),
     _vllm(VLLM_PROMPT_TOKENS, _H),
     _vllm(VLLM_GENERATION_TOKENS, _H),
+    # A V1 engine has the counters, a V0 engine the gauge; each figure is absent where its series is.
+    Series(VLLM_PREFIX_QUERIES, _C, Exporter.VLLM, optional=True),
+    Series(VLLM_PREFIX_HITS, _C, Exporter.VLLM, optional=True),
+    Series(VLLM_PREFIX_HIT_RATE_V0, _G, Exporter.VLLM, optional=True),
 )
 
 
@@ -139,6 +156,11 @@ def sample_names(exposition: str) -> frozenset[str]:
 
 def missing_from(exposed: Iterable[str], exporter: Exporter = Exporter.VLLM) -> list[Series]:
     """The queried series of `exporter` that `exposed` (sample names) has under none of their spellings
-    (for a histogram: not all three of its samples under one spelling). Empty: every query finds data."""
+    (for a histogram: not all three of its samples under one spelling), optional ones left out (their
+    figures are absent where they are). Empty: every query that must find data does."""
     present = set(exposed)
-    return [s for s in queried(exporter) if not any(set(s.samples(name)) <= present for name in s.names)]
+    return [
+        s
+        for s in queried(exporter)
+        if not s.optional and not any(set(s.samples(name)) <= present for name in s.names)
+    ]

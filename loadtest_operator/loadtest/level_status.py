@@ -18,6 +18,7 @@ from loadtest_operator.api.status import (
     MAX_ERROR_KINDS,
     MAX_SATURATION_REASON_LENGTH,
     MAX_SATURATION_REASONS,
+    TurnLatency,
 )
 
 OTHER_ERRORS = "other"
@@ -82,6 +83,22 @@ def _saturation(level: LoadgenLevel) -> ClientSaturation | None:
     return saturation if saturation != ClientSaturation() else None
 
 
+def _by_turn(per_turn: Sequence[MetricStats] | None) -> list[TurnLatency] | None:
+    if not per_turn:
+        return None
+    return [
+        TurnLatency(
+            turn=index + 1,
+            requests=stats.count,
+            p50=_round(stats.p50),
+            p90=_round(stats.p90),
+            p99=_round(stats.p99),
+            mean=_round(stats.mean),
+        )
+        for index, stats in enumerate(per_turn)
+    ]
+
+
 def level_status(level: LoadgenLevel, has_slo: bool, slo_met: bool | None) -> LevelResult:
     summary = level.summary()
     rate = level.load_mode == "rate"
@@ -115,6 +132,7 @@ def level_status(level: LoadgenLevel, has_slo: bool, slo_met: bool | None) -> Le
         saturation=_saturation(level),
         start=datetime.fromtimestamp(level.start, UTC),
         end=datetime.fromtimestamp(level.end, UTC),
+        ttft_by_turn=_by_turn(summary.ttft_by_turn),
     )
 
 

@@ -37,8 +37,11 @@ FROM_SPEC: dict[str, str] = {
     "slo.e2e_ms": "spec.slo.e2eMilliseconds",
     "slo.percentile": "spec.slo.percentile",
     "workload.input_tokens": "spec.workload.inputTokens",  # unset with a dataset: nothing is drawn
+    "stream": "spec.workload.stream",
     "workload.output_tokens": "spec.workload.outputTokens",
     "workload.dataset_path": "spec.workload.datasetConfigMapRef",
+    "workload.dataset_output_tokens": "spec.workload.datasetOutputTokens",
+    "workload.max_turns": "spec.workload.multiTurn",
     "workload.shared_prefix_tokens": "spec.workload.sharedPrefixTokens",
     "ramp_up_seconds": "spec.load.rampUpSeconds",
     "seed": "spec.loadGenerator.seed",  # when unset, the run's own (status.seed)
@@ -46,9 +49,8 @@ FROM_SPEC: dict[str, str] = {
 }
 # RunConfig field -> why the operator sets it the same way for every LoadTest.
 OPERATOR_CHOICES: dict[str, str] = {
-    "stream": "always streamed: TTFT, TPOT and ITL are only measurable on a stream",
-    "workload.pin_output_length": "outputTokens promises answers of that length (max_tokens with vLLM's "
-    "min_tokens and ignore_eos)",
+    "workload.pin_output_length": "outputTokens promises answers of the drawn length (max_tokens with "
+    "vLLM's min_tokens and ignore_eos), and datasetOutputTokens the dataset's",
     "workload.calibrate": "the spec counts server tokens, so prompt lengths are fitted to the tokenizer",
 }
 # RunConfig field -> why loadgen's default is the right value and the spec has no say.
@@ -85,14 +87,13 @@ def _input_tokens(dist: TokenDistribution) -> dict[str, Any]:
     }
 
 
-def _output_tokens(spec: LoadTestSpec) -> int:
+def _output_tokens(spec: LoadTestSpec) -> int | dict[str, Any]:
     output = spec.workload.output_tokens
     if output is None:  # only with a dataset (validation requires it for synthetic prompts)
         return DATASET_OUTPUT_TOKENS
-    # loadgen pins one answer length per run; validation refuses every other shape.
-    if output.distribution is not Distribution.FIXED or output.mean is None:
-        raise ValueError("outputTokens: the load generator needs distribution Fixed with mean")
-    return output.mean
+    if output.distribution is Distribution.FIXED and output.mean is not None:
+        return output.mean  # one length: the run config's plain number
+    return _input_tokens(output)  # a distribution, drawn per request (the same rules: loadgen's)
 
 
 def _saturation(spec: LoadTestSpec) -> dict[str, float]:
@@ -111,8 +112,7 @@ def build_run_config(spec: LoadTestSpec, target_url: str, model: str | None) -> 
     """loadgen's RunConfig for `spec`, validated by loadgen's own rules.
 
     Raises loadgen's ValidationError when loadgen refuses the result (`check_run_config` reports that as
-    problems; the nested parts go in as data, so an error's location is its full RunConfig path), and
-    ValueError for an output length validation refuses. Shard index and count stay at one shard: every
+    problems; the nested parts go in as data, so an error's location is its full RunConfig path). Shard index and count stay at one shard: every
     Job passes its own on the command line."""
     load, workload = spec.load, spec.workload
     slo = spec.slo or Slo()
@@ -123,7 +123,7 @@ def build_run_config(spec: LoadTestSpec, target_url: str, model: str | None) -> 
         target_url=target_url,
         model=model,
         api=_API[spec.target.api],
-        stream=True,
+        stream=workload.stream,
         api_key_env=API_KEY_ENV if spec.target.api_key_secret_ref is not None else None,
         load_mode=_MODE[load.mode],
         levels=list(load.levels),
@@ -146,6 +146,8 @@ def build_run_config(spec: LoadTestSpec, target_url: str, model: str | None) -> 
             **tokens,
             "output_tokens": _output_tokens(spec),
             "dataset_path": Path(DATASET_MOUNT_DIR, dataset.key) if dataset is not None else None,
+            "dataset_output_tokens": workload.dataset_output_tokens,
+            "max_turns": workload.multi_turn.max_turns if workload.multi_turn is not None else None,
             "shared_prefix_tokens": workload.shared_prefix_tokens,
             "pin_output_length": True,
             "calibrate": True,

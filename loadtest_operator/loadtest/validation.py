@@ -19,8 +19,8 @@ from loadgen.distribution import (
     shared_prefix_problems,
 )
 from loadtest_operator.api import (
+    Api,
     ConfigMapKeyRef,
-    Distribution,
     LoadGenerator,
     LoadMode,
     LoadTestSpec,
@@ -189,16 +189,79 @@ def _check_workload(spec: LoadTestSpec) -> list[Problem]:
                 )
             )
     if workload.output_tokens is not None:
-        output_problems = check_distribution(workload.output_tokens, f"{field}.outputTokens")
-        problems += output_problems
-        if not output_problems and workload.output_tokens.distribution is not Distribution.FIXED:
-            # The load generator pins every answer to one length (max_tokens with vLLM's min_tokens and
-            # ignore_eos), so TPOT and throughput compare across levels; a spread is not supported yet.
+        problems += check_distribution(workload.output_tokens, f"{field}.outputTokens")
+    return problems + _check_dataset_modes(spec)
+
+
+def _check_dataset_modes(spec: LoadTestSpec) -> list[Problem]:
+    """What needs a dataset, the Chat API, Concurrency mode or a stream, and says so."""
+    workload = spec.workload
+    field = "spec.workload"
+    problems: list[Problem] = []
+    dataset = workload.dataset_config_map_ref is not None
+    if workload.dataset_output_tokens and not dataset:
+        problems.append(
+            Problem(
+                LoadTestReason.DATASET_OUTPUT_NEEDS_DATASET,
+                "datasetOutputTokens takes each answer's length from the dataset; set datasetConfigMapRef, "
+                "or remove datasetOutputTokens and give outputTokens",
+                f"{field}.datasetOutputTokens",
+            )
+        )
+    elif workload.dataset_output_tokens and workload.output_tokens is not None:
+        problems.append(
+            Problem(
+                LoadTestReason.OUTPUT_TOKENS_AMBIGUOUS,
+                "set only one of outputTokens (lengths you choose) and datasetOutputTokens (the dataset's "
+                "own answer lengths)",
+                f"{field}.outputTokens",
+            )
+        )
+    if workload.multi_turn is not None:
+        if not dataset:
             problems.append(
                 Problem(
-                    LoadTestReason.OUTPUT_DISTRIBUTION_NOT_SUPPORTED,
-                    "the load generator requests one answer length per run; use distribution: Fixed with mean",
-                    f"{field}.outputTokens.distribution",
+                    LoadTestReason.MULTI_TURN_NEEDS_DATASET,
+                    "multiTurn plays the dataset's conversations; set datasetConfigMapRef (ShareGPT JSON) "
+                    "instead of inputTokens, or remove multiTurn",
+                    f"{field}.multiTurn",
+                )
+            )
+        if spec.target.api is Api.COMPLETIONS:
+            problems.append(
+                Problem(
+                    LoadTestReason.MULTI_TURN_NEEDS_CHAT,
+                    "the Completions API takes one prompt and has no turns; set target.api: Chat, or "
+                    "remove multiTurn",
+                    "spec.target.api",
+                )
+            )
+        if spec.load.mode is LoadMode.RATE:
+            problems.append(
+                Problem(
+                    LoadTestReason.MULTI_TURN_NEEDS_CONCURRENCY_MODE,
+                    "a conversation's next turn is sent when the last one is answered, so its users are "
+                    "concurrent users; set load.mode: Concurrency, or remove multiTurn",
+                    f"{field}.multiTurn",
+                )
+            )
+    slo = spec.slo
+    if not workload.stream and slo is not None:
+        unmeasurable = [
+            name
+            for name, value in (
+                ("ttftMilliseconds", slo.ttft_milliseconds),
+                ("tpotMilliseconds", slo.tpot_milliseconds),
+            )
+            if value is not None
+        ]
+        if unmeasurable:
+            problems.append(
+                Problem(
+                    LoadTestReason.SLO_NEEDS_STREAM,
+                    f"without a stream the whole answer arrives at once, so {' and '.join(unmeasurable)} "
+                    "cannot be measured; set workload.stream: true, or judge e2eMilliseconds only",
+                    f"spec.slo.{unmeasurable[0]}",
                 )
             )
     return problems

@@ -38,6 +38,10 @@ LOAD = 4
 # Few, slow tokens: the client and the mock share two cores with Prometheus and the exporters, and a
 # scrape answered late skews the energy counter against its timestamp.
 TTFT_MS, ITL_MS, OUTPUT_TOKENS = 40.0, 20.0, 8
+# The same prompt every time: BOS + 40 words = 41 tokens, two full 16-token blocks. With the mock's prefix
+# cache each request after the first hits both: 32 of its 41 tokens.
+PROMPT = " ".join(["word"] * 40)
+PREFIX_HIT_PERCENT = 100 * 32 / 41
 WINDOW_SECONDS = 4.0
 STARTUP_SECONDS = 5.0  # processes up and scraped (every target already discovered) before the first step
 
@@ -70,7 +74,7 @@ async def drive(url: str, until: float) -> tuple[int, list[float], list[float], 
     ttfts: list[float] = []
     e2es: list[float] = []
     tokens = 0
-    body = {"model": "mock-model", "prompt": "hello there", "max_tokens": OUTPUT_TOKENS, "stream": True}
+    body = {"model": "mock-model", "prompt": PROMPT, "max_tokens": OUTPUT_TOKENS, "stream": True}
     budget = (TTFT_MS + ITL_MS * OUTPUT_TOKENS) / 1000 + 0.05
 
     async def worker(client: httpx.AsyncClient) -> None:
@@ -136,7 +140,7 @@ def scenario(prometheus: PrometheusServer, ports: Ports, scrape_targets: Targets
 
         vllm = start(
             ["-m", "mockservers", "openai", "--host", LOOPBACK, "--port", str(ports.vllm),
-             "--ttft-ms", str(TTFT_MS), "--itl-ms", str(ITL_MS)],
+             "--ttft-ms", str(TTFT_MS), "--itl-ms", str(ITL_MS), "--prefix-cache"],
             "mock_server_listening",
         )  # fmt: skip
         # node-a: GPU 0 belongs to the target pod vllm-0, GPU 1 to another pod (must not be counted).
@@ -232,6 +236,12 @@ async def test_vllm_series_line_up_with_the_client(scenario: Scenario) -> None:
     assert LOAD / 2 <= (loaded.server.requests_running_mean or 0) <= LOAD
     assert loaded.server.kv_cache_usage_percent_max is not None
     assert loaded.server.kv_cache_usage_percent_max > 0
+    # vLLM's prefix-cache counters over each window: none looked up while idle; loaded, every request
+    # but the very first ones hits the prompt's two full blocks.
+    assert (idle.server.prefix_cache_queried_tokens, idle.server.prefix_cache_hit_percent) == (0.0, None)
+    assert (loaded.server.prefix_cache_queried_tokens or 0) == approx(41 * scenario.requests, rel=0.15)
+    hit_percent = loaded.server.prefix_cache_hit_percent or 0
+    assert 0.8 * PREFIX_HIT_PERCENT <= hit_percent <= PREFIX_HIT_PERCENT + 0.01
     assert loaded.server.requests == approx(scenario.requests, rel=0.15)
     assert loaded.server.ttft is not None
     assert loaded.server.e2e is not None

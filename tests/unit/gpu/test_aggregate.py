@@ -206,3 +206,32 @@ def test_parse_vector_drops_nan_and_infinities() -> None:
     samples = parse_vector(raw)
     assert samples == [Sample({"pod": "a"}, 1.5)]
     assert not any(math.isnan(s.value) for s in samples)
+
+
+def test_prefix_cache_hits_over_queries_all_pods() -> None:
+    results = server_results() | {
+        "prefix_queries": [Sample(P0, 3000.0), Sample(P1, 1000.0)],
+        "prefix_hits": [Sample(P0, 2400.0), Sample(P1, 600.0)],
+    }
+    m = server_level_metrics(results, 47.0, 400.0)
+    assert m is not None
+    assert (m.prefix_cache_queried_tokens, m.prefix_cache_hit_tokens) == (4000.0, 3000.0)
+    assert m.prefix_cache_hit_percent == pytest.approx(75.0)
+
+
+def test_a_v0_engine_has_only_its_hit_rate_gauge() -> None:
+    results = server_results() | {"prefix_hit_rate_v0": [Sample(P0, 0.5), Sample(P1, 0.3)]}
+    m = server_level_metrics(results, 47.0, 400.0)
+    assert m is not None
+    assert (m.prefix_cache_queried_tokens, m.prefix_cache_hit_tokens) == (None, None)
+    assert m.prefix_cache_hit_percent == pytest.approx(40.0)
+
+
+def test_no_prefix_series_no_prefix_figures() -> None:
+    m = server_level_metrics(server_results(), 47.0, 400.0)
+    assert m is not None
+    assert (m.prefix_cache_queried_tokens, m.prefix_cache_hit_tokens, m.prefix_cache_hit_percent) == (
+        None,
+        None,
+        None,
+    )

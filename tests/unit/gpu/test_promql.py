@@ -126,6 +126,18 @@ def test_kv_cache_falls_back_to_the_older_name() -> None:
     )
 
 
+def test_prefix_cache_counters_fall_back_to_their_deprecated_names() -> None:
+    q = promql.server_queries(SEL, "4000ms")
+    assert q["prefix_hits"] == (
+        'increase(vllm:prefix_cache_hits_total{namespace="llm",pod="vllm-0"}[4000ms]) or '
+        'increase(vllm:gpu_prefix_cache_hits_total{namespace="llm",pod="vllm-0"}[4000ms])'
+    )
+    assert q["prefix_queries"].startswith("increase(vllm:prefix_cache_queries_total{")
+    assert q["prefix_hit_rate_v0"] == (
+        'avg_over_time(vllm:gpu_prefix_cache_hit_rate{namespace="llm",pod="vllm-0"}[4000ms])'
+    )
+
+
 def test_histogram_queries_sum_buckets_by_le_over_the_window() -> None:
     q = promql.server_queries(SEL, "4000ms")
     assert q["ttft_p90"] == (

@@ -22,6 +22,8 @@ def level_from_rows(
     slo: Slo | None = None,
     load_mode: str = "concurrency",
     offered_load: int = 4,
+    streamed: bool = True,
+    turns: list[int] | None = None,
 ) -> LevelResult:
     """rows: (ttft_us, e2e_us, output_tokens, input_tokens, schedule_lag_us) per successful request."""
     raw = LevelRaw(
@@ -30,6 +32,7 @@ def level_from_rows(
         output_tokens=[r[2] for r in rows],
         input_tokens=[r[3] for r in rows],
         schedule_lag_us=[r[4] for r in rows],
+        turn=turns or [0] * len(rows),
     )
     itl = LogHistogram()
     for v in itl_values or []:
@@ -39,7 +42,7 @@ def level_from_rows(
         index=0,
         load_mode="rate" if load_mode == "rate" else "concurrency",
         offered_load=offered_load,
-        streamed=True,
+        streamed=streamed,
         start=start,
         end=end,
         requests=len(rows) + sum(errors.values()),

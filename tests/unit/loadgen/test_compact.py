@@ -1,5 +1,6 @@
 import base64
 import contextlib
+import json
 import random
 import time
 import tracemalloc
@@ -8,6 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
+import loadgen.compact as compact_module
 from loadgen.compact import (
     CONFIGMAP_BUDGET_BYTES,
     FORMAT_TAG,
@@ -162,10 +164,30 @@ def test_foreign_or_corrupt_text_is_rejected() -> None:
     with pytest.raises(ValueError, match="not a compact"):
         decode_compact('{"levels": []}')
     good = encode_compact(run_of([level_from_rows([(1, 2, 3, 4, 5)])]))
+    stream = bytearray(base64.b64decode(good[len(FORMAT_TAG) :]))
+    stream[-1] ^= 0xFF  # the zlib checksum no longer matches
     with pytest.raises(ValueError, match="corrupt"):
-        decode_compact(good[:-8] + "AAAAAAAA")
+        decode_compact(FORMAT_TAG + base64.b64encode(bytes(stream)).decode("ascii"))
     with pytest.raises(ValueError, match="truncated"):
         decode_compact(good[:-12])
+
+
+def test_a_result_of_the_format_before_turns_reads_with_every_turn_0() -> None:
+    result = run_of([level_from_rows([(1, 2, 3, 4, 5), (6, 7, 8, 9, 10)])])
+    raw = bytearray()
+    meta = json.dumps(
+        result.model_dump(mode="json", exclude={"levels": {"__all__": {"raw"}}}), separators=(",", ":")
+    ).encode()
+    compact_module._put_varint(raw, len(meta))
+    raw += meta
+    for field in ("ttft_us", "e2e_us", "output_tokens", "input_tokens", "schedule_lag_us"):
+        values = getattr(result.levels[0].raw, field)
+        compact_module._put_varint(raw, len(values))
+        for v in values:
+            compact_module._put_varint(raw, v << 1)
+    old = decode_compact("lg1:" + base64.b64encode(zlib.compress(bytes(raw))).decode("ascii"))
+    assert old.levels[0].raw.ttft_us == result.levels[0].raw.ttft_us
+    assert old.levels[0].raw.turn == [0, 0]
 
 
 def _compact(raw: bytes) -> str:
@@ -177,7 +199,7 @@ def _compact(raw: bytes) -> str:
     [
         (b"\xff" * 100_000, "longer than 64 bits"),  # would be quadratic to build
         (b"\x02[]", "corrupt: TypeError"),
-        (b"\x0f" + b'{"levels":[{}]}' + b"\x01\x05" + b"\x00" * 4, "differ in length"),
+        (b"\x0f" + b'{"levels":[{}]}' + b"\x01\x05" + b"\x00" * 5, "differ in length"),
         (b"\x02{}", "corrupt: KeyError"),
         (b"\x07" + b"[" * 7, "corrupt"),
     ],

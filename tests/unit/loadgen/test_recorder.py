@@ -83,3 +83,28 @@ def test_schedule_lag_is_send_minus_scheduled() -> None:
     rec = LevelRecorder()
     rec.record(streamed(5.003, [(5.1, 1)], 5.1, usage_out=1), scheduled=5.0)
     assert rec.raw.schedule_lag_us == [3000]
+
+
+def test_an_answer_of_another_length_than_pinned_is_a_mismatch() -> None:
+    rec = LevelRecorder()
+    three = [(0.1, 1), (0.2, 1), (0.3, 1)]
+    rec.record(streamed(0.0, three, 0.3, usage_out=3), scheduled=0.0, requested_output_tokens=3)
+    assert rec.token_mismatch == 0
+    rec.record(streamed(0.0, three, 0.3, usage_out=3), scheduled=0.0, requested_output_tokens=5)
+    assert rec.token_mismatch == 1
+    rec.record(streamed(0.0, three, 0.3), scheduled=0.0, requested_output_tokens=5)  # no usage: the chunks
+    assert rec.token_mismatch == 2
+    whole = LevelRecorder(streamed=False)
+    whole.record(Outcome(sent=0.0, first_content=0.3, end=0.3, content_chunks=1), 0.0, 0, 5)
+    assert whole.token_mismatch == 0  # not streamed and no usage: nothing to compare with
+    whole.record(
+        Outcome(sent=0.0, first_content=0.3, end=0.3, content_chunks=1, usage_output_tokens=4), 0.0, 0, 5
+    )
+    assert whole.token_mismatch == 1
+
+
+def test_the_turn_of_each_request_is_kept() -> None:
+    rec = LevelRecorder()
+    for turn in (0, 1, 2):
+        rec.record(streamed(0.0, [(0.1, 1)], 0.1, usage_out=1), scheduled=0.0, turn=turn)
+    assert rec.raw.turn == [0, 1, 2]

@@ -113,3 +113,25 @@ def test_rate_mode_slo_verdict_and_headline_count_from_the_scheduled_time() -> N
     concurrency = level_from_rows([ON_TIME] * 10).summary(Slo(ttft_ms=200))
     assert concurrency.slo_met is True
     assert concurrency.headline_ttft == concurrency.ttft
+
+
+def test_without_a_stream_ttft_tpot_and_itl_are_absent_not_zero() -> None:
+    rows = [(90_000, 100_000, 8, 10, 0), (180_000, 200_000, 8, 10, 0)]
+    slo = Slo(ttft_ms=1, tpot_ms=1, e2e_ms=150)
+    whole = level_from_rows(rows, streamed=False, slo=slo)
+    summary = whole.summary(slo)
+    assert (summary.ttft.count, summary.ttft.p50) == (0, None)
+    assert (summary.tpot.count, summary.itl.count) == (0, 0)
+    assert summary.e2e.count == 2
+    # Only the E2E objective can be judged: one of the two requests meets it.
+    assert whole.goodput_count == 1
+    assert summary.slo_met is False
+
+
+def test_ttft_is_reported_per_turn() -> None:
+    rows = [(t, 2 * t, 4, 10, 0) for t in (10_000, 20_000, 30_000, 40_000, 50_000)]
+    level = level_from_rows(rows, turns=[0, 1, 0, 1, 2])
+    by_turn = level.summary().ttft_by_turn
+    assert by_turn is not None
+    assert [(s.count, s.mean) for s in by_turn] == [(2, 20.0), (2, 30.0), (1, 50.0)]
+    assert level_from_rows(rows).summary().ttft_by_turn is None  # single requests: no per-turn figure

@@ -15,7 +15,7 @@ OPENAI_DEFAULTS = {
     "default_output_tokens": 16, "max_model_len": 8192, "max_running": 0, "error_rate": 0.0,
     "error_status": 500, "cut_rate": 0.0, "stall_rate": 0.0, "stall_seconds": 5.0, "seed": 0,
     "legacy_cache_metric": False, "no_truth": False, "no_tokenize": False, "fault": None, "fault_every": 1,
-    "fault_bytes": 300_000_000,
+    "fault_bytes": 300_000_000, "eos_after_tokens": 0, "prefix_cache": False,
 }  # fmt: skip
 DCGM_DEFAULTS = {
     "host": "127.0.0.1", "port": 9400, "gpus": 1, "hostname": "mock-node",

@@ -167,3 +167,18 @@ def test_a_few_error_kinds_pass_unchanged() -> None:
     assert bounded_errors({}) is None
     assert bounded_errors({"timeout": 2, "connection": 1}) == {"timeout": 2, "connection": 1}
     assert bounded_reasons([]) is None
+
+
+def test_a_multi_turn_level_reports_ttft_by_turn_from_1() -> None:
+    data = [(10_000, 20_000, 4, 10, 0), (30_000, 40_000, 4, 50, 0), (20_000, 30_000, 4, 12, 0)]
+    (status,) = levels_status(run_of([level_from_rows(data, turns=[0, 1, 0])]))
+    assert status.ttft_by_turn is not None
+    assert [(t.turn, t.requests, t.mean) for t in status.ttft_by_turn] == [(1, 2, 15.0), (2, 1, 30.0)]
+    (single,) = levels_status(run_of([level_from_rows(data)]))
+    assert single.ttft_by_turn is None
+
+
+def test_a_level_not_streamed_has_no_ttft_tpot_or_itl() -> None:
+    (status,) = levels_status(run_of([level_from_rows(rows(10, 2), streamed=False)]))
+    assert (status.ttft, status.tpot, status.itl) == (None, None, None)
+    assert status.e2e is not None

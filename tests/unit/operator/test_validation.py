@@ -20,6 +20,7 @@ from loadtest_operator.loadtest.validation import (
 from tests.unit.operator.specs import DELETE, VALID_SPEC, make_spec, merged
 
 DATASET = {"datasetConfigMapRef": {"name": "sharegpt", "key": "data.json"}}
+DATASET_ONLY = {"inputTokens": DELETE, "outputTokens": DELETE, **DATASET}
 NORMAL_TO_FIXED = {"distribution": "Fixed", "stddev": None, "min": None, "max": None}
 
 SPEC_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
@@ -42,9 +43,51 @@ SPEC_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
     ("two workloads", {"workload": DATASET}, ["WorkloadAmbiguous"]),
     ("synthetic without output", {"workload": {"outputTokens": DELETE}}, ["OutputTokensNotSet"]),
     (
-        "output spread not supported",
+        "uniform output lengths",
         {"workload": {"outputTokens": {"distribution": "Uniform", "mean": None, "min": 10, "max": 50}}},
-        ["OutputDistributionNotSupported"],
+        [],
+    ),
+    (
+        "normal output lengths",
+        {"workload": {"outputTokens": {"distribution": "Normal", "mean": 100, "stddev": 20}}},
+        [],
+    ),
+    (
+        "normal output without stddev",
+        {"workload": {"outputTokens": {"distribution": "Normal", "mean": 100}}},
+        ["DistributionParameterMissing"],
+    ),
+    ("dataset output lengths", {"workload": {**DATASET_ONLY, "datasetOutputTokens": True}}, []),
+    (
+        "dataset output lengths without a dataset",
+        {"workload": {"datasetOutputTokens": True, "outputTokens": DELETE}},
+        ["OutputTokensNotSet", "DatasetOutputNeedsDataset"],
+    ),
+    (
+        "dataset output lengths and outputTokens",
+        {"workload": {"inputTokens": DELETE, **DATASET, "datasetOutputTokens": True}},
+        ["OutputTokensAmbiguous"],
+    ),
+    ("multi-turn chat conversations", {"workload": {**DATASET_ONLY, "multiTurn": {"maxTurns": 4}}}, []),
+    ("multi-turn without a dataset", {"workload": {"multiTurn": {}}}, ["MultiTurnNeedsDataset"]),
+    (
+        "multi-turn with completions",
+        {"target": {"api": "Completions"}, "workload": {**DATASET_ONLY, "multiTurn": {}}},
+        ["MultiTurnNeedsChat"],
+    ),
+    (
+        "multi-turn in rate mode",
+        {"load": {"mode": "Rate", "levels": [2, 4]}, "workload": {**DATASET_ONLY, "multiTurn": {}}},
+        ["MultiTurnNeedsConcurrencyMode"],
+    ),
+    ("not streamed with a TTFT objective", {"workload": {"stream": False}}, ["SloNeedsStream"]),
+    (
+        "not streamed, judged on E2E",
+        {
+            "workload": {"stream": False},
+            "slo": {"ttftMilliseconds": None, "tpotMilliseconds": None, "e2eMilliseconds": 900},
+        },
+        [],
     ),
     (
         "fixed without mean",
@@ -278,11 +321,12 @@ def test_every_distribution_rule_has_its_own_reason() -> None:
 def test_the_net_reports_what_the_seam_cannot_build() -> None:
     """check_run_config on its own, on a spec the rules refuse: a problem, never an exception."""
     spec = make_spec(
-        {"workload": {"outputTokens": {"distribution": "Uniform", "mean": None, "min": 1, "max": 9}}}
+        {"workload": {"outputTokens": {"distribution": "Uniform", "mean": None, "min": 9, "max": 1}}}
     )
     (problem,) = validation.check_run_config(spec)
     assert problem.reason == LoadTestReason.RUN_CONFIG_INVALID
-    assert "needs distribution Fixed with mean" in problem.message
+    assert "min (9) is above max (1)" in problem.message
+    assert problem.field == "spec.workload.outputTokens"
 
 
 def test_summarize_keeps_every_message() -> None:
