@@ -19,10 +19,12 @@ class LevelRecorder:
         self.token_mismatch = 0
         self.usage_missing = 0
         self.last_end = 0.0
+        self.busy_seconds = 0.0  # every request's end - sent, failed ones too: the concurrency carried
 
     def record(self, out: Outcome, scheduled: float, target_input_tokens: int = 0) -> None:
         """Add one finished request; `scheduled` is its planned send time (= sent when closed loop)."""
         self.requests += 1
+        self.busy_seconds += max(0.0, out.end - out.sent)
         if out.end > self.last_end:
             self.last_end = out.end
         if out.error is not None:

@@ -48,6 +48,9 @@ def level_status(level: LoadgenLevel, has_slo: bool, slo_met: bool | None) -> Le
         client_saturated=level.client_saturated,
         start=datetime.fromtimestamp(level.start, UTC),
         end=datetime.fromtimestamp(level.end, UTC),
+        achieved_load=_round(level.achieved_load),
+        shard_overlap=_round(level.shard_overlap, 4),
+        shard_start_spread_milliseconds=_round(level.shard_start_spread_ms, 1),
     )
 
 

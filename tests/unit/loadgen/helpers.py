@@ -22,6 +22,7 @@ def level_from_rows(
     slo: Slo | None = None,
     load_mode: str = "concurrency",
     offered_load: int = 4,
+    busy_seconds: float | None = None,
 ) -> LevelResult:
     """rows: (ttft_us, e2e_us, output_tokens, input_tokens, schedule_lag_us) per successful request."""
     raw = LevelRaw(
@@ -51,6 +52,7 @@ def level_from_rows(
         usage_missing_count=0,
         slo=slo or Slo(),
         thresholds=SaturationThresholds(),
+        busy_seconds=busy_seconds,
     )
 
 
