@@ -9,6 +9,7 @@ ConfigMap keys written:
   progress  JSON {"state", "completed", "total", "levelIndex", "levelsDone", "updated"}
   result    the shard's RunResult in loadgen's compact form (see loadgen.compact), at the end
   error     a one-line reason when the run failed before producing a result
+  barrierReady, barrierStart.<k>   the start barrier of runs with several shards (loadgen/barrier.py)
 """
 
 from __future__ import annotations

@@ -90,7 +90,9 @@ async def test_a_late_shard_is_waited_for_and_every_level_overlaps(start_mock: S
         assert level.shard_overlap > 0.9
         assert level.request_throughput == pytest.approx(truth, rel=0.05)
         assert level.achieved_load is not None
-        assert level.achieved_load == pytest.approx(level.offered_load, rel=0.2)
+        # Never more users in flight than the level has; well above what shards started apart carry (the
+        # test below: about a quarter), below the level by the 2 s levels' drain tail on a busy machine.
+        assert 0.6 * level.offered_load < level.achieved_load <= level.offered_load * 1.001
 
 
 async def test_without_the_barrier_the_late_shard_shows_in_the_figures(start_mock: StartMock) -> None:
