@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
@@ -19,6 +19,9 @@ from loadgen.merge import merge_results
 from loadgen.progress import FanOutReporter, JsonLinesReporter, ProgressBar, ProgressReporter
 from loadgen.result import RunResult
 from loadgen.table import render_table
+
+if TYPE_CHECKING:
+    from loadgen.runner import LevelGate
 
 # (flag, run-config path, type, help). Every RunConfig field has a flag; `--config` takes the same schema.
 _RUN_FLAGS: list[tuple[str, tuple[str, ...], Any, str]] = [
@@ -122,6 +125,18 @@ def _build_parser() -> argparse.ArgumentParser:
         help="inside a pod: mirror progress and the compact result into this ConfigMap",
     )
     run.add_argument(
+        "--start-barrier",
+        action="store_true",
+        help="with --report-configmap: start every level when the operator's start signal says (shards "
+        "of one run start together)",
+    )
+    run.add_argument(
+        "--start-barrier-timeout-seconds",
+        type=float,
+        default=None,
+        help="give up when no start signal comes this long after being ready for a level (default 600)",
+    )
+    run.add_argument(
         "--log-format",
         choices=("auto", "text", "json"),
         default="auto",
@@ -217,6 +232,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     as_text = args.log_format == "text" or (args.log_format == "auto" and sys.stdout.isatty())
     reporters: list[ProgressReporter] = [ProgressBar() if as_text else JsonLinesReporter()]
     configmap = None
+    gate: LevelGate | None = None
     if args.report_configmap:
         # Imported only when asked for: the load generator itself never needs Kubernetes.
         from loadgen.k8s_report import (
@@ -236,6 +252,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
             return 3
         configmap = ConfigMapReporter(writer)
         reporters.append(configmap)
+        if args.start_barrier:
+            from loadgen.barrier import DEFAULT_TIMEOUT_SECONDS, StartBarrier
+
+            timeout = args.start_barrier_timeout_seconds or DEFAULT_TIMEOUT_SECONDS
+            gate = StartBarrier(writer, timeout_seconds=timeout)
+    elif args.start_barrier:
+        print(
+            "loadgen: --start-barrier needs --report-configmap (the ConfigMap it waits on)", file=sys.stderr
+        )
+        return 2
+    if gate is not None and args.workers > 1:
+        print(
+            "loadgen: --start-barrier runs with one worker process per shard (drop --workers)",
+            file=sys.stderr,
+        )
+        return 2
     try:
         config = config_from_args(args)
     except (ConfigError, ValueError, OSError) as exc:
@@ -249,7 +281,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         level=logging.WARNING if as_text else logging.ERROR, format="%(levelname)s %(message)s"
     )
     try:
-        result = _execute(config, args.workers, reporter)
+        result = _execute(config, args.workers, reporter, gate)
     except (OSError, RuntimeError, ValueError, aiohttp.ClientError) as exc:
         message = f"{type(exc).__name__}: {exc}"
         print(f"loadgen: run failed: {message}", file=sys.stderr)
@@ -265,7 +297,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _execute(config: RunConfig, workers: int, reporter: ProgressReporter) -> RunResult:
+def _execute(
+    config: RunConfig, workers: int, reporter: ProgressReporter, gate: LevelGate | None = None
+) -> RunResult:
     if workers > 1:
         from loadgen.workers import run_workers
 
@@ -276,7 +310,7 @@ def _execute(config: RunConfig, workers: int, reporter: ProgressReporter) -> Run
         return result
     from loadgen.runner import run
 
-    return run_async(run(config, reporter))
+    return run_async(run(config, reporter, level_gate=gate))
 
 
 def _cmd_merge(args: argparse.Namespace) -> int:

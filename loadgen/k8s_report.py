@@ -11,6 +11,7 @@ ConfigMap keys written:
             (the live window of the level, loadgen.live; at most about 20 KiB, typically 1-2 KiB)
   result    the shard's RunResult in loadgen's compact form (see loadgen.compact), at the end
   error     a one-line reason when the run failed before producing a result
+  barrierReady, barrierStart.<k>   the start barrier of runs with several shards (loadgen/barrier.py)
 """
 
 from __future__ import annotations

@@ -50,6 +50,8 @@ def merge_levels(parts: Sequence[LevelResult], slo: Slo, thresholds: SaturationT
         loop_lag.merge(LogHistogram.from_data(part.loop_lag))
         for kind, n in part.errors.items():
             errors[kind] = errors.get(kind, 0) + n
+    overlap, spread = alignment(active)
+    busy = [p.busy_seconds for p in parts if p.requests > 0]
     return build_level(
         index=first.index,
         load_mode=first.load_mode,
@@ -69,4 +71,32 @@ def merge_levels(parts: Sequence[LevelResult], slo: Slo, thresholds: SaturationT
         # A part that was client-bound taints the merged figure: keep its reasons.
         saturated_before=[r for p in parts for r in p.saturation_reasons],
         parts=sum(p.parts for p in parts),
+        busy_seconds=None if None in busy else sum(b for b in busy if b is not None),
+        shard_overlap=overlap,
+        shard_start_spread_ms=spread,
     )
+
+
+def alignment(active: Sequence[LevelResult]) -> tuple[float | None, float | None]:
+    """(overlap, start spread in ms) of the parts that ran: the share of the merged window [earliest
+    start, latest end] in which every part was running, and latest start minus earliest start.
+
+    A part that is itself a merge (a shard's workers) stands for its own parts: its latest start is its
+    start plus its spread, its common stretch lasts its overlap times its window, so merging merges
+    yields what merging every leaf at once would. (None, None) for a single part.
+    """
+    if len(active) < 2:
+        only = active[0] if active else None
+        return (only.shard_overlap, only.shard_start_spread_ms) if only else (None, None)
+    starts, common_starts, common_ends = [], [], []
+    for part in active:
+        latest_start = part.start + (part.shard_start_spread_ms or 0.0) / 1e3
+        common = part.shard_overlap * part.duration_seconds if part.shard_overlap is not None else None
+        starts.append(part.start)
+        common_starts.append(latest_start)
+        common_ends.append(latest_start + common if common is not None else part.end)
+    window = max(p.end for p in active) - min(starts)
+    spread_ms = (max(common_starts) - min(starts)) * 1e3
+    if window <= 0:
+        return None, spread_ms
+    return max(0.0, min(common_ends) - max(common_starts)) / window, spread_ms

@@ -19,6 +19,7 @@ class LevelRecorder:
         self.token_mismatch = 0
         self.usage_missing = 0
         self.last_end = 0.0
+        self.busy_seconds = 0.0  # every request's end - sent, failed ones too: the concurrency carried
 
     def record(
         self,
@@ -34,6 +35,7 @@ class LevelRecorder:
         another length counts as a token mismatch, as does (streamed) a usage that disagrees with the
         content chunks seen."""
         self.requests += 1
+        self.busy_seconds += max(0.0, out.end - out.sent)
         if out.end > self.last_end:
             self.last_end = out.end
         if out.error is not None:

@@ -126,6 +126,22 @@ class LevelResult(BaseModel):
     loop_lag_p99_ms: float | None
     loop_lag_max_ms: float | None
     parts: int = Field(1, description="how many shard/worker results were merged into this one")
+    busy_seconds: float | None = Field(
+        None, description="sum over every request, failed ones too, of end - sent (None: not recorded)"
+    )
+    achieved_load: float | None = Field(
+        None,
+        description="the load the window really carried: busy_seconds / duration (time-averaged "
+        "concurrency) in concurrency mode, requests sent / duration in rate mode",
+    )
+    shard_overlap: float | None = Field(
+        None,
+        description="merged levels: the fraction of the window during which every part that sent "
+        "anything was running (None for a single part)",
+    )
+    shard_start_spread_ms: float | None = Field(
+        None, description="merged levels: latest start minus earliest start of the parts (None for one)"
+    )
     raw: LevelRaw
     itl: HistogramData
     loop_lag: HistogramData
@@ -242,6 +258,9 @@ def build_level(
     thresholds: SaturationThresholds,
     saturated_before: list[str] | None = None,
     parts: int = 1,
+    busy_seconds: float | None = None,
+    shard_overlap: float | None = None,
+    shard_start_spread_ms: float | None = None,
 ) -> LevelResult:
     """Derive every per-level figure from the raw data: used for a run and for a merge alike."""
     duration = max(end - start, 0.0)
@@ -301,7 +320,24 @@ def build_level(
         loop_lag_p99_ms=loop_p99,
         loop_lag_max_ms=loop_lag.max * 1e3 if loop_lag.count else None,
         parts=parts,
+        busy_seconds=busy_seconds,
+        achieved_load=achieved_load(load_mode, requests, busy_seconds, duration),
+        shard_overlap=shard_overlap,
+        shard_start_spread_ms=shard_start_spread_ms,
         raw=raw,
         itl=itl.to_data(),
         loop_lag=loop_lag.to_data(),
     )
+
+
+def achieved_load(
+    load_mode: Literal["concurrency", "rate"], requests: int, busy_seconds: float | None, duration: float
+) -> float | None:
+    """The offered load the window really carried, in the level's own unit: time-averaged concurrency
+    (requests in flight, from their busy time) or requests sent per second. None without a window or,
+    in concurrency mode, without recorded busy time."""
+    if duration <= 0 or requests == 0:
+        return None
+    if load_mode == "rate":
+        return requests / duration
+    return busy_seconds / duration if busy_seconds is not None else None

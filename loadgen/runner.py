@@ -42,8 +42,9 @@ LOOP_PROBE_INTERVAL_S = 0.01
 PROGRESS_INTERVAL_S = 1.0
 CALIBRATION_WORDS = (64, 512)
 
-# Called before each level; worker processes use it to start levels together.
-LevelGate = Callable[[int], Awaitable[None]]
+# Called before each level; worker processes and shards (loadgen.barrier) use it to start levels together.
+# What it returns, if anything, is a warning kept in the run's result.
+LevelGate = Callable[[int], Awaitable[str | None]]
 
 
 class _Clock:
@@ -94,8 +95,8 @@ async def run(
         clock = _Clock()
         levels = []
         for index, level in enumerate(config.levels):
-            if level_gate is not None:
-                await level_gate(index)
+            if level_gate is not None and (warning := await level_gate(index)):
+                warnings.append(warning)
             result = await run_level(session, config, target, source, index, level, clock, reporter, rng)
             levels.append(result)
             reporter.on_level_end(result)
@@ -284,6 +285,7 @@ async def run_level(
         slo=config.slo,
         thresholds=config.saturation,
         saturated_before=reasons,
+        busy_seconds=recorder.busy_seconds,
     )
 
 

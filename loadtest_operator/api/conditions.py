@@ -33,6 +33,7 @@ class LoadTestConditionType(StrEnum):
     SUCCEEDED = "Succeeded"
     STORED = "Stored"
     GPU_METRICS_AVAILABLE = "GpuMetricsAvailable"
+    SHARDS_ALIGNED = "ShardsAligned"
     STALLED = "Stalled"
 
 
@@ -62,6 +63,10 @@ LOADTEST_CONDITIONS: dict[LoadTestConditionType, Meaning] = {
         "(MetricsCollected)",
         false="no GPU figures were collected, as the reason explains (Prometheus trouble never fails a run)",
     ),
+    LoadTestConditionType.SHARDS_ALIGNED: Meaning(
+        true="all levels' shards ran together (ShardsOverlapped)",
+        false="a level's shards overlapped < 90 % (ShardsMisaligned)",
+    ),
     LoadTestConditionType.STALLED: Meaning(
         true="the last reconcile failed with an error the operator could not turn into any other "
         "condition (ReconcileError: the message quotes it, and the operator retries with backoff)",
@@ -85,6 +90,10 @@ class LoadTestReason(StrEnum):
     UNSCHEDULABLE = "Unschedulable"
     DEADLINE_EXCEEDED = "DeadlineExceeded"
     RESULT_UNREADABLE = "ResultUnreadable"
+    SHARDS_NOT_READY = "ShardsNotReady"
+    # ShardsAligned
+    SHARDS_OVERLAPPED = "ShardsOverlapped"
+    SHARDS_MISALIGNED = "ShardsMisaligned"
     # Stored
     STORED = "Stored"
     DATABASE_UNAVAILABLE = "DatabaseUnavailable"
@@ -160,6 +169,14 @@ LOADTEST_REASONS: dict[LoadTestReason, str] = {
     LoadTestReason.RESULT_UNREADABLE: "Succeeded=False: a shard's result ConfigMap holds no loadgen result "
     "the operator can read (corrupt, foreign, not merging with the others, or larger than any shard can "
     "report: a zlib bomb); the message names the shard and what is wrong",
+    LoadTestReason.SHARDS_NOT_READY: "Succeeded=False: some shards waited for the others to get ready "
+    "for a level (their start barrier) longer than the operator's barrier timeout; the message names the "
+    "shards not ready, what they were doing and for how long the others waited",
+    LoadTestReason.SHARDS_OVERLAPPED: "ShardsAligned: in every level all shards ran for at least 90 % of "
+    "the level's window",
+    LoadTestReason.SHARDS_MISALIGNED: "ShardsAligned=False: in some level the shards overlapped for less "
+    "than 90 % of its window; the message gives the figures (the level's rates hold over its whole window, "
+    "but the target never carried the whole level at once)",
     LoadTestReason.STORED: "Stored: the run is in the SQL store",
     LoadTestReason.DATABASE_UNAVAILABLE: "Stored=False: the SQL store is unreachable or too slow; retried "
     "with back-off",

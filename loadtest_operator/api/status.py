@@ -276,6 +276,22 @@ class LevelResult(ApiModel):
     )
     start: datetime | None = Field(default=None, description="When the level's measurement started.")
     end: datetime | None = Field(default=None, description="When the level's measurement ended.")
+    achieved_load: float | None = Field(
+        default=None,
+        ge=0,
+        description="The load the target really carried over the level's window, in the level's unit: "
+        "time-averaged requests in flight (Concurrency) or requests sent per second (Rate).",
+    )
+    shard_overlap: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Runs of several shards: the fraction of the level's window during which every shard "
+        "that sent requests was running (1: they ran together; below 0.9 sets ShardsAligned=False).",
+    )
+    shard_start_spread_milliseconds: float | None = Field(
+        default=None, ge=0, description="Runs of several shards: latest shard start minus earliest."
+    )
     gpu: GpuLevelMetrics | None = Field(
         default=None, description="What the target's GPUs did in this level (DCGM series from Prometheus)."
     )

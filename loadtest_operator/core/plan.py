@@ -34,6 +34,14 @@ class Delete:
 
 
 @dataclass(frozen=True)
+class PatchData:
+    """Merge `data` into a ConfigMap of the owner's namespace (the shards' start signals)."""
+
+    name: str
+    data: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
 class Scale:
     """Set a Deployment's replicas (CapacityRecommendation with scaleDeployment only)."""
 
@@ -155,6 +163,7 @@ class Plan:
     status: BaseModel
     create: tuple[dict[str, Any], ...] = ()
     delete: tuple[Delete, ...] = ()
+    patch: tuple[PatchData, ...] = ()
     events: tuple[Event, ...] = ()
     store: StoreWrite | None = None
     scale: Scale | None = None

@@ -201,6 +201,20 @@ class Kube:
         except ApiException as exc:
             raise KubeError(f"scaling deployment {namespace}/{name}", exc) from exc
 
+    async def patch_config_map_data(self, namespace: str, name: str, data: dict[str, str]) -> None:
+        """Merge keys into a ConfigMap's data (only the keys given change); a ConfigMap gone is success."""
+        try:
+            await asyncio.to_thread(
+                self.core.patch_namespaced_config_map,
+                name,
+                namespace,
+                {"data": data},
+                _content_type="application/merge-patch+json",
+            )
+        except ApiException as exc:
+            if exc.status != 404:
+                raise KubeError(f"patching ConfigMap {namespace}/{name}", exc) from exc
+
     async def delete(self, namespace: str, kind: str, name: str) -> None:
         """Delete one child (Job or LoadTest) with its dependents; an object already gone is success."""
         deleters: dict[str, Callable[..., Any]] = {

@@ -133,6 +133,9 @@ def level_status(level: LoadgenLevel, has_slo: bool, slo_met: bool | None) -> Le
         start=datetime.fromtimestamp(level.start, UTC),
         end=datetime.fromtimestamp(level.end, UTC),
         ttft_by_turn=_by_turn(summary.ttft_by_turn),
+        achieved_load=_round(level.achieved_load),
+        shard_overlap=_round(level.shard_overlap, 4),
+        shard_start_spread_milliseconds=_round(level.shard_start_spread_ms, 1),
     )
 
 

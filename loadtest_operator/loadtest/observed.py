@@ -22,6 +22,7 @@ from loadtest_operator.core.conditions import find_condition, is_condition_true,
 from loadtest_operator.core.owner import Owner
 from loadtest_operator.core.plan import InStore
 from loadtest_operator.gpu.collect import LevelMetrics, LevelWindow
+from loadtest_operator.loadtest.barrier import BARRIER_TIMEOUT_SECONDS
 from loadtest_operator.loadtest.builders.configmaps import RUN_SPEC_KEY
 from loadtest_operator.loadtest.builders.names import run_names
 from loadtest_operator.loadtest.shards import (
@@ -89,6 +90,7 @@ class Settings:
     default_image: str
     store_configured: bool
     unschedulable_grace_seconds: float = UNSCHEDULABLE_GRACE_SECONDS
+    barrier_timeout_seconds: float = BARRIER_TIMEOUT_SECONDS
 
 
 @dataclass(frozen=True)
@@ -124,11 +126,17 @@ def reads(spec: Mapping[str, Any], status: Mapping[str, Any], deleting: bool = F
     return Reads.TARGET
 
 
+def result_config_maps(observed: Observed, spec: LoadTestSpec) -> list[Mapping[str, Any]]:
+    """The current run's result ConfigMaps, one per shard (as far as they exist)."""
+    children = observed.children or Children()
+    result_names = set(run_names(observed.owner, spec.run_id).result_config_maps(shard_count(spec)))
+    return [cm for cm in children.config_maps if cm["metadata"]["name"] in result_names]
+
+
 def shard_states(observed: Observed, spec: LoadTestSpec) -> list[ShardState]:
     """The state of every shard of the current run (the observer asks, to know when to merge)."""
     children = observed.children or Children()
-    result_names = set(run_names(observed.owner, spec.run_id).result_config_maps(shard_count(spec)))
-    results = [cm for cm in children.config_maps if cm["metadata"]["name"] in result_names]
+    results = result_config_maps(observed, spec)
     return observe_shards(
         shard_count(spec), children.jobs, children.pods, results, observed.now,
         observed.settings.unschedulable_grace_seconds, children.unreadable,

@@ -44,6 +44,7 @@ from loadtest_operator.core.plan import (
     Event,
     InStore,
     LiveLevel,
+    PatchData,
     Plan,
     RunEnded,
     RunRecord,
@@ -51,6 +52,12 @@ from loadtest_operator.core.plan import (
     StoreWrite,
 )
 from loadtest_operator.core.problems import Problem, summarize
+from loadtest_operator.loadtest.barrier import (
+    alignment,
+    decide,
+    not_ready_message,
+    running_barriers,
+)
 from loadtest_operator.loadtest.builders.configmaps import (
     RunConfigTooLargeError,
     build_result_config_map,
@@ -67,6 +74,7 @@ from loadtest_operator.loadtest.observed import (
     Observed,
     TargetFacts,
     rejected_already,
+    result_config_maps,
     run_spec,
     shard_count,
     shard_states,
@@ -152,6 +160,7 @@ def _plan(
     *,
     create: Sequence[dict[str, Any]] = (),
     delete: Sequence[Delete] = (),
+    patch: Sequence[PatchData] = (),
     store: StoreWrite | None = None,
     ended: RunEnded | None = None,
     observed: Sequence[LiveLevel] = (),
@@ -160,6 +169,7 @@ def _plan(
         status=tick.status,
         create=tuple(create),
         delete=tuple(delete),
+        patch=tuple(patch),
         events=tuple(tick.events),
         store=store,
         observations=((ended,) if ended else ()) + tuple(observed),
@@ -190,6 +200,8 @@ def _start(tick: _Tick, spec: LoadTestSpec) -> Plan:
         _reject(tick, spec.run_id, problems)
         return _plan(tick, delete=stop, store=_store(tick, spec, final=True))
     shards = shard_count(spec)
+    # An earlier run's verdict on its shards' alignment says nothing of this one.
+    tick.update(conditions=[c for c in tick.status.conditions or [] if c.type != C.SHARDS_ALIGNED] or None)
     tick.set(C.ACCEPTED, ConditionStatus.TRUE, R.VALID, "spec and target are valid")
     tick.set(C.RUNNING, ConditionStatus.TRUE, R.SHARDS_STARTING, f"{shards} load-generator shard(s) created")
     tick.set(C.SUCCEEDED, ConditionStatus.UNKNOWN, R.RUN_IN_PROGRESS, "")
@@ -283,6 +295,9 @@ def _follow(tick: _Tick, spec: LoadTestSpec) -> Plan:
     overdue = _overdue(tick, spec)
     if overdue is not None:
         return _fail(tick, spec, overdue, shards)
+    barrier = _barrier(tick, spec, shards)
+    if isinstance(barrier, ShardState):
+        return _fail(tick, spec, barrier, shards)
     tick.update(progress=running_progress(spec, shards, tick.observed.now, _total_requests(spec)))
     children = tick.observed.children or Children()
     running_pods = sum(1 for p in children.pods if (p.get("status") or {}).get("phase") == "Running")
@@ -292,7 +307,40 @@ def _follow(tick: _Tick, spec: LoadTestSpec) -> Plan:
         tick.set(C.RUNNING, ConditionStatus.TRUE, R.SHARDS_RUNNING, message)
         tick.event("Normal", "Running", message)
     live = live_level(tick.status.progress) if tick.status.progress else None
-    return _plan(tick, observed=(live,) if live else ())
+    return _plan(tick, observed=(live,) if live else (), patch=barrier)
+
+
+def _barrier(tick: _Tick, spec: LoadTestSpec, shards: Sequence[ShardState]) -> list[PatchData] | ShardState:
+    """The start signals to write this tick (every running shard is ready for a level), or the failure
+    when some shards have waited for the others past the barrier timeout. One shard needs no barrier."""
+    if shard_count(spec) < 2:
+        return []
+    barriers = running_barriers(shards, result_config_maps(tick.observed, spec))
+    decision = decide(
+        barriers,
+        tick.observed.now.timestamp(),
+        timeout_seconds=tick.observed.settings.barrier_timeout_seconds,
+    )
+    if decision.not_ready is not None:
+        missing = decision.not_ready.missing
+        return ShardState(
+            index=missing[0] if missing else -1,
+            phase=ShardPhase.FAILED,
+            reason=R.SHARDS_NOT_READY,
+            message=not_ready_message(decision.not_ready, shards, barriers),
+        )
+    by_map: dict[str, list[tuple[str, str]]] = {}
+    for write in decision.writes:
+        by_map.setdefault(write.config_map, []).append((write.key, write.value))
+    levels = sorted({int(w.key.rsplit(".", 1)[1]) for w in decision.writes})
+    for level in levels:
+        tick.event(
+            "Normal",
+            "LevelStarting",
+            f"level {spec.load.levels[level] if level < len(spec.load.levels) else level} (index {level}) "
+            f"starts on {len(by_map)} shard(s) together",
+        )
+    return [PatchData(name, tuple(data)) for name, data in sorted(by_map.items())]
 
 
 def _pod_refused(tick: _Tick, shards: Sequence[ShardState]) -> ShardState | None:
@@ -398,6 +446,13 @@ def _complete(
     )
     if merged.model and tick.status.target is not None and tick.status.target.model != merged.model:
         tick.update(target=tick.status.target.model_copy(update={"model": merged.model}))
+    if shard_count(spec) > 1:
+        aligned, why = alignment(levels)
+        if aligned:
+            tick.set(C.SHARDS_ALIGNED, ConditionStatus.TRUE, R.SHARDS_OVERLAPPED, why)
+        else:
+            tick.set(C.SHARDS_ALIGNED, ConditionStatus.FALSE, R.SHARDS_MISALIGNED, why)
+            tick.event("Warning", R.SHARDS_MISALIGNED, why)
     criteria_problems = evaluate_success_criteria(spec.success_criteria, levels)
     if criteria_problems:
         reason, message = summarize(criteria_problems)

@@ -1,6 +1,7 @@
 """The one executor: carries out any kind's plan, idempotently.
 
-Creates children (409 AlreadyExists is success), deletes children (404 is success), scales, writes the
+Creates children (409 AlreadyExists is success), deletes children (404 is success), merges keys into
+ConfigMaps (the shards' start signals; a ConfigMap gone is no error), scales, writes the
 store (once per distinct record per process) and lets the plan settle the status on the outcome, posts
 events, counts outcomes, and returns the merge patch that turns the status read into the status wanted
 (empty when nothing changed, so an idle tick writes nothing).
@@ -40,6 +41,9 @@ async def execute(
             )
     for child in decided.delete:
         await ctx.kube.delete(owner.namespace, child.kind, child.name)
+    for change in decided.patch:
+        await ctx.kube.patch_config_map_data(owner.namespace, change.name, dict(change.data))
+        ctx.log.info("%s: patched ConfigMap %s (%s)", who, change.name, ", ".join(k for k, _ in change.data))
     if decided.scale is not None:
         scale = decided.scale
         await ctx.kube.scale_deployment(owner.namespace, scale.deployment, scale.replicas)

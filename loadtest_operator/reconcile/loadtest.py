@@ -66,7 +66,12 @@ async def observe(ctx: Context, body: Mapping[str, Any], now: datetime | None = 
         spec=raw_spec,
         status=raw_status,
         now=now or datetime.now(UTC),
-        settings=Settings(default_image=ctx.settings.loadgen_image, store_configured=ctx.store is not None),
+        settings=Settings(
+            default_image=ctx.settings.loadgen_image,
+            store_configured=ctx.store is not None,
+            unschedulable_grace_seconds=ctx.settings.unschedulable_grace_seconds,
+            barrier_timeout_seconds=ctx.settings.barrier_timeout_seconds,
+        ),
         deleting=deleting,
     )
     need = reads(raw_spec, raw_status, deleting)

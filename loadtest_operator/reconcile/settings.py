@@ -38,6 +38,12 @@ class OperatorSettings(BaseSettings):
     unschedulable_grace_seconds: float = Field(
         60.0, ge=0, description="how long a shard pod may stay unschedulable before the run fails"
     )
+    barrier_timeout_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="how long the shards of a run may wait for each other at a level's start before the "
+        "run fails (ShardsNotReady)",
+    )
     log_level: str = "INFO"
 
     @field_validator("namespaces", mode="before")

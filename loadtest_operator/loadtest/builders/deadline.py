@@ -11,6 +11,8 @@ from loadtest_operator.api import Load, LoadMode, LoadTestSpec
 
 # Scheduling, image pull (IfNotPresent), process start, and the final result upload.
 STARTUP_SLACK_SECONDS = 300
+# Several shards wait for each other before each level (a tick of the operator plus the start's lead).
+BARRIER_SLACK_SECONDS_PER_LEVEL = 15
 
 
 def shard_deadline_seconds(spec: LoadTestSpec) -> int:
@@ -19,6 +21,8 @@ def shard_deadline_seconds(spec: LoadTestSpec) -> int:
         return spec.load_generator.deadline_seconds
     load = spec.load
     total = STARTUP_SLACK_SECONDS
+    if spec.load_generator.parallelism > 1:
+        total += BARRIER_SLACK_SECONDS_PER_LEVEL * len(load.levels)
     if load.warmup_requests:
         total += _requests_worst_case_seconds(load, load.levels[0], load.warmup_requests)
     for level in load.levels:

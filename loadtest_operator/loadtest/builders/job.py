@@ -38,14 +38,29 @@ class ShardJobInputs:
     # Tolerations of the target pods, copied for SameNode/SameZone so that load generators can join the
     # target on tainted GPU nodes (nvidia.com/gpu:NoSchedule is common).
     target_tolerations: Sequence[Mapping[str, Any]] = ()
+    # How long the operator lets shards wait for each other at a level's start (its barrier timeout).
+    barrier_timeout_seconds: float = 300.0
     run_as_user: int = DEFAULT_RUN_AS_USER
     default_resources: Mapping[str, Mapping[str, int | str]] = field(
         default_factory=lambda: DEFAULT_RESOURCES
     )
 
 
-def loadgen_args(shard_index: int, shard_count: int, report_config_map: str) -> list[str]:
-    """Arguments of `loadgen` inside shard `shard_index`."""
+# A shard waits this much longer for its start signal than the operator does for the shards, so the
+# operator's reason (ShardsNotReady, naming the shards) is the one the run ends with.
+SHARD_BARRIER_MARGIN_SECONDS = 60
+
+
+def loadgen_args(
+    shard_index: int, shard_count: int, report_config_map: str, barrier_timeout_seconds: float | None = None
+) -> list[str]:
+    """Arguments of `loadgen` inside shard `shard_index`; with several shards, each level waits for the
+    operator's start signal (loadgen --start-barrier), for at most `barrier_timeout_seconds`."""
+    barrier = (
+        ["--start-barrier", "--start-barrier-timeout-seconds", f"{barrier_timeout_seconds:g}"]
+        if shard_count > 1 and barrier_timeout_seconds is not None
+        else []
+    )
     return [
         "run",
         "--config",
@@ -56,6 +71,7 @@ def loadgen_args(shard_index: int, shard_count: int, report_config_map: str) -> 
         str(shard_count),
         "--report-configmap",
         report_config_map,
+        *barrier,
     ]
 
 
@@ -174,7 +190,12 @@ def _container(
         "image": generator.image or inputs.default_image,
         "imagePullPolicy": "IfNotPresent",
         "command": ["loadgen"],
-        "args": loadgen_args(shard_index, generator.parallelism, result_config_map),
+        "args": loadgen_args(
+            shard_index,
+            generator.parallelism,
+            result_config_map,
+            inputs.barrier_timeout_seconds + spec.load.timeout_seconds + SHARD_BARRIER_MARGIN_SECONDS,
+        ),
         "env": env,
         "resources": _resources(spec, inputs),
         "securityContext": {

@@ -24,6 +24,7 @@ def level_from_rows(
     offered_load: int = 4,
     streamed: bool = True,
     turns: list[int] | None = None,
+    busy_seconds: float | None = None,
 ) -> LevelResult:
     """rows: (ttft_us, e2e_us, output_tokens, input_tokens, schedule_lag_us) per successful request."""
     raw = LevelRaw(
@@ -54,6 +55,7 @@ def level_from_rows(
         usage_missing_count=0,
         slo=slo or Slo(),
         thresholds=SaturationThresholds(),
+        busy_seconds=busy_seconds,
     )
 
 

@@ -51,6 +51,7 @@ class FakeKube:
         self.objects: dict[tuple[str, str], dict[str, Any]] = {}
         self.created: list[tuple[str, str]] = []
         self.deleted: list[tuple[str, str]] = []
+        self.patched: list[tuple[str, dict[str, str]]] = []
         self.logs: dict[str, str] = {}
         self.put(
             {
@@ -116,6 +117,12 @@ class FakeKube:
     async def delete(self, namespace: str, kind: str, name: str) -> None:
         if self.objects.pop((kind, name), None) is not None:
             self.deleted.append((kind, name))
+
+    async def patch_config_map_data(self, namespace: str, name: str, data: dict[str, str]) -> None:
+        cm = self.objects.get(("ConfigMap", name))
+        if cm is not None:
+            cm["data"] = {**(cm.get("data") or {}), **data}
+            self.patched.append((name, dict(data)))
 
     # -- what the Job controller, the kubelet and the shards do -----------------------------------------
     def shard_jobs(self) -> list[dict[str, Any]]:

@@ -49,8 +49,8 @@ def expected_job() -> dict[str, Any]:
             "backoffLimit": 0,
             "completions": 1,
             "parallelism": 1,
-            # 300 startup + ceil(200/4)*60 + ceil(200/8)*60 + ceil(200/16)*60
-            "activeDeadlineSeconds": 300 + 50 * 60 + 25 * 60 + 13 * 60,
+            # 300 startup + ceil(200/4)*60 + ceil(200/8)*60 + ceil(200/16)*60 + 15 per level for the barrier
+            "activeDeadlineSeconds": 300 + 50 * 60 + 25 * 60 + 13 * 60 + 3 * 15,
             "template": {
                 "metadata": {"labels": labels},
                 "spec": {
@@ -90,6 +90,11 @@ def expected_job() -> dict[str, Any]:
                                 "2",
                                 "--report-configmap",
                                 f"{PREFIX}-result-1",
+                                # two shards: each level starts on the operator's signal, waited for at
+                                # most the operator's barrier timeout + the request timeout + 60 s
+                                "--start-barrier",
+                                "--start-barrier-timeout-seconds",
+                                "420",
                             ],
                             "env": [
                                 {
