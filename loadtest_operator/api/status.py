@@ -184,11 +184,23 @@ class Goodput(ApiModel):
     percent: float = Field(default=0.0, ge=0, le=100, description="Good requests, percent of all.")
 
 
-class TurnLatency(LatencySummary):
-    """TTFT of the requests that were one turn of their conversation (multi-turn runs)."""
+# Turns shown one by one in a level's status; later turns share the last entry.
+MAX_TURNS_SHOWN = 8
 
-    turn: int = Field(ge=1, description="Turn of the conversation, from 1 (the first human turn).")
+
+class TurnLatency(ApiModel):
+    """TTFT of the requests that were one turn of their conversation (multi-turn runs), ms."""
+
+    turn: int = Field(
+        ge=1,
+        description="Turn of the conversation, from 1 (the first human turn); the last entry, turn "
+        f"{MAX_TURNS_SHOWN}, holds that turn and every later one.",
+    )
     requests: int = Field(ge=0, description="Requests of this turn measured.")
+    p50: float | None = Field(default=None, description="Median, ms.")
+    p90: float | None = Field(default=None, description="90th percentile, ms.")
+    p99: float | None = Field(default=None, description="99th percentile, ms.")
+    mean: float | None = Field(default=None, description="Mean, ms.")
 
 
 class LevelResult(ApiModel):
@@ -300,9 +312,10 @@ class LevelResult(ApiModel):
     )
     ttft_by_turn: list[TurnLatency] | None = Field(
         default=None,
-        max_length=32,
+        max_length=MAX_TURNS_SHOWN,
         description="Multi-turn runs (spec.workload.multiTurn), streamed: time to first token by turn, one "
-        "entry per turn up to multiTurn.maxTurns. Later turns carry more context; with vLLM's prefix "
+        f"entry per turn, turns from {MAX_TURNS_SHOWN} on together in the last (the status of a 64-level "
+        "run stays small). Later turns carry more context; with vLLM's prefix "
         "cache most of it is cached (server.prefixCacheHitPercent).",
     )
 

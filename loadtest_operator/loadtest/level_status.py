@@ -11,13 +11,14 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from loadgen.result import LevelResult as LoadgenLevel
-from loadgen.result import RunResult
+from loadgen.result import RunResult, ttft_by_turn
 from loadgen.stats import MetricStats
 from loadtest_operator.api import ClientSaturation, Goodput, LatencyFrom, LatencySummary, LevelResult
 from loadtest_operator.api.status import (
     MAX_ERROR_KINDS,
     MAX_SATURATION_REASON_LENGTH,
     MAX_SATURATION_REASONS,
+    MAX_TURNS_SHOWN,
     TurnLatency,
 )
 
@@ -83,9 +84,12 @@ def _saturation(level: LoadgenLevel) -> ClientSaturation | None:
     return saturation if saturation != ClientSaturation() else None
 
 
-def _by_turn(per_turn: Sequence[MetricStats] | None) -> list[TurnLatency] | None:
-    if not per_turn:
+def _by_turn(level: LoadgenLevel, shown: bool) -> list[TurnLatency] | None:
+    """TTFT by turn, turns from MAX_TURNS_SHOWN on in the last entry (recomputed from the raw data)."""
+    if not shown:
         return None
+    turns = [min(t, MAX_TURNS_SHOWN - 1) for t in level.raw.turn]
+    per_turn = ttft_by_turn(level.raw.ttft_us, turns)
     return [
         TurnLatency(
             turn=index + 1,
@@ -132,7 +136,7 @@ def level_status(level: LoadgenLevel, has_slo: bool, slo_met: bool | None) -> Le
         saturation=_saturation(level),
         start=datetime.fromtimestamp(level.start, UTC),
         end=datetime.fromtimestamp(level.end, UTC),
-        ttft_by_turn=_by_turn(summary.ttft_by_turn),
+        ttft_by_turn=_by_turn(level, summary.ttft_by_turn is not None),
         achieved_load=_round(level.achieved_load),
         shard_overlap=_round(level.shard_overlap, 4),
         shard_start_spread_milliseconds=_round(level.shard_start_spread_ms, 1),

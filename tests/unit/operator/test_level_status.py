@@ -12,7 +12,12 @@ from loadgen.merge import merge_results
 from loadgen.result import LevelRaw, build_level
 from loadgen.result import LevelResult as LoadgenLevel
 from loadtest_operator.api import LatencyFrom
-from loadtest_operator.api.status import MAX_ERROR_KINDS, MAX_SATURATION_REASON_LENGTH, MAX_SATURATION_REASONS
+from loadtest_operator.api.status import (
+    MAX_ERROR_KINDS,
+    MAX_SATURATION_REASON_LENGTH,
+    MAX_SATURATION_REASONS,
+    MAX_TURNS_SHOWN,
+)
 from loadtest_operator.loadtest.level_status import bounded_errors, bounded_reasons, levels_status
 from tests.unit.loadgen.helpers import level_from_rows, run_of
 
@@ -186,3 +191,13 @@ def test_a_level_not_streamed_has_no_ttft_tpot_or_itl() -> None:
     (status,) = levels_status(run_of([level_from_rows(rows(10, 2), streamed=False)]))
     assert (status.ttft, status.tpot, status.itl) == (None, None, None)
     assert status.e2e is not None
+
+
+def test_turns_past_the_shown_ones_share_the_last_entry() -> None:
+    turns = list(range(12))  # one request per turn, TTFT 10 ms times the turn's number
+    data = [(10_000 * (t + 1), 20_000 * (t + 1), 4, 10, 0) for t in turns]
+    (status,) = levels_status(run_of([level_from_rows(data, turns=turns)]))
+    by_turn = status.ttft_by_turn or []
+    assert [t.turn for t in by_turn] == list(range(1, MAX_TURNS_SHOWN + 1))
+    assert by_turn[-1].requests == 12 - (MAX_TURNS_SHOWN - 1)
+    assert by_turn[-1].mean == pytest.approx(sum(10.0 * (t + 1) for t in turns[MAX_TURNS_SHOWN - 1 :]) / 5)
