@@ -119,7 +119,8 @@ def test_a_stalled_server_in_rate_mode_meets_the_default_in_flight_cap(tmp_path:
     level = m.level
     assert level.errors == {"timeout": level.requests}
     # 1,024 by 2.6 s; then one more for each that times out (from 4 s on), until the level's end at 5 s.
-    assert DEFAULT_MAX_IN_FLIGHT < level.requests < 2 * DEFAULT_MAX_IN_FLIGHT
+    # On a loaded machine the first timeouts can land after the level's end: then exactly the cap.
+    assert DEFAULT_MAX_IN_FLIGHT <= level.requests < 2 * DEFAULT_MAX_IN_FLIGHT
     assert level.client_saturated
     assert any(f"in-flight cap {DEFAULT_MAX_IN_FLIGHT} reached" in r for r in level.saturation_reasons)
     assert m.peak_rss_mb < PEAK_RSS_MB
