@@ -7,9 +7,11 @@ from pydantic import Field
 from loadtest_operator.api.base import ApiModel
 from loadtest_operator.api.conditions import CAPACITY_CONDITIONS, LOADTEST_CONDITIONS
 from loadtest_operator.api.enums import ConditionStatus, Phase
+from loadtest_operator.api.fingerprint import TargetFingerprint
 from loadtest_operator.api.gpu import GpuDiscovery, GpuLevelMetrics, ServerLevelMetrics
 from loadtest_operator.api.group import KIND
 from loadtest_operator.api.reference import describe_condition_types, describe_conditions
+from loadtest_operator.api.validation import LevelValidation, ValidationSummary
 
 CONDITION_REASON_PATTERN = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
 
@@ -126,6 +128,9 @@ class LevelResult(ApiModel):
     server: ServerLevelMetrics | None = Field(
         default=None, description="What vLLM itself reported in this level (its own Prometheus series)."
     )
+    validation: LevelValidation | None = Field(
+        default=None, description="The client's figures checked against vLLM's (spec.validation)."
+    )
 
 
 class LoadTestStatus(ApiModel):
@@ -159,4 +164,10 @@ class LoadTestStatus(ApiModel):
     summary: str | None = Field(default=None, max_length=1024, description="One-line summary of the run.")
     gpu_discovery: GpuDiscovery | None = Field(
         default=None, description="How the target's GPU and vLLM series were found in Prometheus."
+    )
+    fingerprint: TargetFingerprint | None = Field(
+        default=None, description="What the target was: vLLM version, serving options, nodes, GPUs, driver."
+    )
+    validation: ValidationSummary | None = Field(
+        default=None, description="How many of the levels' checks against vLLM's metrics failed."
     )
