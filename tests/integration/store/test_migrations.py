@@ -1,5 +1,6 @@
 """Alembic migrations on SQLite and PostgreSQL: up, down, up again, and in step with the models."""
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,8 @@ from loadtest_operator.io.store import (
     upgrade,
 )
 from loadtest_operator.io.store.migrate import MIGRATIONS_DIR
-from loadtest_operator.io.store.models import Run
+from loadtest_operator.io.store.models import LevelResultRow, Run
+from loadtest_operator.io.store.records import fingerprint_columns
 from tests.integration.store.test_repository import make_levels, make_run
 
 pytestmark = pytest.mark.integration
@@ -106,17 +108,39 @@ def level_count(engine: Engine) -> int:
         return int(connection.execute(text("SELECT count(*) FROM level_results")).scalar_one())
 
 
+def save_old(engine: Engine, run: Run, levels: Sequence[LevelResultRow] = ()) -> None:
+    """Write rows into a database at an older revision: only the columns it has (today's models have
+    columns later revisions add)."""
+    with engine.begin() as connection:
+        for row in (run, *levels):
+            table = type(row).__table__  # type: ignore[attr-defined]
+            existing = {c["name"] for c in inspect(connection).get_columns(table.name)}
+            connection.execute(
+                table.insert().values({k: getattr(row, k) for k in table.columns if k in existing})
+            )
+
+
+def stored_reason(engine: Engine, uid: str) -> str | None:
+    with engine.connect() as connection:
+        query = text("SELECT reason FROM runs WHERE loadtest_uid = :uid")
+        value = connection.execute(query, {"uid": uid}).scalar_one()
+        return None if value is None else str(value)
+
+
 def test_free_text_revision_widens_columns_and_keeps_every_row(engine: Engine) -> None:
     # 0003 rebuilds `runs` on SQLite: its level_results (ON DELETE CASCADE) must survive the rebuild.
     upgrade(engine, "0002")
-    save_run(engine, make_run("uid-1"), make_levels("uid-1"))
-    save_run(engine, make_run("uid-2", model="llama"), make_levels("uid-2", levels=(1, 2)))
+    save_old(engine, make_run("uid-1"), make_levels("uid-1"))
+    save_old(engine, make_run("uid-2", model="llama"), make_levels("uid-2", levels=(1, 2)))
     assert level_count(engine) == 5
 
-    upgrade(engine)
-    assert current_revision(engine) == "0003" == head_revision()
+    upgrade(engine, "0003")
+    assert current_revision(engine) == "0003"
     for table, columns in WIDENED.items():
         assert columns <= text_columns(engine, table)
+    assert level_count(engine) == 5
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
     assert level_count(engine) == 5
     assert [r.loadtest_uid for r in list_runs(engine)] == ["uid-1", "uid-2"]
     indexes = {index["name"] for index in inspect(engine).get_indexes("runs")}
@@ -131,10 +155,50 @@ def test_free_text_revision_widens_columns_and_keeps_every_row(engine: Engine) -
     downgrade(engine, "0002")  # longer values are cut to the old lengths, not refused
     assert level_count(engine) == 5
     assert not WIDENED["runs"] & text_columns(engine, "runs")
-    stored = get_run(engine, "uid-3", 0)
-    assert stored is not None
-    assert stored.reason is not None
+    reason = stored_reason(engine, "uid-3")
+    assert reason is not None
     if engine.dialect.name == "postgresql":
-        assert len(stored.reason) == 1024
+        assert len(reason) == 1024
     upgrade(engine)
     assert level_count(engine) == 5
+
+
+FINGERPRINT_COLUMNS = {"vllm_version", "fingerprint", "validation_checks", "validation_failed"}
+
+
+def columns(engine: Engine, table: str) -> set[str]:
+    return {c["name"] for c in inspect(engine).get_columns(table)}
+
+
+def test_fingerprint_revision_adds_columns_and_keeps_every_row(engine: Engine) -> None:
+    # 0005 adds nullable columns: older runs keep every value and read back with the new columns empty.
+    upgrade(engine, "0003")
+    save_old(engine, make_run("uid-1"), make_levels("uid-1"))
+    upgrade(engine, "0005")
+    assert columns(engine, "runs") >= FINGERPRINT_COLUMNS
+    assert "validation_failed" in columns(engine, "level_results")
+    assert level_count(engine) == 3
+    old = get_run(engine, "uid-1", 0)
+    assert old is not None
+    assert (old.vllm_version, old.fingerprint, old.validation_failed) == (
+        None,
+        None,
+        None,
+    )
+
+    summary = {
+        "fingerprint": {"vllmVersion": "0.9.1", "driverVersions": ["550.54.15"]},
+        "validation": {"tolerancePercent": 5, "checks": 10, "failed": 2},
+    }
+    save_run(engine, make_run("uid-2").model_copy(update=fingerprint_columns(summary)), make_levels("uid-2"))
+    new = get_run(engine, "uid-2", 0)
+    assert new is not None
+    assert (new.vllm_version, new.validation_checks, new.validation_failed) == ("0.9.1", 10, 2)
+    assert new.fingerprint == summary["fingerprint"]
+
+    downgrade(engine, "0003")
+    assert not FINGERPRINT_COLUMNS & columns(engine, "runs")
+    assert "validation_failed" not in columns(engine, "level_results")
+    assert level_count(engine) == 6
+    upgrade(engine)
+    assert level_count(engine) == 6
