@@ -22,8 +22,9 @@ class Validation(ApiModel):
         default=DEFAULT_TOLERANCE_PERCENT,
         ge=0,
         le=100,
-        description="Largest difference, in percent of vLLM's figure, between the client's and vLLM's "
-        "request count, token counts and mean TTFT and end-to-end latency.",
+        description="Largest difference between the client's and vLLM's figures, in percent: of vLLM's "
+        "counts (completed requests, output and prompt tokens) and of the client's mean TTFT and "
+        "end-to-end latency.",
     )
     latency_tolerance_milliseconds: int = Field(
         default=DEFAULT_LATENCY_TOLERANCE_MILLISECONDS,

