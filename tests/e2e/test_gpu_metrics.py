@@ -110,6 +110,7 @@ def test_status_carries_gpu_and_vllm_figures_per_level_found_automatically(
         assert all(c["passed"] for c in checks.values()), checks
         assert checks["CompletedRequests"]["serverMin"] <= 120
         assert level["validation"]["tolerancePercent"] == 5
+        print(f"\nlevel {level['level']} checks: {level['validation']['checks']}")
     agreement = condition(lt, "ServerAgreement")
     assert agreement is not None
     assert (agreement["status"], agreement["reason"]) == ("True", "ChecksPassed"), agreement
