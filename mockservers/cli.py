@@ -58,6 +58,7 @@ def _add_openai(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     mock.add_argument("--host", default="127.0.0.1", help="address to listen on (a pod uses 0.0.0.0)")
     mock.add_argument("--port", type=int, default=8000, help="port (0 picks a free one)")
     mock.add_argument("--model", default="mock-model", help="model name served")
+    mock.add_argument("--version", default="0.0.0+mock", help="vLLM version that GET /version reports")
     mock.add_argument("--ttft-ms", type=float, default=0.0, help="time to first token once running")
     mock.add_argument("--itl-ms", type=float, default=0.0, help="time between tokens")
     mock.add_argument(
@@ -175,6 +176,7 @@ def _cmd_openai(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         model=args.model,
+        version=args.version,
         max_model_len=args.max_model_len,
         default_output_tokens=args.default_output_tokens,
         max_running=args.max_running,

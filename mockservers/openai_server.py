@@ -44,6 +44,7 @@ class MockConfig:
     host: str = "127.0.0.1"
     port: int = 8000
     model: str = "mock-model"
+    version: str = "0.0.0+mock"  # what GET /version reports as vLLM's version
     max_model_len: int = 8192
     default_output_tokens: int = 16  # vLLM's default max_tokens for completions
     max_running: int = 0  # 0: no capacity limit; else requests beyond it wait in a queue
@@ -215,6 +216,7 @@ class MockServer:
         app.router.add_post("/v1/completions", self._completions)
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
+        app.router.add_get("/version", self._version)
         if self.config.tokenize_endpoint:
             app.router.add_post("/tokenize", self._tokenize)
         app.router.add_get("/health", self._health)
@@ -295,6 +297,10 @@ class MockServer:
             "permission": [],
         }
         return web.json_response({"object": "list", "data": [card]})
+
+    async def _version(self, request: web.Request) -> web.Response:
+        # vLLM's GET /version: {"version": vllm.__version__}.
+        return web.json_response({"version": self.config.version})
 
     async def _tokenize(self, request: web.Request) -> web.Response:
         payload = await request.json()
@@ -408,12 +414,10 @@ class MockServer:
                 await _sleep_until(first_at + self._itl_total(output_tokens))
                 response = self._whole(chat, prompt_tokens, output_tokens)
             done = perf_counter()
-            metrics.prompt_tokens += prompt_tokens
-            metrics.generation_tokens += output_tokens
-            metrics.prompt_hist.observe(prompt_tokens)
-            metrics.generation_hist.observe(output_tokens)
-            metrics.ttft.observe(first_at - read_at)
-            metrics.e2e.observe(done - read_at)
+            # The mock always generates max_tokens (as with ignore_eos): vLLM's reason is then "length".
+            metrics.record_finished(
+                prompt_tokens, output_tokens, first_at - read_at, done - read_at, "length"
+            )
             return response
         finally:
             metrics.running -= 1
@@ -466,13 +470,8 @@ class MockServer:
                 await seq.wait_beyond(seq.max_tokens - 1)
                 response = self._whole(chat, prompt_tokens, seq.max_tokens)
             assert seq.first_token_at is not None
-            metrics = self.metrics
-            metrics.prompt_tokens += prompt_tokens
-            metrics.generation_tokens += seq.max_tokens
-            metrics.prompt_hist.observe(prompt_tokens)
-            metrics.generation_hist.observe(seq.max_tokens)
-            metrics.ttft.observe(seq.first_token_at - received[0])
-            metrics.e2e.observe(perf_counter() - received[0])
+            ttft, e2e = seq.first_token_at - received[0], perf_counter() - received[0]
+            self.metrics.record_finished(prompt_tokens, seq.max_tokens, ttft, e2e, "length")
             return response
         finally:
             if self._engine is not None and self._engine.abort(seq):  # the client left early

@@ -21,6 +21,10 @@ E2E_BUCKETS = (
 )  # fmt: skip
 
 
+# vLLM's FinishReason, as its label values spell them.
+FINISH_REASONS = ("stop", "length", "abort")
+
+
 def one_two_five_buckets(limit: int) -> tuple[float, ...]:
     """vLLM's build_1_2_5_buckets: 1, 2, 5, 10, 20, 50, ... up to `limit`."""
     out: list[float] = []
@@ -61,6 +65,8 @@ class VllmMetrics:
     prompt_tokens: int = 0
     generation_tokens: int = 0
     kv_blocks_total: int = 8192
+    # vllm:request_success_total by finished_reason; vLLM creates every reason's series at 0 up front.
+    finished: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FINISH_REASONS, 0))
     ttft: Histogram = field(init=False)
     e2e: Histogram = field(init=False)
     prompt_hist: Histogram = field(init=False)
@@ -72,6 +78,18 @@ class VllmMetrics:
         self.e2e = Histogram(E2E_BUCKETS)
         self.prompt_hist = Histogram(one_two_five_buckets(self.max_model_len))
         self.generation_hist = Histogram(one_two_five_buckets(self.max_model_len))
+
+    def record_finished(
+        self, prompt_tokens: int, output_tokens: int, ttft: float, e2e: float, reason: str
+    ) -> None:
+        """One request finished, counted as vLLM counts it (tokens, histograms, success by reason)."""
+        self.prompt_tokens += prompt_tokens
+        self.generation_tokens += output_tokens
+        self.prompt_hist.observe(prompt_tokens)
+        self.generation_hist.observe(output_tokens)
+        self.ttft.observe(ttft)
+        self.e2e.observe(e2e)
+        self.finished[reason] += 1
 
     def kv_cache_usage(self, tokens_in_use: int) -> float:
         return min(1.0, tokens_in_use / 16 / self.kv_blocks_total)
@@ -106,6 +124,12 @@ class VllmMetrics:
         if self.legacy_cache_metric:
             metric("vllm:gpu_prefix_cache_hit_rate", "gauge", "GPU prefix cache block hit rate.",
                    cache.hit_rate)  # fmt: skip
+        name = "vllm:request_success_total"
+        lines += [f"# HELP {name} Count of successfully processed requests.", f"# TYPE {name} counter"]
+        lines += [
+            f'{name}{{{labels},finished_reason="{reason}"}} {float(n)!r}'
+            for reason, n in self.finished.items()
+        ]
         for name, doc, hist in (
             ("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", self.ttft),
             ("vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", self.e2e),

@@ -25,6 +25,7 @@ from loadtest_operator.api.spec import (
     TokenDistribution,
 )
 from loadtest_operator.api.status import Condition
+from loadtest_operator.api.validation import Validation
 
 CAPACITY_KIND = "CapacityRecommendation"
 CAPACITY_PLURAL = "capacityrecommendations"
@@ -202,6 +203,10 @@ class CapacityRecommendationSpec(ApiModel):
     )
     prometheus: Prometheus | None = Field(
         default=None, description="Prometheus for fromPrometheus. The operator's default if unset."
+    )
+    validation: Validation = Field(
+        default_factory=Validation,
+        description="How closely each child LoadTest's figures must agree with vLLM's own (as in a LoadTest).",
     )
     scale_deployment: bool = Field(
         default=False,

@@ -34,6 +34,7 @@ class LoadTestConditionType(StrEnum):
     STORED = "Stored"
     GPU_METRICS_AVAILABLE = "GpuMetricsAvailable"
     SHARDS_ALIGNED = "ShardsAligned"
+    SERVER_AGREEMENT = "ServerAgreement"
     STALLED = "Stalled"
 
 
@@ -67,6 +68,11 @@ LOADTEST_CONDITIONS: dict[LoadTestConditionType, Meaning] = {
         true="all levels' shards ran together (ShardsOverlapped)",
         false="a level's shards overlapped < 90 % (ShardsMisaligned)",
     ),
+    LoadTestConditionType.SERVER_AGREEMENT: Meaning(
+        true="the client's figures agree with vLLM's own metrics (ChecksPassed)",
+        false="some differ by more than spec.validation allows (ChecksFailed)",
+        unknown="there were no vLLM figures to check (NoServerFigures)",
+    ),
     LoadTestConditionType.STALLED: Meaning(
         true="the last reconcile failed with an error the operator could not turn into any other "
         "condition (ReconcileError: the message quotes it, and the operator retries with backoff)",
@@ -98,6 +104,10 @@ class LoadTestReason(StrEnum):
     STORED = "Stored"
     DATABASE_UNAVAILABLE = "DatabaseUnavailable"
     STORE_REJECTED = "StoreRejected"
+    # ServerAgreement
+    CHECKS_PASSED = "ChecksPassed"
+    CHECKS_FAILED = "ChecksFailed"
+    NO_SERVER_FIGURES = "NoServerFigures"
     # Stalled
     RECONCILE_ERROR = "ReconcileError"
     RECOVERED = "Recovered"
@@ -182,6 +192,11 @@ LOADTEST_REASONS: dict[LoadTestReason, str] = {
     "with back-off",
     LoadTestReason.STORE_REJECTED: "Stored=False: the SQL store refused the run's values (the message says "
     "which); tried again only after an operator restart",
+    LoadTestReason.CHECKS_PASSED: "ServerAgreement: every level's figures agree with vLLM's within "
+    "spec.validation",
+    LoadTestReason.CHECKS_FAILED: "ServerAgreement=False: some client figures differ from vLLM's by more than "
+    "spec.validation allows (status.validation lists them)",
+    LoadTestReason.NO_SERVER_FIGURES: "ServerAgreement=Unknown: no vLLM figures to check against",
     LoadTestReason.RECONCILE_ERROR: "Stalled: the last reconcile failed (the message quotes the error); "
     "retried with backoff",
     LoadTestReason.RECOVERED: "Stalled=False: reconciles succeed again",

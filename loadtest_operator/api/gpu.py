@@ -59,6 +59,9 @@ class GpuDiscovery(ApiModel):
         default=None, description="Every DCGM series selector tried, in order (set when none matched)."
     )
     gpu_models: list[str] | None = Field(default=None, description="GPU products (dcgm-exporter modelName).")
+    driver_versions: list[str] | None = Field(
+        default=None, description="NVIDIA driver versions (dcgm-exporter's DCGM_FI_DRIVER_VERSION label)."
+    )
     gpu_count: int = Field(default=0, ge=0, description="Distinct GPUs (UUIDs) matched.")
     server_pods: list[str] | None = Field(
         default=None, description="Target pods whose vLLM metrics were found in Prometheus."

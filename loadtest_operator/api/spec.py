@@ -20,6 +20,7 @@ from loadtest_operator.api.fields import (
     RequestTimeoutSeconds,
     WarmupRequests,
 )
+from loadtest_operator.api.validation import Validation
 
 # DNS-1035 label: what a Service name must be.
 DNS_LABEL_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
@@ -369,4 +370,9 @@ class LoadTestSpec(ApiModel):
     )
     prometheus: Prometheus | None = Field(
         default=None, description="Metrics source for GPU and vLLM series; the operator's default if unset."
+    )
+    validation: Validation = Field(
+        default_factory=Validation,
+        description="How closely the client's figures must agree with vLLM's own metrics (each level's "
+        "checks in status.levels[].validation, the count in status.validation and ServerAgreement).",
     )

@@ -8,9 +8,11 @@ from pydantic import Field
 from loadtest_operator.api.base import ApiModel
 from loadtest_operator.api.conditions import CAPACITY_CONDITIONS, LOADTEST_CONDITIONS
 from loadtest_operator.api.enums import ConditionStatus, LatencyFrom, Phase
+from loadtest_operator.api.fingerprint import TargetFingerprint
 from loadtest_operator.api.gpu import GpuDiscovery, GpuLevelMetrics, ServerLevelMetrics
 from loadtest_operator.api.group import KIND
 from loadtest_operator.api.reference import describe_condition_types, describe_conditions
+from loadtest_operator.api.validation import LevelValidation, ValidationSummary
 
 CONDITION_REASON_PATTERN = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
 
@@ -318,6 +320,9 @@ class LevelResult(ApiModel):
         "run stays small). Later turns carry more context; with vLLM's prefix "
         "cache most of it is cached (server.prefixCacheHitPercent).",
     )
+    validation: LevelValidation | None = Field(
+        default=None, description="The client's figures checked against vLLM's (spec.validation)."
+    )
 
 
 class LoadTestStatus(ApiModel):
@@ -351,4 +356,10 @@ class LoadTestStatus(ApiModel):
     summary: str | None = Field(default=None, max_length=1024, description="One-line summary of the run.")
     gpu_discovery: GpuDiscovery | None = Field(
         default=None, description="How the target's GPU and vLLM series were found in Prometheus."
+    )
+    fingerprint: TargetFingerprint | None = Field(
+        default=None, description="What the target was: vLLM version, serving options, nodes, GPUs, driver."
+    )
+    validation: ValidationSummary | None = Field(
+        default=None, description="How many of the levels' checks against vLLM's metrics failed."
     )

@@ -122,6 +122,7 @@ def child_spec(spec: CapacityRecommendationSpec, workload: ResolvedWorkload, lev
         slo=Slo.model_validate(spec.slo.model_dump(exclude={"goodput_percent"})),
         load_generator=spec.load_generator,
         prometheus=spec.prometheus,
+        validation=spec.validation,
     )
 
 

@@ -35,10 +35,19 @@ Results = Mapping[str, Sequence[Sample]]
 @dataclass(frozen=True)
 class GapTolerance:
     """A server/client gap is flagged only when it exceeds BOTH: the relative bound alone would flag
-    noise on millisecond latencies, the absolute one alone would ignore a doubling of a 3 ms TTFT."""
+    noise on millisecond latencies, the absolute one alone would ignore a doubling of a 3 ms TTFT.
+    From spec.validation (`from_percent`); counts are judged by the relative bound alone."""
 
-    relative: float = 0.20
+    relative: float = 0.05
     absolute_ms: float = 5.0
+
+    @classmethod
+    def from_percent(cls, percent: int, absolute_ms: int) -> GapTolerance:
+        return cls(relative=percent / 100.0, absolute_ms=float(absolute_ms))
+
+    @property
+    def percent(self) -> int:
+        return round(self.relative * 100)
 
 
 DEFAULT_TOLERANCE = GapTolerance()
@@ -155,6 +164,7 @@ def latency_gap(
         client_ms=client_ms,
         gap_ms=gap,
         gap_percent=relative * 100.0 * (1 if gap >= 0 else -1),
+        # The same rule as the TtftMean / E2eMean checks (gpu/validation.py).
         exceeds_tolerance=abs(gap) > tolerance.absolute_ms and relative > tolerance.relative,
     )
 

@@ -19,6 +19,7 @@ from loadtest_operator.api.gpu import (
     MatchedBy,
     ServerLevelMetrics,
 )
+from loadtest_operator.api.validation import LevelValidation
 from loadtest_operator.gpu import promql
 from loadtest_operator.gpu.aggregate import (
     DEFAULT_TOLERANCE,
@@ -38,6 +39,7 @@ from loadtest_operator.gpu.discovery import (
     vllm_selector,
 )
 from loadtest_operator.gpu.series import GPU_UTIL, VLLM_RUNNING
+from loadtest_operator.gpu.validation import ClientFigures, counter_queries, level_validation
 
 
 class LevelWindow(NamedTuple):
@@ -48,6 +50,8 @@ class LevelWindow(NamedTuple):
     output_tokens: int
     client_ttft_ms: float | None = None  # the client's mean, compared with vLLM's exact mean
     client_e2e_ms: float | None = None
+    client_successes: int | None = None  # compared with vllm:request_success_total
+    client_input_tokens: int | None = None  # compared with vllm:prompt_tokens_total
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,7 @@ class LevelMetrics:
 
     gpu: GpuLevelMetrics | None = None
     server: ServerLevelMetrics | None = None
+    validation: LevelValidation | None = None
 
 
 class SourceErrorKind(StrEnum):
@@ -149,19 +154,33 @@ def _level(
     if level.end <= level.start or (dcgm.selector is None and vllm is None):
         return LevelMetrics()
     window = promql.range_duration(level.start, level.end)
-    gpu = server = None
+    gpu = server = validation = None
     if dcgm.selector is not None:
         results = _run(source, promql.gpu_queries(dcgm.selector, window), level.end)
         gpu = gpu_level_metrics(results, level.end - level.start, level.output_tokens)
     if vllm is not None:
         results = _run(source, promql.server_queries(vllm.selector, window), level.end)
         server = server_level_metrics(results, level.client_ttft_ms, level.client_e2e_ms, tolerance)
-    return LevelMetrics(gpu=gpu, server=server)
+        counters = _run_at(source, counter_queries(vllm.selector, level.start, level.end))
+        client = ClientFigures(
+            ttft_mean_ms=level.client_ttft_ms,
+            e2e_mean_ms=level.client_e2e_ms,
+            successes=level.client_successes,
+            output_tokens=level.output_tokens if level.client_successes is not None else None,
+            input_tokens=level.client_input_tokens,
+        )
+        validation = level_validation(client, server, counters, tolerance)
+    return LevelMetrics(gpu=gpu, server=server, validation=validation)
 
 
 def _run(source: MetricsSource, queries: Mapping[str, str], at: float) -> dict[str, list[Sample]]:
+    return _run_at(source, {name: (expr, at) for name, expr in queries.items()})
+
+
+def _run_at(source: MetricsSource, queries: Mapping[str, tuple[str, float]]) -> dict[str, list[Sample]]:
+    """Each query at its own evaluation time."""
     results = {}
-    for name, expr in queries.items():
+    for name, (expr, at) in queries.items():
         answer = source.query(expr, at)
         try:
             results[name] = parse_vector(answer)
@@ -196,6 +215,7 @@ def _discovery(dcgm: DcgmMatch, vllm: VllmMatch | None) -> GpuDiscovery:
         matched_by=dcgm.matched_by,
         query=query,
         gpu_models=list(dcgm.gpu_models) or None,
+        driver_versions=list(dcgm.driver_versions) or None,
         gpu_count=len(dcgm.gpu_uuids),
         **server_fields,
     )

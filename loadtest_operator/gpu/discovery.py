@@ -27,6 +27,9 @@ from loadtest_operator.gpu.series import GPU_UTIL, VLLM_RUNNING
 Labels = Mapping[str, str]
 
 
+DRIVER_VERSION_LABEL = "DCGM_FI_DRIVER_VERSION"
+
+
 @dataclass(frozen=True)
 class PodRef:
     """A target pod as the reconciler knows it."""
@@ -43,6 +46,7 @@ class DcgmMatch:
     tried: tuple[str, ...]  # every selector tried, in order (rendered, for status and logs)
     gpu_models: tuple[str, ...]
     gpu_uuids: tuple[str, ...]
+    driver_versions: tuple[str, ...] = ()  # dcgm-exporter's DCGM_FI_DRIVER_VERSION label
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,7 @@ def discover_dcgm(pods: Sequence[PodRef], series: Sequence[Labels]) -> DcgmMatch
                 tried=tried,
                 gpu_models=tuple(sorted({s["modelName"] for s in matched if s.get("modelName")})),
                 gpu_uuids=tuple(sorted({gpu_identity(s) for s in matched})),
+                driver_versions=tuple(sorted({v for s in matched if (v := s.get(DRIVER_VERSION_LABEL))})),
             )
     return DcgmMatch(MatchedBy.NONE, None, tried, (), ())
 

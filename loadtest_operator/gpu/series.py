@@ -37,6 +37,8 @@ VLLM_KV_CACHE = "vllm:kv_cache_usage_perc"  # gauge, ratio 0..1 (newer vLLM)
 VLLM_KV_CACHE_LEGACY = "vllm:gpu_cache_usage_perc"  # the same before the rename
 VLLM_PREEMPTIONS = "vllm:num_preemptions_total"  # counter
 VLLM_REQUEST_SUCCESS = "vllm:request_success_total"  # counter of finished requests (label finished_reason)
+VLLM_GENERATION_TOKENS_TOTAL = "vllm:generation_tokens_total"  # counter, tokens generated (all requests)
+VLLM_PROMPT_TOKENS_TOTAL = "vllm:prompt_tokens_total"  # counter, prompt tokens prefilled (all requests)
 VLLM_TTFT = "vllm:time_to_first_token_seconds"  # histogram, s
 VLLM_E2E = "vllm:e2e_request_latency_seconds"  # histogram, s
 VLLM_PROMPT_TOKENS = "vllm:request_prompt_tokens"  # histogram, tokens per finished request
@@ -123,6 +125,8 @@ QUERIED: tuple[Series, ...] = (
     _vllm(VLLM_KV_CACHE, _G),
     _vllm(VLLM_PREEMPTIONS, _C),
     _vllm(VLLM_REQUEST_SUCCESS, _C),
+    _vllm(VLLM_GENERATION_TOKENS_TOTAL, _C),
+    _vllm(VLLM_PROMPT_TOKENS_TOTAL, _C),
     _vllm(VLLM_TTFT, _H),
     _vllm(VLLM_E2E, _H),
     _vllm(VLLM_PROMPT_TOKENS, _H),

@@ -57,6 +57,7 @@ class TargetFacts:
     secret: Mapping[str, Any] | None = None
     dataset: Mapping[str, Any] | None = None
     discovered_model: str | None = None  # the first of /v1/models, when the spec names none
+    server_version: str | None = None  # what GET /version answered (vLLM's version)
     # Jobs of an earlier run of this LoadTest still there after a runId change: stopped before the new run.
     stale_jobs: Sequence[str] = ()
 
@@ -161,6 +162,8 @@ def level_windows(merged: RunResult, levels: Sequence[LevelResult]) -> list[Leve
                 output_tokens=raw.output_tokens_total,
                 client_ttft_ms=ttft.mean if ttft else None,
                 client_e2e_ms=e2e.mean if e2e else None,
+                client_successes=raw.successes,
+                client_input_tokens=raw.input_tokens_total,
             )
         )
     return windows

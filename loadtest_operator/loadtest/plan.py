@@ -52,6 +52,7 @@ from loadtest_operator.core.plan import (
     StoreWrite,
 )
 from loadtest_operator.core.problems import Problem, summarize
+from loadtest_operator.loadtest.agreement import agreement
 from loadtest_operator.loadtest.barrier import (
     alignment,
     decide,
@@ -67,6 +68,7 @@ from loadtest_operator.loadtest.builders.deadline import shard_deadline_seconds
 from loadtest_operator.loadtest.builders.job import ShardJobInputs, build_shard_job
 from loadtest_operator.loadtest.builders.names import run_names
 from loadtest_operator.loadtest.builders.rbac import build_role, build_role_binding, build_service_account
+from loadtest_operator.loadtest.fingerprint import target_fingerprint, with_gpus
 from loadtest_operator.loadtest.level_status import levels_status
 from loadtest_operator.loadtest.live import ended_progress, live_level, running_progress
 from loadtest_operator.loadtest.observed import (
@@ -184,8 +186,8 @@ def _start(tick: _Tick, spec: LoadTestSpec) -> Plan:
     problems = validate_spec(spec) or _cluster_problems(spec, facts)
     target: ResolvedTarget | None = None
     manifests: list[dict[str, Any]] = []
+    ready = [p for p in facts.pods if (p.get("status") or {}).get("phase") == "Running"]
     if not problems:
-        ready = [p for p in facts.pods if (p.get("status") or {}).get("phase") == "Running"]
         target = resolve_target(spec, facts.service, ready, facts.nodes)
         target = target.model_copy(update={"model": target.model or facts.discovered_model})
         try:
@@ -214,6 +216,8 @@ def _start(tick: _Tick, spec: LoadTestSpec) -> Plan:
         best_goodput_level=None,
         summary=None,
         target=target,
+        fingerprint=target_fingerprint(ready, facts.server_version),
+        validation=None,
         progress=Progress(total_requests=_total_requests(spec)),
         seed=run_seed(tick.observed.owner, spec),
     )
@@ -424,11 +428,19 @@ def _complete(
             gpu.discovery.reason.value,
             gpu.discovery.message,
         )
-        tick.update(gpu_discovery=gpu.discovery)
+        tick.update(
+            gpu_discovery=gpu.discovery,
+            fingerprint=with_gpus(
+                tick.status.fingerprint, gpu.discovery.gpu_models, gpu.discovery.driver_versions
+            ),
+        )
         levels = [
-            lv.model_copy(update={"gpu": m.gpu, "server": m.server})
+            lv.model_copy(update={"gpu": m.gpu, "server": m.server, "validation": m.validation})
             for lv, m in zip(levels, gpu.levels, strict=True)
         ]
+        agreed = agreement(levels, spec.validation.tolerance_percent)
+        tick.set(C.SERVER_AGREEMENT, agreed.status, agreed.reason, agreed.message)
+        tick.update(validation=agreed.summary)
     summary = summary_line(levels)
     if failed:
         summary += f" (partial: {len(done)} of {len(done) + len(failed)} shards)"

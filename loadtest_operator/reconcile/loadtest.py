@@ -21,7 +21,7 @@ from loadtest_operator.api import LoadTestSpec, LoadTestStatus
 from loadtest_operator.core.names import label_selector
 from loadtest_operator.core.owner import Owner
 from loadtest_operator.core.secrets import secret_text
-from loadtest_operator.gpu import PodRef
+from loadtest_operator.gpu import GapTolerance, PodRef
 from loadtest_operator.io.prometheus import collect_level_metrics
 from loadtest_operator.loadtest.builders.labels import run_selector
 from loadtest_operator.loadtest.level_status import levels_status
@@ -114,9 +114,10 @@ async def _read_target(ctx: Context, observed: Observed, spec: LoadTestSpec) -> 
     facts = TargetFacts(
         service=service, pods=pods, nodes=nodes, secret=secret, dataset=dataset, stale_jobs=stale
     )
+    ready = [p for p in pods if (p.get("status") or {}).get("phase") == "Running"]
+    url = resolve_target(spec, service, ready, nodes).url or ""
+    facts = replace(facts, server_version=await ctx.models.server_version(url))
     if spec.target.model is None:
-        ready = [p for p in pods if (p.get("status") or {}).get("phase") == "Running"]
-        url = resolve_target(spec, service, ready, nodes).url or ""
         facts = replace(facts, discovered_model=await ctx.models.first_model(url))
     return facts
 
@@ -197,5 +198,7 @@ async def _gpu_figures(ctx: Context, observed: Observed, spec: LoadTestSpec, mer
     target = LoadTestStatus.model_validate(observed.status).target
     pods = [PodRef(p.name, observed.owner.namespace, p.node) for p in (target.pods if target else None) or []]
     windows = level_windows(merged, levels_status(merged))
-    discovery, per_level = await collect_level_metrics(url, token, pods, windows)
+    check = spec.validation
+    tolerance = GapTolerance.from_percent(check.tolerance_percent, check.latency_tolerance_milliseconds)
+    discovery, per_level = await collect_level_metrics(url, token, pods, windows, tolerance=tolerance)
     return GpuFigures(discovery=discovery, levels=per_level)

@@ -72,7 +72,9 @@ def test_status_carries_gpu_and_vllm_figures_per_level_found_automatically(
     cluster: Cluster, namespace: str, operator: OperatorProcess, dcgm_exporter: str
 ) -> None:
     vllm_pod = dcgm_exporter
-    cluster.apply(gpu_loadtest("gpu"), namespace)
+    # The loadgen pod and the mock share a busy node: the latency means may differ by scheduling noise.
+    validation = {"tolerancePercent": 5, "latencyToleranceMilliseconds": 50}
+    cluster.apply(gpu_loadtest("gpu", validation=validation), namespace)
 
     lt = wait_finished(cluster, namespace, "gpu", timeout=240)
 
@@ -99,6 +101,31 @@ def test_status_carries_gpu_and_vllm_figures_per_level_found_automatically(
     assert high["gpu"]["utilizationPercentMean"] > low["gpu"]["utilizationPercentMean"]
     assert high["gpu"]["powerWattsMean"] > low["gpu"]["powerWattsMean"]
     assert high["server"]["requestsRunningMean"] > low["server"]["requestsRunningMean"]
+    # Every level's client figures checked against the mock's vLLM series, each count inside (or within
+    # the tolerance of) vLLM's exact bracket.
+    for level in (low, high):
+        checks = {c["name"]: c for c in level["validation"]["checks"]}
+        assert set(checks) == {"TtftMean", "E2eMean", "CompletedRequests", "OutputTokens", "PromptTokens"}
+        assert checks["CompletedRequests"]["client"] == 120
+        assert all(c["passed"] for c in checks.values()), checks
+        assert checks["CompletedRequests"]["serverMin"] <= 120
+        assert level["validation"]["tolerancePercent"] == 5
+        print(f"\nlevel {level['level']} checks: {level['validation']['checks']}")
+    agreement = condition(lt, "ServerAgreement")
+    assert agreement is not None
+    assert (agreement["status"], agreement["reason"]) == ("True", "ChecksPassed"), agreement
+    assert lt["status"]["validation"] == {"tolerancePercent": 5, "checks": 10, "failed": 0}
+    # What was measured: the mock's GET /version, its container's options, the node, the GPU's driver.
+    fingerprint = lt["status"]["fingerprint"]
+    assert fingerprint["vllmVersion"] == "0.0.0+mock"
+    (serving,) = fingerprint["serving"]
+    assert serving["pods"] == [vllm_pod]
+    assert serving["model"] == "e2e-model"
+    assert serving["image"] == cluster.mock_image
+    assert fingerprint["consistent"] is True
+    assert fingerprint["nodes"] == [cluster.get_json("pods", "-n", namespace, vllm_pod)["spec"]["nodeName"]]
+    assert fingerprint["gpuModels"] == ["NVIDIA A100-SXM4-80GB"]
+    assert fingerprint["driverVersions"] == ["550.54.15"]  # the stand-in's DCGM_FI_DRIVER_VERSION
 
 
 def test_prometheus_outage_never_fails_the_loadtest(

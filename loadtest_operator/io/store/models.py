@@ -45,6 +45,11 @@ class Run(SQLModel, table=True):
     spec: dict[str, Any] = Field(sa_column=Column(JsonType, nullable=False))
     summary: dict[str, Any] | None = Field(default=None, sa_column=Column(JsonType, nullable=True))
     updated_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    # What the target was (status.fingerprint) and how the client's figures agreed with vLLM's (0005).
+    vllm_version: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    fingerprint: dict[str, Any] | None = Field(default=None, sa_column=Column(JsonType, nullable=True))
+    validation_checks: int | None = None
+    validation_failed: int | None = None
 
 
 class LevelResultRow(SQLModel, table=True):
@@ -130,6 +135,7 @@ class LevelResultRow(SQLModel, table=True):
     started_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime, nullable=True))
     finished_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime, nullable=True))
     result: dict[str, Any] = Field(sa_column=Column(JsonType, nullable=False))
+    validation_failed: int | None = None  # checks against vLLM's figures that failed (0005)
 
 
 class RecommendationRow(SQLModel, table=True):

@@ -57,7 +57,23 @@ def run_row(
         spec=spec.model_dump(mode="json", by_alias=True, exclude_none=True),
         summary=summary,
         updated_at=updated_at,
+        **fingerprint_columns(summary or {}),
     )
+
+
+def fingerprint_columns(summary: dict[str, Any]) -> dict[str, Any]:
+    """The `runs` columns of status.fingerprint and status.validation, from the run's summary (the
+    status without its levels, in wire form)."""
+    found, checks = summary.get("fingerprint"), summary.get("validation")
+    fingerprint: dict[str, Any] | None = found if isinstance(found, dict) else None
+    validation: dict[str, Any] = checks if isinstance(checks, dict) else {}
+    version = (fingerprint or {}).get("vllmVersion")
+    return {
+        "vllm_version": indexable(version) if isinstance(version, str) else None,
+        "fingerprint": fingerprint,
+        "validation_checks": validation.get("checks"),
+        "validation_failed": validation.get("failed"),
+    }
 
 
 def level_row(uid: str, run_id: int, result: LevelResult) -> LevelResultRow:
@@ -95,6 +111,7 @@ def level_row(uid: str, run_id: int, result: LevelResult) -> LevelResultRow:
         started_at=result.start,
         finished_at=result.end,
         result=result.model_dump(mode="json", by_alias=True, exclude_none=True),
+        validation_failed=result.validation.failed if result.validation else None,
     )
 
 

@@ -19,8 +19,10 @@ import httpx
 import pytest
 
 from loadtest_operator.api.gpu import EnergySource
+from loadtest_operator.api.validation import CheckName
 from loadtest_operator.gpu import GapTolerance, GpuMetricsReason, LevelMetrics, LevelWindow, MatchedBy, PodRef
 from loadtest_operator.io.prometheus import collect_level_metrics
+from mockservers.openai_server import COMPLETIONS_BOS_TOKENS, count_tokens
 from tests.integration.prometheus.conftest import (
     LOOPBACK,
     PrometheusServer,
@@ -43,6 +45,8 @@ TTFT_MS, ITL_MS, OUTPUT_TOKENS = 40.0, 20.0, 8
 PROMPT = " ".join(["word"] * 40)
 PREFIX_HIT_PERCENT = 100 * 32 / 41
 WINDOW_SECONDS = 4.0
+PROMPT = "hello there"
+PROMPT_TOKENS = COMPLETIONS_BOS_TOKENS + count_tokens(PROMPT)  # as the mock counts a completions prompt
 STARTUP_SECONDS = 5.0  # processes up and scraped (every target already discovered) before the first step
 
 
@@ -52,6 +56,7 @@ class Scenario:
     idle: LevelWindow
     loaded: LevelWindow
     requests: int  # completed by the client inside the loaded window
+    vllm_url: str
 
 
 def exporter_target(pod: str) -> dict[str, str]:
@@ -174,9 +179,18 @@ def scenario(prometheus: PrometheusServer, ports: Ports, scrape_targets: Targets
         sleep_until(base + 10 + 2 * 1)  # the scrapes after the window's end are in
         yield Scenario(
             url=prometheus.url,
-            idle=LevelWindow(idle[0], idle[1], output_tokens=0),
-            loaded=LevelWindow(loaded_start, loaded_end, tokens, fmean(ttfts), fmean(e2es)),
+            idle=LevelWindow(idle[0], idle[1], output_tokens=0, client_successes=0, client_input_tokens=0),
+            loaded=LevelWindow(
+                loaded_start,
+                loaded_end,
+                tokens,
+                fmean(ttfts),
+                fmean(e2es),
+                client_successes=requests,
+                client_input_tokens=requests * PROMPT_TOKENS,
+            ),
             requests=requests,
+            vllm_url=f"http://{vllm}",
         )
 
 
@@ -200,6 +214,7 @@ async def test_exported_pod_labels_match_only_the_target_pods_gpu(scenario: Scen
     assert discovery.query == '{exported_namespace="llm",exported_pod="vllm-0"}'
     assert discovery.gpu_count == 1  # GPU 1 of node-a belongs to another pod
     assert discovery.gpu_models == ["NVIDIA H100 80GB HBM3"]
+    assert discovery.driver_versions == ["550.54.15"]  # the stand-in's DCGM_FI_DRIVER_VERSION label
     assert discovery.server_pods == ["vllm-0"]
 
     assert idle.gpu is not None
@@ -257,6 +272,59 @@ async def test_vllm_series_line_up_with_the_client(scenario: Scenario) -> None:
     assert not loaded.server.client_gap_exceeded
     assert loaded_strict.server is not None
     assert loaded_strict.server.client_gap_exceeded
+
+
+async def test_client_counts_are_inside_vllms_exact_bracket(scenario: Scenario) -> None:
+    # Every request of the loaded window started and ended inside it, and Prometheus has scraped the
+    # mock vLLM after it: vLLM's count lies in [serverMin, serverMax], so the counts pass with no
+    # tolerance at all.
+    pods, levels = [PodRef("vllm-0", "llm", "node-a")], [scenario.idle, scenario.loaded]
+    exact = GapTolerance(relative=0.0, absolute_ms=25)
+    _, (idle, loaded) = await collect_level_metrics(scenario.url, None, pods, levels, tolerance=exact)
+    assert loaded.validation is not None
+    checks = {c.name: c for c in loaded.validation.checks}
+    assert set(checks) == set(CheckName)
+    expected = {
+        CheckName.COMPLETED_REQUESTS: scenario.requests,
+        CheckName.OUTPUT_TOKENS: scenario.loaded.output_tokens,
+        CheckName.PROMPT_TOKENS: scenario.requests * PROMPT_TOKENS,
+    }
+    for name, client in expected.items():
+        check = checks[name]
+        assert check.client == client
+        assert check.server_min is not None
+        assert check.server_max is not None
+        assert check.server_min <= client <= check.server_max, check
+        assert check.passed, check
+    # The latency means are test_vllm_series_line_up_with_the_client's: this client shares the CPUs
+    # with Prometheus, the exporters and the mock, and its TTFT carries their scheduling noise.
+    assert loaded.validation.failed == sum(
+        not checks[n].passed for n in (CheckName.TTFT_MEAN, CheckName.E2E_MEAN)
+    )
+    assert loaded.validation.tolerance_percent == 0
+    # The idle level: nothing sent, nothing counted.
+    assert idle.validation is not None
+    assert all(c.passed and c.client == 0 for c in idle.validation.checks if c.name in expected)
+
+
+async def test_a_client_count_vllm_never_saw_fails_with_both_numbers(scenario: Scenario) -> None:
+    # A client that claims answers vLLM did not count (a cache or another server behind the Service).
+    claimed = scenario.loaded._replace(client_successes=scenario.requests * 2)
+    _, (level,) = await collect_level_metrics(
+        scenario.url, None, [PodRef("vllm-0", "llm", "node-a")], [claimed], tolerance=GapTolerance()
+    )
+    assert level.validation is not None
+    check = next(c for c in level.validation.checks if c.name == CheckName.COMPLETED_REQUESTS)
+    assert not check.passed
+    assert check.client == scenario.requests * 2
+    assert check.server == approx(scenario.requests, rel=0.25)
+    assert level.validation.failed >= 1
+
+
+async def test_the_mock_reports_a_version_like_vllm(scenario: Scenario) -> None:
+    async with httpx.AsyncClient() as client:
+        response = await client.get(f"{scenario.vllm_url}/version")
+    assert response.json() == {"version": "0.0.0+mock"}
 
 
 async def test_hostname_fallback_without_pod_mapping(scenario: Scenario) -> None:

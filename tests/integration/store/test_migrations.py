@@ -12,13 +12,16 @@ from sqlalchemy.engine import Engine
 from loadtest_operator.io.store import (
     current_revision,
     downgrade,
+    get_run,
     head_revision,
     list_level_results,
     list_runs,
+    save_run,
     upgrade,
 )
 from loadtest_operator.io.store.migrate import MIGRATIONS_DIR
 from loadtest_operator.io.store.models import LevelResultRow, Run
+from loadtest_operator.io.store.records import fingerprint_columns
 from tests.integration.store.test_repository import make_levels, make_run
 
 pytestmark = pytest.mark.integration
@@ -116,6 +119,13 @@ def save_old(engine: Engine, run: Run, levels: Sequence[LevelResultRow] = ()) ->
             connection.execute(table.insert().values({c.name: getattr(row, c.name) for c in table.columns}))
 
 
+def stored_reason(engine: Engine, uid: str) -> str | None:
+    with engine.connect() as connection:
+        query = text("SELECT reason FROM runs WHERE loadtest_uid = :uid")
+        value = connection.execute(query, {"uid": uid}).scalar_one()
+        return None if value is None else str(value)
+
+
 def test_free_text_revision_widens_columns_and_keeps_every_row(engine: Engine) -> None:
     # 0003 rebuilds `runs` on SQLite: its level_results (ON DELETE CASCADE) must survive the rebuild.
     upgrade(engine, "0002")
@@ -127,6 +137,9 @@ def test_free_text_revision_widens_columns_and_keeps_every_row(engine: Engine) -
     assert current_revision(engine) == "0003"
     for table, columns in WIDENED.items():
         assert columns <= text_columns(engine, table)
+    assert level_count(engine) == 5
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
     assert level_count(engine) == 5
     assert [r.loadtest_uid for r in list_runs(engine)] == ["uid-1", "uid-2"]
     indexes = {index["name"] for index in inspect(engine).get_indexes("runs")}
@@ -140,8 +153,8 @@ def test_free_text_revision_widens_columns_and_keeps_every_row(engine: Engine) -
     downgrade(engine, "0002")  # longer values are cut to the old lengths, not refused
     assert level_count(engine) == 5
     assert not WIDENED["runs"] & text_columns(engine, "runs")
-    with engine.connect() as connection:
-        reason = connection.execute(text("SELECT reason FROM runs WHERE loadtest_uid = 'uid-3'")).scalar_one()
+    reason = stored_reason(engine, "uid-3")
+    assert reason is not None
     if engine.dialect.name == "postgresql":
         assert len(reason) == 1024
     upgrade(engine)
@@ -187,3 +200,44 @@ def test_level_figures_revision_adds_columns_and_marks_older_rows(engine: Engine
     upgrade(engine)
     assert level_columns(engine) >= FIGURE_COLUMNS
     assert level_count(engine) == 4
+
+
+FINGERPRINT_COLUMNS = {"vllm_version", "fingerprint", "validation_checks", "validation_failed"}
+
+
+def columns(engine: Engine, table: str) -> set[str]:
+    return {c["name"] for c in inspect(engine).get_columns(table)}
+
+
+def test_fingerprint_revision_adds_columns_and_keeps_every_row(engine: Engine) -> None:
+    # 0005 adds nullable columns: older runs keep every value and read back with the new columns empty.
+    upgrade(engine, "0003")
+    save_old(engine, make_run("uid-1"), make_levels("uid-1"))
+    upgrade(engine, "0005")
+    assert columns(engine, "runs") >= FINGERPRINT_COLUMNS
+    assert "validation_failed" in columns(engine, "level_results")
+    assert level_count(engine) == 3
+    old = get_run(engine, "uid-1", 0)
+    assert old is not None
+    assert (old.vllm_version, old.fingerprint, old.validation_failed) == (
+        None,
+        None,
+        None,
+    )
+
+    summary = {
+        "fingerprint": {"vllmVersion": "0.9.1", "driverVersions": ["550.54.15"]},
+        "validation": {"tolerancePercent": 5, "checks": 10, "failed": 2},
+    }
+    save_run(engine, make_run("uid-2").model_copy(update=fingerprint_columns(summary)), make_levels("uid-2"))
+    new = get_run(engine, "uid-2", 0)
+    assert new is not None
+    assert (new.vllm_version, new.validation_checks, new.validation_failed) == ("0.9.1", 10, 2)
+    assert new.fingerprint == summary["fingerprint"]
+
+    downgrade(engine, "0003")
+    assert not FINGERPRINT_COLUMNS & columns(engine, "runs")
+    assert "validation_failed" not in columns(engine, "level_results")
+    assert level_count(engine) == 6
+    upgrade(engine)
+    assert level_count(engine) == 6

@@ -187,3 +187,13 @@ def test_energy_by_child_reads_the_gpu_figures_of_finished_children() -> None:
     running = {"metadata": {"name": "c"}, "status": {}}
 
     assert energy_by_child([with_gpu, without, running]) == {"a": 512.5}
+
+
+def test_children_check_their_figures_with_the_parents_tolerance() -> None:
+    assert (
+        build_child(PARENT, make_spec(), workload(), 48, 0, FACTS)["spec"]["validation"]["tolerancePercent"]
+        == 5
+    )
+    strict = make_spec(validation={"tolerancePercent": 1, "latencyToleranceMilliseconds": 0})
+    child = build_child(PARENT, strict, workload(), 48, 0, FACTS)
+    assert child["spec"]["validation"] == {"tolerancePercent": 1, "latencyToleranceMilliseconds": 0}

@@ -114,7 +114,7 @@ def test_efficiency(energy: float | None, tokens: int, per_joule: float | None, 
         (40.0, 60.0, True, 33.3333),  # over 20 % and over 5 ms
         (2.0, 4.0, False, 50.0),  # 50 % but only 2 ms: noise on tiny latencies
         (400.0, 460.0, False, 13.0435),  # 60 ms but only 13 %
-        (100.0, 80.0, True, -25.0),  # server slower than the client saw: clocks or windows disagree
+        (100.0, 75.0, True, -33.3333),  # server slower than the client saw: clocks or windows disagree
     ],
 )
 def test_gap_needs_both_relative_and_absolute_excess(

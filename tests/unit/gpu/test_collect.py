@@ -12,6 +12,7 @@ from loadtest_operator.gpu.collect import LevelMetrics, LevelWindow, SourceError
 from loadtest_operator.gpu.discovery import PodRef
 
 PODS = [PodRef("vllm-0", "llm", "node-a")]
+CHECKED_COUNTERS = ("request_success_total", "generation_tokens_total", "prompt_tokens_total")
 GPU = {"__name__": "DCGM_FI_DEV_GPU_UTIL", "UUID": "GPU-0", "gpu": "0", "modelName": "NVIDIA L4",
        "Hostname": "node-a", "exported_namespace": "llm", "exported_pod": "vllm-0"}  # fmt: skip
 VLLM = {"__name__": "vllm:num_requests_running", "namespace": "llm", "pod": "vllm-0", "model_name": "m"}
@@ -67,8 +68,12 @@ def test_discovers_then_queries_every_level_at_its_end() -> None:
     ((matches, start, end),) = source.series_calls
     assert (start, end) == (100.0, 130.0)
     assert len(matches) == 4
-    assert {at for _, at in source.queries} == {110.0, 130.0}
-    assert all("[10000ms]" in expr for expr, _ in source.queries)
+    figures = [(expr, at) for expr, at in source.queries if not any(m in expr for m in CHECKED_COUNTERS)]
+    assert {at for _, at in figures} == {110.0, 130.0}
+    assert all("[10000ms]" in expr for expr, _ in figures)
+    # The counters the checks read are read around each level's edges (gpu/validation.py).
+    checked = {at for expr, at in source.queries if any(m in expr for m in CHECKED_COUNTERS)}
+    assert checked == {100.0, 110.0, 220.0, 230.0, 120.0, 130.0, 240.0, 250.0}
     first, second = levels
     assert first.gpu is not None
     assert second.gpu is not None

@@ -17,6 +17,7 @@ from loadtest_operator.gpu.series import (
     queried_names,
     sample_names,
 )
+from loadtest_operator.gpu.validation import counter_queries
 from mockservers.dcgm import Exporter as DcgmStandIn
 from mockservers.dcgm import GpuIdentity, GpuScript, PolledLoad
 from mockservers.vllm_metrics import VllmMetrics
@@ -31,6 +32,7 @@ def every_query() -> list[str]:
     queries = [*dcgm_series_matches(PODS), sel.of(series.VLLM_RUNNING)]
     queries += promql.gpu_queries(sel, "1s").values()
     queries += promql.server_queries(sel, "1s").values()
+    queries += [expr for expr, _ in counter_queries(sel, 100.0, 110.0).values()]
     for peak in LoadMode:
         queries += workload_queries(
             namespace="llm", pods=["vllm-0"], window_seconds=60, percentile=95, peak=peak
@@ -98,12 +100,13 @@ def test_missing_from_wants_one_complete_spelling() -> None:
     assert [s.name for s in missing_from(half_histogram)] == [series.VLLM_TTFT]
 
 
-def test_the_mock_vllm_exposes_what_the_operator_queries_but_finished_requests() -> None:
-    # The mock server does not count finished requests yet: fromPrometheus with `peak: Rate` finds no data
-    # against it (a real vLLM has vllm:request_success_total). Drop the exception when the mock gains it.
+def test_the_mock_vllm_exposes_everything_the_operator_queries() -> None:
     for legacy in (False, True):
         text = VllmMetrics("m", 2048, legacy_cache_metric=legacy).render(0)
-        assert [s.name for s in missing_from(sample_names(text))] == [series.VLLM_REQUEST_SUCCESS]
+        assert missing_from(sample_names(text)) == []
+        # Every finish reason's series exists from the start, at 0, as vLLM creates them.
+        for reason in ("stop", "length", "abort"):
+            assert f'finished_reason="{reason}"}} 0.0' in text
 
 
 def test_the_dcgm_stand_in_exposes_every_dcgm_series_queried() -> None:

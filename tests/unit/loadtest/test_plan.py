@@ -66,7 +66,14 @@ class FakeKube:
                 "metadata": {"name": "vllm-0", "labels": {"app": "vllm"}},
                 "spec": {
                     "nodeName": "node-a",
-                    "containers": [{"resources": {"limits": {"nvidia.com/gpu": 1}}}],
+                    "containers": [
+                        {
+                            "name": "vllm",
+                            "image": "vllm/vllm-openai:v0.9.1",
+                            "args": ["--model", "meta-llama/Llama-3.1-8B", "-tp", "1", "--api-key", "sk-x"],
+                            "resources": {"limits": {"nvidia.com/gpu": 1}},
+                        }
+                    ],
                 },
                 "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]},
             }
@@ -214,6 +221,9 @@ class FakeModels(ModelDiscovery):
     async def first_model(self, url: str) -> str | None:
         return "discovered-model"
 
+    async def server_version(self, url: str) -> str | None:
+        return "0.9.1"
+
 
 class Harness:
     def __init__(self, spec: dict[str, Any] | None = None, store: bool = True) -> None:
@@ -289,6 +299,22 @@ def test_a_run_from_apply_to_stored_tick_by_tick() -> None:
 
     assert applied["phase"] == "Running"
     assert applied["target"]["pods"] == [{"name": "vllm-0", "node": "node-a", "gpus": 1}]
+    # What the target was, from its pods and GET /version; never the raw arguments (an --api-key).
+    assert applied["fingerprint"] == {
+        "vllmVersion": "0.9.1",
+        "serving": [
+            {
+                "pods": ["vllm-0"],
+                "container": "vllm",
+                "image": "vllm/vllm-openai:v0.9.1",
+                "model": "meta-llama/Llama-3.1-8B",
+                "tensorParallelSize": 1,
+            }
+        ],
+        "consistent": True,
+        "nodes": ["node-a"],
+    }
+    assert "sk-x" not in json.dumps(h.body["status"])
     kinds = sorted(k for k, _ in h.kube.created)
     assert kinds == ["ConfigMap"] * 3 + ["Job"] * 2 + ["Role", "RoleBinding", "ServiceAccount"]
     assert starting == {}  # nothing changed, nothing written
@@ -306,6 +332,8 @@ def test_a_run_from_apply_to_stored_tick_by_tick() -> None:
     assert h.condition("Succeeded") == ("True", "Completed")
     assert h.condition("Stored") == ("True", "Stored")
     assert h.condition("GpuMetricsAvailable") == ("False", "PrometheusNotConfigured")
+    assert h.condition("ServerAgreement") == ("Unknown", "NoServerFigures")
+    assert h.body["status"]["validation"] == {"tolerancePercent": 5, "checks": 0, "failed": 0}
     assert [lv["requests"] for lv in h.body["status"]["levels"]] == [200, 200]
     assert one_done == {"progress": {"shardsSucceeded": 1}}
     assert idle == {}

@@ -10,7 +10,8 @@ import pytest
 from mockservers.cli import build_parser, main
 
 OPENAI_DEFAULTS = {
-    "host": "127.0.0.1", "port": 8000, "model": "mock-model", "ttft_ms": 0.0, "itl_ms": 0.0,
+    "host": "127.0.0.1", "port": 8000, "model": "mock-model", "version": "0.0.0+mock", "ttft_ms": 0.0,
+    "itl_ms": 0.0,
     "batching": False, "step_ms_base": 10.0, "step_ms_per_seq": 0.5, "prefill_ms_per_token": 0.0,
     "default_output_tokens": 16, "max_model_len": 8192, "max_running": 0, "error_rate": 0.0,
     "error_status": 500, "cut_rate": 0.0, "stall_rate": 0.0, "stall_seconds": 5.0, "seed": 0,

@@ -27,3 +27,18 @@ def test_rendered_metrics_use_vllm_names_labels_and_cumulative_buckets() -> None
         assert name in text
     assert "gpu_cache_usage_perc" not in text
     assert "vllm:gpu_cache_usage_perc" in VllmMetrics("m", 10, legacy_cache_metric=True).render(0)
+
+
+def test_a_finished_request_is_counted_as_vllm_counts_it() -> None:
+    metrics = VllmMetrics("m", 1000)
+    metrics.record_finished(prompt_tokens=9, output_tokens=16, ttft=0.05, e2e=0.4, reason="length")
+    metrics.record_finished(prompt_tokens=3, output_tokens=2, ttft=0.01, e2e=0.1, reason="stop")
+    text = metrics.render(tokens_in_use=0)
+    labels = 'engine="0",model_name="m"'
+    assert "# TYPE vllm:request_success_total counter" in text
+    assert f'vllm:request_success_total{{{labels},finished_reason="length"}} 1.0' in text
+    assert f'vllm:request_success_total{{{labels},finished_reason="stop"}} 1.0' in text
+    assert f'vllm:request_success_total{{{labels},finished_reason="abort"}} 0.0' in text
+    assert f"vllm:generation_tokens_total{{{labels}}} 18.0" in text
+    assert f"vllm:prompt_tokens_total{{{labels}}} 12.0" in text
+    assert f"vllm:e2e_request_latency_seconds_count{{{labels}}} 2.0" in text

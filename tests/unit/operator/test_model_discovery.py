@@ -148,3 +148,45 @@ async def test_no_listing_is_none_in_bounded_time_and_memory(
     assert peak < 4 * MAX_MODELS_BYTES, f"{peak / 2**20:.1f} MiB"
     assert logged in caplog.text
     assert "loadgen will ask itself" in caplog.text
+
+
+def answer(body: bytes) -> Handler:
+    async def handler(writer: asyncio.StreamWriter) -> None:
+        head(writer, f"Content-Length: {len(body)}")
+        writer.write(body)
+        await writer.drain()
+
+    return handler
+
+
+async def version_of(handler: Handler) -> str | None:
+    async with serve(handler) as url, httpx.AsyncClient() as client:
+        return await ModelDiscovery(client, timeout_seconds=1.0).server_version(url)
+
+
+async def test_the_vllm_version_as_vllm_serves_it() -> None:
+    assert await version_of(answer(b'{"version": "0.9.1"}')) == "0.9.1"
+    assert await version_of(answer(b'{"version": "0.10.1rc2.dev13+g1234abc"}')) == "0.10.1rc2.dev13+g1234abc"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"version": "<script>alert(1)</script>"}',  # not a version: nothing of the body reaches status
+        b'{"version": "' + b"1" * 100 + b'"}',
+        b'{"version": 9}',
+        b"[]",
+        b"not json",
+    ],
+)
+async def test_anything_else_is_no_version(body: bytes) -> None:
+    assert await version_of(answer(body)) is None
+
+
+async def test_a_version_that_never_comes_is_none_in_bounded_time() -> None:
+    started = time.perf_counter()
+    async with serve(silent) as url, httpx.AsyncClient() as client:
+        assert await ModelDiscovery(client, timeout_seconds=0.3).server_version(url) is None
+    assert time.perf_counter() - started < 1.5
+    async with serve(endless) as url, httpx.AsyncClient() as client:
+        assert await ModelDiscovery(client, timeout_seconds=5.0).server_version(url) is None
