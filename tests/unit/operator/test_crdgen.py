@@ -365,8 +365,8 @@ def test_condition_descriptions_reach_the_crd(schema: dict[str, Any]) -> None:
 
 
 def test_condition_descriptions_stay_small() -> None:
-    # Per-kind meanings on status.conditions, not every reason: the CRD grows by under two kilobytes.
-    assert len(describe_conditions(LOADTEST_CONDITIONS)) < 1700
+    # Per-kind meanings on status.conditions, not every reason: the CRD grows by about two kilobytes.
+    assert len(describe_conditions(LOADTEST_CONDITIONS)) < 2048
     assert not any(
         str(r) in describe_conditions(LOADTEST_CONDITIONS) for r in ("TargetNotSet", "ShardFailed")
     )
