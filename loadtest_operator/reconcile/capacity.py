@@ -121,13 +121,11 @@ async def _read_target(ctx: Context, parent: Owner, spec: CapacityRecommendation
         selector = dict(((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {})
     selected = await kube.pods(ns, label_selector(selector)) if selector else []
     if ref is not None and selected and not backs_target(deployment, selected):
-        target.problems.append(
-            Problem(
-                CapacityReason.NOT_BEHIND_TARGET,
-                not_behind_target(name, ref.name),
-                "spec.target.deploymentRef",
-            )
+        # Before the Deployment's own readiness: a Deployment the target does not route to is the wrong one.
+        problem = Problem(
+            CapacityReason.NOT_BEHIND_TARGET, not_behind_target(name, ref.name), "spec.target.deploymentRef"
         )
+        target.problems.insert(0, problem)
         return target
     pods = [p for p in selected if is_pod_ready(p)]
     target.pods = sorted(str(p["metadata"]["name"]) for p in pods)
