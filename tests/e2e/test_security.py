@@ -350,3 +350,21 @@ def test_a_readable_secret_works_and_its_value_appears_nowhere(cluster: Cluster,
         assert base64.b64encode(PLANTED.encode()).decode() not in text, (
             f"the Secret's value is in the {place}"
         )
+
+
+def test_a_scale_the_author_may_make_is_capped_at_max_replicas(cluster: Cluster, setup: Setup) -> None:
+    ns = setup.namespace
+    # As an admin, who may scale it: the recommendation (3 replicas for a peak of 4 at a knee of 2) is
+    # above maxReplicas, so the Deployment is set to 2 through its scale subresource, and status says so.
+    cluster.apply(capacity("sized", "mock-vllm", scaleDeployment=True, maxReplicas=2), ns)
+
+    def scaled() -> dict[str, Any] | None:
+        obj = cluster.get_json("capacityrecommendation", "sized", "-n", ns)
+        return next((c for c in obj.get("status", {}).get("conditions", []) if c["type"] == "Scaled"), None)
+
+    wait_until(lambda: scaled() is not None, 150, "the Scaled condition")
+    cond = scaled()
+    assert cond is not None
+    assert (cond["status"], cond["reason"]) == ("True", "ScaleCapped"), cond
+    assert "above spec.maxReplicas" in cond["message"]
+    assert cluster.get_json("deployment", "mock-vllm", "-n", ns)["spec"]["replicas"] == 2
