@@ -214,6 +214,7 @@ def test_the_webhook_configuration_reaches_the_operator_over_the_charts_tls(
     ]
     container = pod_spec(docs)["containers"][0]
     assert {"name": "webhook", "containerPort": 9443, "protocol": "TCP"} in container["ports"]
+    assert container["readinessProbe"]["tcpSocket"] == {"port": "webhook"}
     assert {"name": "webhook-tls", "mountPath": "/etc/llmload/webhook", "readOnly": True} in container[
         "volumeMounts"
     ]
