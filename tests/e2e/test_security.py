@@ -149,7 +149,7 @@ class Setup:
 def setup(cluster: Cluster, namespace: str, tmp_path: Path, mock_vllm: str) -> Iterator[Setup]:
     port = free_port()
     cert, key = self_signed(tmp_path)
-    release = f"e2e-{namespace}"[:40]
+    release = f"e2e-sec-{namespace.rsplit('-', 1)[-1]}"  # the namespace's random suffix: a valid, unique name
     roles = user_roles(cluster, release)
     webhook = webhook_configuration(f"llmload-e2e-{namespace}", namespace, port, cert.read_bytes())
     operator = OperatorProcess(
