@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from loadgen.credentials import refuse_service_account_token
 from loadgen.distribution import DistributionProblem, distribution_problems, shared_prefix_problems
 
 LoadMode = Literal["concurrency", "rate"]
@@ -283,9 +284,9 @@ class RunConfig(_Strict):
             value = os.environ.get(self.api_key_env)
             if value is None:
                 raise ValueError(f"environment variable {self.api_key_env} (api_key_env) is not set")
-            return value.strip()
+            return refuse_service_account_token(value.strip(), self.api_key_env)
         if self.api_key_file is not None:
-            return self.api_key_file.read_text().strip()
+            return refuse_service_account_token(self.api_key_file.read_text().strip(), str(self.api_key_file))
         return None
 
     def for_shard(self, index: int, count: int) -> RunConfig:

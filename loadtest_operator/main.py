@@ -10,7 +10,10 @@ from typing import Any
 
 import kopf
 
-from loadtest_operator.handlers import capacity, loadtest
+from loadtest_operator.core.fetches import FetchPolicy, networks
+from loadtest_operator.handlers import admission, capacity, loadtest
+from loadtest_operator.io.access import AccessReviewer
+from loadtest_operator.io.addresses import api_server_addresses
 from loadtest_operator.io.kube import Kube, load_client_config
 from loadtest_operator.io.metrics import OperatorMetrics
 from loadtest_operator.io.store import Store, StoreUnavailableError
@@ -50,14 +53,40 @@ def open_store(settings: OperatorSettings, log: logging.Logger) -> Store:
     return store
 
 
+def fetch_policy(settings: OperatorSettings, api_host: str, log: logging.Logger) -> FetchPolicy:
+    """The refused ranges of the settings plus the API server's own addresses."""
+    own = api_server_addresses(api_host)
+    log.info(
+        "the operator never fetches from %s", ", ".join([*settings.refused_fetch_ranges, *own]) or "nothing"
+    )
+    return FetchPolicy(
+        refused=networks([*settings.refused_fetch_ranges, *own]),
+        prometheus_url=settings.prometheus_url,
+        allowed_prometheus_urls=tuple(settings.allowed_prometheus_urls),
+    )
+
+
 def build_context(settings: OperatorSettings, log: logging.Logger) -> Context:
     store = open_store(settings, log)
+    api_client = load_client_config()
     return Context(
-        kube=Kube(load_client_config()),
+        kube=Kube(api_client),
         settings=settings,
         metrics=OperatorMetrics(),
         store=store,
         log=log,
+        reviewer=AccessReviewer(api_client) if settings.webhook_port else None,
+        fetches=fetch_policy(settings, str(api_client.configuration.host or ""), log),
+    )
+
+
+def webhook_server(settings: OperatorSettings) -> kopf.WebhookServer:
+    """kopf's webhook server on the chart's certificate (a Secret, from Helm or cert-manager)."""
+    return kopf.WebhookServer(
+        addr=settings.webhook_address,
+        port=settings.webhook_port,
+        certfile=str(settings.webhook_cert_file) if settings.webhook_cert_file else None,
+        pkeyfile=str(settings.webhook_key_file) if settings.webhook_key_file else None,
     )
 
 
@@ -79,6 +108,8 @@ def main(argv: list[str] | None = None) -> None:
     registry = kopf.OperatorRegistry()
     loadtest.register(registry, settings.reconcile_interval_seconds)
     capacity.register(registry, settings.reconcile_interval_seconds)
+    if settings.webhook_port:
+        admission.register(registry)
 
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
@@ -93,6 +124,8 @@ def main(argv: list[str] | None = None) -> None:
         settings.posting.level = logging.WARNING
         settings.watching.server_timeout = 300
         settings.persistence.finalizer = "llmload.io/finalizer"
+        if ctx.settings.webhook_port:
+            settings.admission.server = webhook_server(ctx.settings)
 
     health = f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None
     try:

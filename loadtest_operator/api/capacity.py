@@ -210,8 +210,16 @@ class CapacityRecommendationSpec(ApiModel):
     )
     scale_deployment: bool = Field(
         default=False,
-        description="When true, the operator sets the Deployment's replicas to the recommendation. By "
-        "default it never changes the Deployment and only publishes a patch in status.",
+        description="When true, the operator sets the Deployment's replicas to the recommendation, at "
+        "most maxReplicas (then required), and only where the author may scale it. By default it never "
+        "changes the Deployment and only publishes a patch in status.",
+    )
+    max_replicas: int | None = Field(
+        default=None,
+        ge=1,
+        le=10_000,
+        description="Most replicas scaleDeployment may set (required with it): a recommendation above is "
+        "capped, and the Scaled condition says so.",
     )
 
 

@@ -160,6 +160,11 @@ class LoadTestReason(StrEnum):
     RUN_CONFIG_TOO_LARGE = "RunConfigTooLarge"
     CREDENTIALS_IN_URL = "CredentialsInUrl"
     INVALID_RESOURCES = "InvalidResources"
+    # Refusals (Accepted=False): what the operator will not use on the author's behalf (docs/security.md)
+    IMAGE_NOT_ALLOWED = "ImageNotAllowed"
+    SERVICE_ACCOUNT_TOKEN_REFUSED = "ServiceAccountTokenRefused"
+    NOT_OPTED_IN = "NotOptedIn"
+    ADDRESS_REFUSED = "AddressRefused"
 
 
 LOADTEST_REASONS: dict[LoadTestReason, str] = {
@@ -266,6 +271,14 @@ LOADTEST_REASONS: dict[LoadTestReason, str] = {
     "server refuses, or a request above its limit",
     LoadTestReason.RUN_CONFIG_TOO_LARGE: "Accepted=False: the load generator's run config does not fit in a "
     "ConfigMap",
+    LoadTestReason.IMAGE_NOT_ALLOWED: "Accepted=False: loadGenerator.image is not in the operator's image "
+    "allow-list (the chart's loadGenerator.allowedImages)",
+    LoadTestReason.SERVICE_ACCOUNT_TOKEN_REFUSED: "Accepted=False: a referenced Secret is a ServiceAccount "
+    "token; the operator never sends cluster credentials to a server",
+    LoadTestReason.NOT_OPTED_IN: "Accepted=False: no admission webhook reviewed the author's rights and the "
+    "referenced Secret lacks the label llmload.io/allow-loadtest=true",
+    LoadTestReason.ADDRESS_REFUSED: "Accepted=False: the target resolves into an address range the "
+    "operator never fetches from (link-local, the API server; the chart's fetchPolicy.refusedRanges)",
 }
 
 
@@ -285,12 +298,15 @@ GPU_METRICS_REASONS: dict[GpuMetricsReason, str] = {
     "deadline",
     GpuMetricsReason.NO_SERIES_MATCHED: "GpuMetricsAvailable=False: no DCGM series matched the target's "
     "pods (the message lists the selectors tried), or no level had a time window",
+    GpuMetricsReason.PROMETHEUS_NOT_ALLOWED: "GpuMetricsAvailable=False: spec.prometheus names a URL the "
+    "chart does not allow, or a token Secret the operator may not use (docs/security.md)",
 }
 
 
 class CapacityConditionType(StrEnum):
     READY = "Ready"
     STALLED = "Stalled"
+    SCALED = "Scaled"
 
 
 CAPACITY_CONDITIONS: dict[CapacityConditionType, Meaning] = {
@@ -303,6 +319,12 @@ CAPACITY_CONDITIONS: dict[CapacityConditionType, Meaning] = {
         true="the last reconcile failed with an error the operator could not turn into any other "
         "condition (ReconcileError: the message quotes it, and the operator retries with backoff)",
         false="reconciles succeed again (Recovered)",
+    ),
+    CapacityConditionType.SCALED: Meaning(
+        true="with scaleDeployment, the Deployment's replicas were set to the recommendation (Scaled) or "
+        "to spec.maxReplicas below it (ScaleCapped)",
+        false="with scaleDeployment, the operator refused to scale the Deployment (ScaleRefused: the "
+        "message says why and what to change)",
     ),
 }
 
@@ -317,6 +339,10 @@ class CapacityReason(StrEnum):
     PROMETHEUS_UNAVAILABLE = "PrometheusUnavailable"
     RECONCILE_ERROR = "ReconcileError"
     RECOVERED = "Recovered"
+    NOT_BEHIND_TARGET = "DeploymentNotBehindTarget"
+    SCALED = "Scaled"
+    SCALE_CAPPED = "ScaleCapped"
+    SCALE_REFUSED = "ScaleRefused"
 
 
 CAPACITY_REASONS: dict[CapacityReason, str] = {
@@ -331,6 +357,13 @@ CAPACITY_REASONS: dict[CapacityReason, str] = {
     CapacityReason.RECONCILE_ERROR: "Stalled: the last reconcile failed (the message quotes the error); "
     "retried with backoff",
     CapacityReason.RECOVERED: "Stalled=False: reconciles succeed again",
+    CapacityReason.NOT_BEHIND_TARGET: "Ready=False: the Deployment's selector matches none of the pods the "
+    "target Service routes to",
+    CapacityReason.SCALED: "Scaled: the Deployment's replicas are the recommendation",
+    CapacityReason.SCALE_CAPPED: "Scaled: the recommendation is above spec.maxReplicas; the Deployment was "
+    "set to maxReplicas",
+    CapacityReason.SCALE_REFUSED: "Scaled=False: the operator will not scale this Deployment (no opt-in label "
+    "where no admission webhook runs)",
 }
 
 __all__ = [

@@ -34,6 +34,7 @@ class GpuMetricsReason(StrEnum):
     PROMETHEUS_QUERY_FAILED = "PrometheusQueryFailed"
     PROMETHEUS_TOO_SLOW = "PrometheusTooSlow"
     NO_SERIES_MATCHED = "NoSeriesMatched"
+    PROMETHEUS_NOT_ALLOWED = "PrometheusNotAllowed"
 
 
 class EnergySource(StrEnum):

@@ -15,7 +15,7 @@ Everything the search knows comes from the children, so nothing is lost or repea
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from statistics import fmean
@@ -43,6 +43,7 @@ from loadtest_operator.capacity.children import (
 )
 from loadtest_operator.capacity.deployment import DeploymentFacts
 from loadtest_operator.capacity.recommend import SizingInputs, recommend
+from loadtest_operator.capacity.scaling import ScaleDecision, scale_decision
 from loadtest_operator.capacity.search import Done, Measure, SearchSettings, level_verdict, next_step
 from loadtest_operator.capacity.slo import slo_misses, slo_text
 from loadtest_operator.core.conditions import find_condition, set_condition
@@ -82,6 +83,9 @@ class Observed:
     deployment_replicas: int | None = None
     created_at: datetime | None = None
     store_configured: bool = False
+    # The Deployment as read (its opt-in label), and whether an admission webhook reviewed the author.
+    deployment: Mapping[str, Any] | None = None
+    admission_webhook: bool = False
 
 
 @dataclass(frozen=True)
@@ -353,9 +357,18 @@ def plan(observed: Observed) -> Plan:
     spec = observed.spec
     deployment = spec.target.deployment_ref.name
     scale = None
-    if decided.scale_to is not None and decided.scale_to != observed.deployment_replicas:
-        scale = Scale(deployment, decided.scale_to, observed.deployment_replicas)
     events = [decided.event] if decided.event is not None else []
+    if decided.scale_to is not None:
+        choice = scale_decision(
+            deployment,
+            decided.scale_to,
+            spec.max_replicas,
+            observed.deployment,
+            webhook=observed.admission_webhook,
+        )
+        decided = _with_scaled(observed, decided, choice, events)
+        if choice.replicas is not None and choice.replicas != observed.deployment_replicas:
+            scale = Scale(deployment, choice.replicas, observed.deployment_replicas)
     if scale is not None:
         message = f"scaled Deployment {deployment} from {scale.current} to {scale.replicas} replicas (scaleDeployment)"
         events.append(Event("Normal", "Scaled", message))
@@ -369,6 +382,26 @@ def plan(observed: Observed) -> Plan:
         store=StoreWrite(_record(observed, decided)) if observed.store_configured else None,
         observations=(Recommended(deployment, recommendation.replicas),) if recommendation else (),
     )
+
+
+def _with_scaled(
+    observed: Observed, decided: Decision, choice: ScaleDecision, events: list[Event]
+) -> Decision:
+    """The Scaled condition, and a Warning when the scale is refused or capped (once per change)."""
+    status = ConditionStatus.FALSE if choice.refused else ConditionStatus.TRUE
+    previous = find_condition(observed.previous.conditions or [], CapacityConditionType.SCALED)
+    conditions = set_condition(
+        decided.status.conditions or [],
+        CapacityConditionType.SCALED,
+        status,
+        choice.reason,
+        choice.message,
+        now=observed.now,
+        observed_generation=observed.generation,
+    )
+    if choice.reason != CapacityReason.SCALED and (previous is None or previous.message != choice.message):
+        events.append(Event("Warning", choice.reason, choice.message))
+    return replace(decided, status=decided.status.model_copy(update={"conditions": conditions}))
 
 
 def _abandoned(observed: Observed, decided: Decision) -> list[str]:

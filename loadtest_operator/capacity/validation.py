@@ -44,6 +44,14 @@ def validate_capacity_spec(spec: CapacityRecommendationSpec) -> list[Problem]:
     target = spec.target
     if (target.service_ref is None) == (target.url is None):
         bad("spec.target", "set exactly one of serviceRef and url")
+    if spec.scale_deployment and spec.max_replicas is None:
+        bad("spec.maxReplicas", "scaleDeployment needs maxReplicas: the most replicas the operator may set")
+    if spec.scale_deployment and target.service_ref is None:
+        bad(
+            "spec.target.serviceRef",
+            "scaleDeployment needs serviceRef, so the operator can check that the Deployment's pods back the "
+            "target it measured",
+        )
     workload = spec.workload
     peaks = [workload.peak_concurrency, workload.peak_requests_per_second, workload.from_prometheus]
     if sum(p is not None for p in peaks) != 1:

@@ -189,10 +189,12 @@ class Kube:
         return None
 
     async def scale_deployment(self, namespace: str, name: str, replicas: int) -> None:
-        """Merge-patch the Deployment's spec.replicas (CapacityRecommendation with scaleDeployment only)."""
+        """Merge-patch the Deployment's scale subresource (CapacityRecommendation with scaleDeployment only):
+        the operator's RBAC holds `patch` on deployments/scale, not on deployments, so it can change the
+        replicas and nothing of the pod template."""
         try:
             await asyncio.to_thread(
-                self.apps.patch_namespaced_deployment,
+                self.apps.patch_namespaced_deployment_scale,
                 name,
                 namespace,
                 {"spec": {"replicas": replicas}},

@@ -60,6 +60,11 @@ class TargetFacts:
     server_version: str | None = None  # what GET /version answered (vLLM's version)
     # Jobs of an earlier run of this LoadTest still there after a runId change: stopped before the new run.
     stale_jobs: Sequence[str] = ()
+    # Why the operator will not send requests to the target's address (the fetch policy), if it will not.
+    refused_address: str | None = None
+    # False when the operator reads no Secrets (the chart's rbac.readSecrets=false): the shard pod's
+    # secretKeyRef is then the only check that the key exists (a missing key fails the shard's pod).
+    secret_read: bool = True
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,11 @@ class Settings:
     store_configured: bool
     unschedulable_grace_seconds: float = UNSCHEDULABLE_GRACE_SECONDS
     barrier_timeout_seconds: float = BARRIER_TIMEOUT_SECONDS
+    # docs/security.md: images a spec may name (empty: default_image only); whether an admission webhook
+    # reviewed the author's rights (else referenced Secrets must opt in); whether the operator reads Secrets.
+    allowed_images: Sequence[str] = ()
+    admission_webhook: bool = False
+    read_secrets: bool = True
 
 
 @dataclass(frozen=True)

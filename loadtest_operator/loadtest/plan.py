@@ -84,6 +84,7 @@ from loadtest_operator.loadtest.observed import (
 )
 from loadtest_operator.loadtest.results import best_goodput_level, evaluate_success_criteria, summary_line
 from loadtest_operator.loadtest.run_config import render_run_config
+from loadtest_operator.loadtest.safety import address_problems, image_problems, secret_problems
 from loadtest_operator.loadtest.shards import (
     ShardPhase,
     ShardState,
@@ -183,7 +184,9 @@ def _plan(
 
 def _start(tick: _Tick, spec: LoadTestSpec) -> Plan:
     facts = tick.observed.target or TargetFacts()
-    problems = validate_spec(spec) or _cluster_problems(spec, facts)
+    problems = (
+        validate_spec(spec) or _safety_problems(tick.observed, spec, facts) or _cluster_problems(spec, facts)
+    )
     target: ResolvedTarget | None = None
     manifests: list[dict[str, Any]] = []
     ready = [p for p in facts.pods if (p.get("status") or {}).get("phase") == "Running"]
@@ -240,6 +243,16 @@ def run_seed(owner: Owner, spec: LoadTestSpec) -> int:
     return int(short_hash(f"{owner.uid}/{spec.run_id}/seed", 8), 16) % 2_147_483_648
 
 
+def _safety_problems(observed: Observed, spec: LoadTestSpec, facts: TargetFacts) -> list[Problem]:
+    settings = observed.settings
+    allowed = list(settings.allowed_images) or [settings.default_image]
+    return (
+        image_problems(observed.spec, allowed)
+        or address_problems(facts.refused_address)
+        or secret_problems(spec, facts.secret, webhook=settings.admission_webhook)
+    )
+
+
 def _cluster_problems(spec: LoadTestSpec, facts: TargetFacts) -> list[Problem]:
     problems: list[Problem] = []
     ref = spec.target.service_ref
@@ -248,7 +261,7 @@ def _cluster_problems(spec: LoadTestSpec, facts: TargetFacts) -> list[Problem]:
         if facts.service is not None and not problems:
             problems += check_target_pods(facts.pods, ref.name)
     key_ref = spec.target.api_key_secret_ref
-    if key_ref is not None:
+    if key_ref is not None and facts.secret_read:
         problems += check_secret_key(facts.secret, key_ref, "spec.target.apiKeySecretRef")
     dataset = spec.workload.dataset_config_map_ref
     if dataset is not None:

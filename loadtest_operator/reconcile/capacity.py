@@ -23,16 +23,17 @@ from loadtest_operator.capacity.children import children_selector, energy_by_chi
 from loadtest_operator.capacity.deployment import DeploymentFacts, check_deployment, deployment_facts
 from loadtest_operator.capacity.plan import Observed, plan, unparsable
 from loadtest_operator.capacity.prometheus import derive_workload, workload_queries
+from loadtest_operator.capacity.scaling import backs_target, not_behind_target
 from loadtest_operator.capacity.validation import parse_capacity_spec, validate_capacity_spec
 from loadtest_operator.capacity.workload import needs_prometheus, resolve_workload
 from loadtest_operator.core.names import label_selector
 from loadtest_operator.core.owner import Owner
 from loadtest_operator.core.problems import Problem
-from loadtest_operator.core.secrets import secret_text
 from loadtest_operator.io.prometheus import SourceError, instant_values
 from loadtest_operator.loadtest.target import is_pod_ready, service_selector
 from loadtest_operator.reconcile.context import Context, EventSink
 from loadtest_operator.reconcile.executor import execute
+from loadtest_operator.reconcile.prometheus_access import prometheus_access
 
 
 @dataclass
@@ -90,6 +91,8 @@ async def observe(
         deployment_replicas=replicas if isinstance(replicas, int) else None,
         created_at=_created_at(body),
         store_configured=ctx.store is not None,
+        deployment=target.deployment,
+        admission_webhook=ctx.settings.admission_webhook,
     )
 
 
@@ -116,7 +119,15 @@ async def _read_target(ctx: Context, parent: Owner, spec: CapacityRecommendation
             selector = service_selector(service)
     else:
         selector = dict(((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {})
-    pods = [p for p in await kube.pods(ns, label_selector(selector)) if is_pod_ready(p)] if selector else []
+    selected = await kube.pods(ns, label_selector(selector)) if selector else []
+    if ref is not None and selected and not backs_target(deployment, selected):
+        # Before the Deployment's own readiness: a Deployment the target does not route to is the wrong one.
+        problem = Problem(
+            CapacityReason.NOT_BEHIND_TARGET, not_behind_target(name, ref.name), "spec.target.deploymentRef"
+        )
+        target.problems.insert(0, problem)
+        return target
+    pods = [p for p in selected if is_pod_ready(p)]
     target.pods = sorted(str(p["metadata"]["name"]) for p in pods)
     node_names = sorted({str(n) for p in pods if (n := (p.get("spec") or {}).get("nodeName"))})
     nodes = [node for node in await asyncio.gather(*(kube.node(n) for n in node_names)) if node is not None]
@@ -141,8 +152,7 @@ async def _workload(
     def unavailable(message: str) -> None:
         target.problems.append(Problem(CapacityReason.PROMETHEUS_UNAVAILABLE, message, field_path))
 
-    url = (spec.prometheus.url if spec.prometheus else None) or ctx.settings.prometheus_url
-    if not url:
+    if not ((spec.prometheus.url if spec.prometheus else None) or ctx.settings.prometheus_url):
         unavailable(
             "no Prometheus to derive the workload from: set spec.prometheus.url or the operator's "
             "LLMLOAD_PROMETHEUS_URL"
@@ -151,13 +161,13 @@ async def _workload(
     if not target.pods:
         unavailable("no ready pod of the target to select vLLM's series by")
         return None
-    token = None
-    ref = spec.prometheus.bearer_token_secret_ref if spec.prometheus else None
-    if ref is not None:
-        token = secret_text(await ctx.kube.secret(parent.namespace, ref.name), ref.key)
-        if token is None:
-            unavailable(f"Secret {ref.name} has no key {ref.key} (spec.prometheus.bearerTokenSecretRef)")
-            return None
+    access = await prometheus_access(ctx, parent.namespace, spec.prometheus)
+    if isinstance(access, str):
+        unavailable(access)
+        return None
+    url, token = access
+    if url is None:  # checked above; the type checker does not know
+        return None
     queries = workload_queries(
         namespace=parent.namespace,
         pods=target.pods,

@@ -6,6 +6,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from loadtest_operator.core.fetches import FetchPolicy
+from loadtest_operator.io.access import AccessReviewer
 from loadtest_operator.io.kube import Kube
 from loadtest_operator.io.metrics import OperatorMetrics
 from loadtest_operator.io.openai import ModelDiscovery
@@ -25,3 +27,7 @@ class Context:
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("llmload.operator"))
     # uid -> fingerprint of the record last written to the store by this process (no rewrite of the same).
     stored: dict[str, str] = field(default_factory=dict)
+    # The admission webhook's SubjectAccessReview client (None where the operator serves no webhook).
+    reviewer: AccessReviewer | None = None
+    # Where the operator itself may send requests (model discovery, Prometheus).
+    fetches: FetchPolicy = field(default_factory=FetchPolicy)

@@ -18,10 +18,12 @@ from loadgen.compact import MAX_RESULT_REQUESTS, decode_compact
 from loadgen.merge import merge_results
 from loadgen.result import RunResult
 from loadtest_operator.api import LoadTestSpec, LoadTestStatus
+from loadtest_operator.api.gpu import GpuMetricsReason
 from loadtest_operator.core.names import label_selector
 from loadtest_operator.core.owner import Owner
-from loadtest_operator.core.secrets import secret_text
 from loadtest_operator.gpu import GapTolerance, PodRef
+from loadtest_operator.gpu.collect import LevelMetrics, unavailable
+from loadtest_operator.io.addresses import addresses_of
 from loadtest_operator.io.prometheus import collect_level_metrics
 from loadtest_operator.loadtest.builders.labels import run_selector
 from loadtest_operator.loadtest.level_status import levels_status
@@ -46,6 +48,7 @@ from loadtest_operator.loadtest.target import resolve_target, service_selector
 from loadtest_operator.loadtest.validation import parse_spec
 from loadtest_operator.reconcile.context import Context, EventSink
 from loadtest_operator.reconcile.executor import execute
+from loadtest_operator.reconcile.prometheus_access import prometheus_access
 
 
 async def reconcile_loadtest(
@@ -71,6 +74,9 @@ async def observe(ctx: Context, body: Mapping[str, Any], now: datetime | None = 
             store_configured=ctx.store is not None,
             unschedulable_grace_seconds=ctx.settings.unschedulable_grace_seconds,
             barrier_timeout_seconds=ctx.settings.barrier_timeout_seconds,
+            allowed_images=tuple(ctx.settings.image_allow_list),
+            admission_webhook=ctx.settings.admission_webhook,
+            read_secrets=ctx.settings.read_secrets,
         ),
         deleting=deleting,
     )
@@ -103,7 +109,8 @@ async def _read_target(ctx: Context, observed: Observed, spec: LoadTestSpec) -> 
                 if node is not None:
                     nodes[node_name] = node
     key_ref = spec.target.api_key_secret_ref
-    secret = await kube.secret(ns, key_ref.name) if key_ref is not None else None
+    read_secret = key_ref is not None and ctx.settings.read_secrets
+    secret = await kube.secret(ns, key_ref.name) if key_ref is not None and read_secret else None
     dataset_ref = spec.workload.dataset_config_map_ref
     dataset = await kube.configmap(ns, dataset_ref.name) if dataset_ref is not None else None
     stale: list[str] = []
@@ -111,13 +118,22 @@ async def _read_target(ctx: Context, observed: Observed, spec: LoadTestSpec) -> 
     if earlier is not None:
         old_jobs = await kube.jobs(ns, label_selector(run_selector(observed.owner, earlier)))
         stale = [str(job["metadata"]["name"]) for job in old_jobs]
-    facts = TargetFacts(
-        service=service, pods=pods, nodes=nodes, secret=secret, dataset=dataset, stale_jobs=stale
-    )
     ready = [p for p in pods if (p.get("status") or {}).get("phase") == "Running"]
     url = resolve_target(spec, service, ready, nodes).url or ""
-    facts = replace(facts, server_version=await ctx.models.server_version(url))
-    if spec.target.model is None:
+    refused = ctx.fetches.refused_address(url, await addresses_of(url), "spec.target") if url else None
+    facts = TargetFacts(
+        service=service,
+        pods=pods,
+        nodes=nodes,
+        secret=secret,
+        dataset=dataset,
+        stale_jobs=stale,
+        refused_address=refused,
+        secret_read=read_secret or key_ref is None,
+    )
+    if refused is None:
+        facts = replace(facts, server_version=await ctx.models.server_version(url))
+    if spec.target.model is None and refused is None:
         facts = replace(facts, discovered_model=await ctx.models.first_model(url))
     return facts
 
@@ -192,12 +208,14 @@ def _decode(done: list[ShardState]) -> tuple[dict[int, RunResult], dict[int, str
 async def _gpu_figures(ctx: Context, observed: Observed, spec: LoadTestSpec, merged: RunResult) -> GpuFigures:
     """What the GPUs and vLLM reported in each level's window. Prometheus trouble only sets
     GpuMetricsAvailable=False with the reason: it never fails or delays the run's result."""
-    url = (spec.prometheus.url if spec.prometheus else None) or ctx.settings.prometheus_url
-    ref = spec.prometheus.bearer_token_secret_ref if spec.prometheus else None
-    token = secret_text(await ctx.kube.secret(observed.owner.namespace, ref.name), ref.key) if ref else None
     target = LoadTestStatus.model_validate(observed.status).target
     pods = [PodRef(p.name, observed.owner.namespace, p.node) for p in (target.pods if target else None) or []]
     windows = level_windows(merged, levels_status(merged))
+    access = await prometheus_access(ctx, observed.owner.namespace, spec.prometheus)
+    if isinstance(access, str):
+        refused = unavailable(GpuMetricsReason.PROMETHEUS_NOT_ALLOWED, access)
+        return GpuFigures(discovery=refused, levels=[LevelMetrics() for _ in windows])
+    url, token = access
     check = spec.validation
     tolerance = GapTolerance.from_percent(check.tolerance_percent, check.latency_tolerance_milliseconds)
     discovery, per_level = await collect_level_metrics(url, token, pods, windows, tolerance=tolerance)

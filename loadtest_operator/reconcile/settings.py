@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_IMAGE = "localhost/llmload/llmload:dev"
@@ -45,18 +45,66 @@ class OperatorSettings(BaseSettings):
         "run fails (ShardsNotReady)",
     )
     log_level: str = "INFO"
+    # -- multi-tenant safety (docs/security.md) --
+    admission_webhook: bool = Field(
+        False,
+        description="an admission webhook reviews every author's rights (SubjectAccessReview); without "
+        "it, Secrets and Deployments are used only when they carry llmload.io/allow-loadtest=true",
+    )
+    webhook_port: int = Field(0, ge=0, le=65535, description="serve the admission webhook here; 0 = off")
+    webhook_address: str = Field("0.0.0.0", description="address the webhook listens on")
+    webhook_cert_file: Path | None = Field(None, description="TLS certificate of the webhook (PEM)")
+    webhook_key_file: Path | None = Field(None, description="its private key (PEM)")
+    allowed_images: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="images spec.loadGenerator.image may name, comma-separated (a trailing * is a "
+        "prefix); empty = only the operator's own loadgen_image",
+    )
+    trusted_users: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="usernames whose requests the webhook does not review (the operator's own "
+        "ServiceAccount: it creates a CapacityRecommendation's child LoadTests from a reviewed spec)",
+    )
+    read_secrets: bool = Field(
+        True,
+        description="the operator may get Secrets (the chart's RBAC): to read a Prometheus bearer token "
+        "and check referenced keys; false = it never reads one",
+    )
+    refused_fetch_ranges: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["169.254.0.0/16", "fe80::/10"],
+        description="address ranges the operator never fetches from (the API server's own addresses "
+        "are added at start-up), comma-separated",
+    )
+    prometheus_bearer_token: SecretStr | None = Field(
+        None, description="bearer token for prometheus_url (the chart passes it from a Secret)"
+    )
+    allowed_prometheus_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Prometheus URLs a spec may name besides prometheus_url, comma-separated",
+    )
 
-    @field_validator("namespaces", mode="before")
+    @field_validator(
+        "namespaces",
+        "allowed_images",
+        "trusted_users",
+        "refused_fetch_ranges",
+        "allowed_prometheus_urls",
+        mode="before",
+    )
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return [n.strip() for n in value.split(",") if n.strip()]
         return value
 
-    @field_validator("prometheus_url", "database_url", mode="before")
+    @field_validator("prometheus_url", "database_url", "prometheus_bearer_token", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @property
+    def image_allow_list(self) -> list[str]:
+        return self.allowed_images or [self.loadgen_image]
 
     @property
     def effective_database_url(self) -> str:

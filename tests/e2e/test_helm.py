@@ -9,6 +9,7 @@ not read from here."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -76,6 +77,10 @@ def test_helm_installed_operator_runs_a_loadtest_with_its_own_rbac_and_keeps_his
     repo, _, tag = cluster.image.rpartition(":")
     directory = history_volume(namespace)
     local = ["--set", "persistence.storageClass=-"] if directory is not None else []
+    # The chart's webhook selects watched namespaces by this label, which Kubernetes sets itself from 1.21.
+    cluster.kubectl(
+        "label", "namespace", namespace, f"kubernetes.io/metadata.name={namespace}", "--overwrite"
+    )
     helm(
         cluster, "install", "llmload", str(CHART), "--namespace", namespace,
         "--set", f"image.repository={repo}", "--set", f"image.tag={tag}",
@@ -87,6 +92,12 @@ def test_helm_installed_operator_runs_a_loadtest_with_its_own_rbac_and_keeps_his
         claim = cluster.get_json("pvc", CLAIM, "-n", namespace)
         assert claim["status"]["phase"] == "Bound", claim["status"]
         assert claim["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+        # The chart's admission webhook answers through its Service and TLS: a foreign image is refused.
+        foreign = loadtest("foreign", loadGenerator={"image": "localhost/llmload/other:1"})
+        refused = cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(foreign), check=False)
+        assert refused.returncode != 0
+        assert "validate-loadtest.llmload.io" in refused.stderr
+        assert "not in the operator's image allow-list" in refused.stderr
         cluster.apply(loadtest("via-helm", load={"levels": [2], "requestsPerLevel": 20}), namespace)
 
         lt = wait_finished(cluster, namespace, "via-helm")
@@ -118,6 +129,9 @@ def test_helm_installed_operator_runs_a_loadtest_with_its_own_rbac_and_keeps_his
         logs = cluster.kubectl("logs", "-n", namespace, "-l", OPERATOR, "--tail=40", check=False)
         print(f"\n==== operator log ====\n{logs.stdout}{logs.stderr}")
         helm(cluster, "uninstall", "llmload", "--namespace", namespace, "--wait")
+        # Nothing cluster-wide stays behind (other tests share the node).
+        left = cluster.kubectl("get", "validatingwebhookconfiguration", f"llmload-{namespace}", check=False)
+        assert left.returncode != 0, "the chart's webhook configuration outlived the release"
         if directory is not None:
             # The claim is kept by `helm uninstall` and goes with the namespace; the volume is ours.
             cluster.kubectl("delete", "pv", f"llmload-history-{namespace}", "--wait=false", check=False)

@@ -53,3 +53,30 @@ ephemeral
 {{- define "llmload.historyClaim" -}}
 {{- default (printf "%s-data" (include "llmload.fullname" .)) .Values.persistence.existingClaim -}}
 {{- end -}}
+
+{{/* Whether the operator gets Secrets: asked for, or needed without the webhook (opt-in labels, types). */}}
+{{- define "llmload.readSecrets" -}}
+{{- if or .Values.rbac.readSecrets (not .Values.webhook.enabled) -}}true{{- else -}}false{{- end -}}
+{{- end -}}
+
+{{- define "llmload.loadgenImage" -}}
+{{- default (include "llmload.image" .) .Values.loadgenImage -}}
+{{- end -}}
+
+{{/* Images a spec may name: the chart's list, else the operator's own load generator. */}}
+{{- define "llmload.allowedImages" -}}
+{{- if .Values.loadGenerator.allowedImages -}}
+{{- join "," .Values.loadGenerator.allowedImages -}}
+{{- else -}}
+{{- include "llmload.loadgenImage" . -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "llmload.webhookName" -}}
+{{- printf "%s-webhook" (include "llmload.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The operator's own user name, whose writes (a CapacityRecommendation's children) the webhook trusts. */}}
+{{- define "llmload.operatorUser" -}}
+{{- printf "system:serviceaccount:%s:%s" .Release.Namespace (include "llmload.serviceAccountName" .) -}}
+{{- end -}}

@@ -216,4 +216,9 @@ def _resources(spec: LoadTestSpec, inputs: ShardJobInputs) -> dict[str, dict[str
         out["requests"] = dict(resources.requests)
     if resources.limits:
         out["limits"] = dict(resources.limits)
+    else:
+        # Every shard pod has a memory limit (the node is shared with the target): the request's, else the
+        # default.
+        memory = (resources.requests or {}).get("memory") or inputs.default_resources["limits"]["memory"]
+        out["limits"] = {"memory": memory}
     return out

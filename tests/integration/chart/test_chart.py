@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -39,34 +40,252 @@ def test_chart_lints(helm_bin: str) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_cluster_wide_by_default_with_least_privilege(helm_bin: str) -> None:
+def rule_table(rules: list[dict[str, Any]]) -> dict[tuple[str, str], set[str]]:
+    table: dict[tuple[str, str], set[str]] = {}
+    for rule in rules:
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                table.setdefault((group, resource), set()).update(rule["verbs"])
+    return table
+
+
+# Every namespaced rule the operator holds, and why (docs/security.md, "What the operator may do").
+NAMESPACED_RULES: dict[tuple[str, str], set[str]] = {
+    ("llmload.io", "loadtests"): {"get", "list", "watch", "create", "patch", "update", "delete"},
+    ("llmload.io", "capacityrecommendations"): {
+        "get",
+        "list",
+        "watch",
+        "create",
+        "patch",
+        "update",
+        "delete",
+    },
+    ("llmload.io", "loadtests/status"): {"get", "patch", "update"},
+    ("llmload.io", "capacityrecommendations/status"): {"get", "patch", "update"},
+    ("llmload.io", "loadtests/finalizers"): {"update"},
+    ("llmload.io", "capacityrecommendations/finalizers"): {"update"},
+    ("batch", "jobs"): {"get", "list", "create", "delete"},
+    ("", "configmaps"): {"get", "list", "create", "update", "patch"},
+    ("", "serviceaccounts"): {"get", "create"},
+    ("rbac.authorization.k8s.io", "roles"): {"get", "create"},
+    ("rbac.authorization.k8s.io", "rolebindings"): {"get", "create"},
+    ("", "services"): {"get"},
+    ("", "pods"): {"list"},
+    ("", "pods/log"): {"get"},
+    ("apps", "deployments"): {"get"},
+    ("apps", "deployments/scale"): {"patch"},
+    ("", "events"): {"create", "patch", "list"},
+    ("events.k8s.io", "events"): {"create", "patch"},
+}
+CLUSTER_RULES: dict[tuple[str, str], set[str]] = {
+    ("", "nodes"): {"get", "list", "watch"},
+    ("", "namespaces"): {"get", "list", "watch"},
+    ("apiextensions.k8s.io", "customresourcedefinitions"): {"get", "list", "watch"},
+}
+REVIEWS = {("authorization.k8s.io", "subjectaccessreviews"): {"create"}}
+SECRETS = {("", "secrets"): {"get"}}
+
+
+def operator_cluster_role(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    (role,) = [r for r in by_kind(docs, "ClusterRole") if r["metadata"]["name"] == "llmload-ops"]
+    return role
+
+
+def test_cluster_wide_by_default_with_least_privilege_and_no_secrets(helm_bin: str) -> None:
     docs = render(helm_bin)
 
-    (role,) = by_kind(docs, "ClusterRole")
-    rules = {
-        (g, r): set(rule["verbs"])
-        for rule in role["rules"]
-        for g in rule["apiGroups"]
-        for r in rule["resources"]
+    assert rule_table(operator_cluster_role(docs)["rules"]) == {
+        **CLUSTER_RULES,
+        **REVIEWS,
+        **NAMESPACED_RULES,
     }
-    assert rules[("", "secrets")] == {"get"}
-    assert rules[("batch", "jobs")] == {"get", "list", "watch", "create", "delete"}
-    assert ("", "pods/exec") not in rules
     assert not by_kind(docs, "Role")
+    (binding,) = by_kind(docs, "ClusterRoleBinding")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "llmload", "namespace": "ops"}]
+    assert env_of(docs)["LLMLOAD_READ_SECRETS"] == "false"
+
+
+def test_secrets_are_read_only_when_asked_or_without_the_webhook(helm_bin: str) -> None:
+    asked = rule_table(operator_cluster_role(render(helm_bin, "rbac.readSecrets=true"))["rules"])
+    assert asked == {**CLUSTER_RULES, **REVIEWS, **NAMESPACED_RULES, **SECRETS}
+
+    docs = render(helm_bin, "webhook.enabled=false")
+    # Without the webhook: no reviews to ask, but Secrets are read for their opt-in label and type.
+    assert rule_table(operator_cluster_role(docs)["rules"]) == {
+        **CLUSTER_RULES,
+        **NAMESPACED_RULES,
+        **SECRETS,
+    }
+    assert env_of(docs)["LLMLOAD_READ_SECRETS"] == "true"
+    assert env_of(docs)["LLMLOAD_ADMISSION_WEBHOOK"] == "false"
+    assert not by_kind(docs, "ValidatingWebhookConfiguration")
 
 
 def test_watch_namespaces_gives_one_role_per_namespace_and_no_cluster_wide_writes(helm_bin: str) -> None:
-    docs = render(helm_bin, "watchNamespaces={team-a,team-b}", "rbac.readSecrets=false")
+    docs = render(helm_bin, "watchNamespaces={team-a,team-b}")
 
     assert sorted(r["metadata"]["namespace"] for r in by_kind(docs, "Role")) == ["team-a", "team-b"]
-    (cluster_role,) = by_kind(docs, "ClusterRole")
-    assert {r for rule in cluster_role["rules"] for r in rule["resources"]} == {
-        "nodes", "namespaces", "customresourcedefinitions"
+    for role in by_kind(docs, "Role"):
+        assert rule_table(role["rules"]) == NAMESPACED_RULES
+    assert rule_table(operator_cluster_role(docs)["rules"]) == {**CLUSTER_RULES, **REVIEWS}
+    bindings = by_kind(docs, "RoleBinding")
+    assert {(b["metadata"]["namespace"], b["roleRef"]["name"]) for b in bindings} == {
+        ("team-a", "llmload"), ("team-b", "llmload")
     }  # fmt: skip
-    role_resources = {r for rule in by_kind(docs, "Role")[0]["rules"] for r in rule["resources"]}
-    assert "secrets" not in role_resources
     env = by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["env"]
     assert {"name": "LLMLOAD_NAMESPACES", "value": "team-a,team-b"} in env
+    # The webhook is asked only about the watched namespaces.
+    (config,) = by_kind(docs, "ValidatingWebhookConfiguration")
+    for hook in config["webhooks"]:
+        assert hook["namespaceSelector"]["matchExpressions"] == [
+            {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["team-a", "team-b"]}
+        ]
+
+
+def test_user_roles_aggregate_into_view_and_edit(helm_bin: str) -> None:
+    roles = {r["metadata"]["name"]: r for r in by_kind(render(helm_bin), "ClusterRole")}
+
+    view, edit = roles["llmload-view"], roles["llmload-edit"]
+    aggregate = "rbac.authorization.k8s.io/aggregate-to-"
+    assert {k for k, v in view["metadata"]["labels"].items() if k.startswith(aggregate) and v == "true"} == {
+        f"{aggregate}view", f"{aggregate}edit", f"{aggregate}admin"
+    }  # fmt: skip
+    assert {k for k, v in edit["metadata"]["labels"].items() if k.startswith(aggregate) and v == "true"} == {
+        f"{aggregate}edit", f"{aggregate}admin"
+    }  # fmt: skip
+    assert rule_table(view["rules"]) == {
+        ("llmload.io", r): {"get", "list", "watch"}
+        for r in (
+            "loadtests",
+            "capacityrecommendations",
+            "loadtests/status",
+            "capacityrecommendations/status",
+        )
+    }
+    writes = {"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"}
+    assert rule_table(edit["rules"]) == {
+        ("llmload.io", "loadtests"): writes,
+        ("llmload.io", "capacityrecommendations"): writes,
+        ("llmload.io", "loadtests/status"): {"get", "list", "watch"},
+        ("llmload.io", "capacityrecommendations/status"): {"get", "list", "watch"},
+    }
+    assert "llmload-view" not in {
+        r["metadata"]["name"] for r in by_kind(render(helm_bin, "rbac.userRoles=false"), "ClusterRole")
+    }
+
+
+def test_the_webhook_configuration_reaches_the_operator_over_the_charts_tls(
+    helm_bin: str, tmp_path: Path
+) -> None:
+    docs = render(helm_bin)
+
+    (config,) = by_kind(docs, "ValidatingWebhookConfiguration")
+    assert config["metadata"]["name"] == "llmload-ops"
+    (tls,) = [s for s in by_kind(docs, "Secret") if s["metadata"]["name"] == "llmload-webhook-tls"]
+    hooks = {h["name"]: h for h in config["webhooks"]}
+    assert set(hooks) == {"validate-loadtest.llmload.io", "validate-capacityrecommendation.llmload.io"}
+    for name, plural in (
+        ("validate-loadtest", "loadtests"),
+        ("validate-capacityrecommendation", "capacityrecommendations"),
+    ):
+        hook = hooks[f"{name}.llmload.io"]
+        assert hook["failurePolicy"] == "Fail"
+        assert hook["sideEffects"] == "None"
+        assert hook["rules"] == [
+            {
+                "apiGroups": ["llmload.io"],
+                "apiVersions": ["v1alpha1"],
+                "resources": [plural],
+                "operations": ["CREATE", "UPDATE"],
+                "scope": "Namespaced",
+            }
+        ]
+        assert hook["clientConfig"]["service"] == {
+            "name": "llmload-webhook",
+            "namespace": "ops",
+            "path": f"/{name}",
+            "port": 443,
+        }
+        assert hook["clientConfig"]["caBundle"] == tls["data"]["ca.crt"]
+    (service,) = [s for s in by_kind(docs, "Service") if s["metadata"]["name"] == "llmload-webhook"]
+    assert service["spec"]["ports"] == [
+        {"name": "webhook", "port": 443, "targetPort": "webhook", "protocol": "TCP"}
+    ]
+    container = pod_spec(docs)["containers"][0]
+    assert {"name": "webhook", "containerPort": 9443, "protocol": "TCP"} in container["ports"]
+    assert container["readinessProbe"]["tcpSocket"] == {"port": "webhook"}
+    assert {"name": "webhook-tls", "mountPath": "/etc/llmload/webhook", "readOnly": True} in container[
+        "volumeMounts"
+    ]
+    env = env_of(docs)
+    assert env["LLMLOAD_WEBHOOK_PORT"] == "9443"
+    assert env["LLMLOAD_TRUSTED_USERS"] == "system:serviceaccount:ops:llmload"
+    # The certificate is for the Service's name and signed by the CA the API server is given.
+    for key in ("ca.crt", "tls.crt"):
+        (tmp_path / key).write_bytes(base64.b64decode(tls["data"][key]))
+    verify = subprocess.run(
+        ["openssl", "verify", "-CAfile", str(tmp_path / "ca.crt"), str(tmp_path / "tls.crt")],
+        capture_output=True,
+        text=True,
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    names = subprocess.run(
+        ["openssl", "x509", "-noout", "-ext", "subjectAltName", "-in", str(tmp_path / "tls.crt")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "DNS:llmload-webhook.ops.svc" in names
+
+
+def test_the_webhook_on_cert_manager(helm_bin: str) -> None:
+    docs = render(helm_bin, "webhook.certificates=cert-manager")
+
+    (config,) = by_kind(docs, "ValidatingWebhookConfiguration")
+    assert config["metadata"]["annotations"] == {"cert-manager.io/inject-ca-from": "ops/llmload-webhook"}
+    assert all("caBundle" not in h["clientConfig"] for h in config["webhooks"])
+    (certificate,) = by_kind(docs, "Certificate")
+    assert certificate["spec"]["secretName"] == "llmload-webhook-tls"
+    assert "llmload-webhook.ops.svc" in certificate["spec"]["dnsNames"]
+    assert certificate["spec"]["issuerRef"] == {"name": "llmload-webhook-selfsigned", "kind": "Issuer"}
+    assert by_kind(docs, "Issuer")
+    assert not [s for s in by_kind(docs, "Secret") if s["metadata"]["name"] == "llmload-webhook-tls"]
+    issued = render(
+        helm_bin,
+        "webhook.certificates=cert-manager",
+        "webhook.certManager.issuerRef.name=corp",
+        "webhook.certManager.issuerRef.kind=ClusterIssuer",
+    )
+    assert by_kind(issued, "Certificate")[0]["spec"]["issuerRef"] == {"name": "corp", "kind": "ClusterIssuer"}
+    assert not by_kind(issued, "Issuer")
+
+
+def test_image_allow_list_fetch_policy_and_prometheus_token(helm_bin: str) -> None:
+    default = env_of(render(helm_bin))
+    assert default["LLMLOAD_ALLOWED_IMAGES"] == "localhost/llmload/llmload:dev"  # the operator's own
+    assert default["LLMLOAD_REFUSED_FETCH_RANGES"] == "169.254.0.0/16,fe80::/10"
+    assert default["LLMLOAD_ALLOWED_PROMETHEUS_URLS"] == ""
+    assert "LLMLOAD_PROMETHEUS_BEARER_TOKEN" not in default
+
+    env = env_of(
+        render(
+            helm_bin,
+            "loadGenerator.allowedImages={registry.corp/llmload/*,localhost/llmload/llmload:dev}",
+            "prometheus.allowedUrls={http://prom.team:9090}",
+            "prometheus.bearerTokenSecret.name=prom-token",
+        )
+    )
+    assert env["LLMLOAD_ALLOWED_IMAGES"] == "registry.corp/llmload/*,localhost/llmload/llmload:dev"
+    assert env["LLMLOAD_ALLOWED_PROMETHEUS_URLS"] == "http://prom.team:9090"
+    assert env["LLMLOAD_PROMETHEUS_BEARER_TOKEN"] == {"secretKeyRef": {"name": "prom-token", "key": "token"}}
+
+
+def test_every_pod_has_requests_and_limits(helm_bin: str) -> None:
+    for deploy in by_kind(render(helm_bin), "Deployment"):
+        for container in deploy["spec"]["template"]["spec"]["containers"]:
+            assert container["resources"]["requests"].keys() >= {"cpu", "memory"}
+            assert container["resources"]["limits"].keys() >= {"cpu", "memory"}
 
 
 def test_operator_container_is_non_root_with_a_read_only_root(helm_bin: str) -> None:
@@ -74,7 +293,11 @@ def test_operator_container_is_non_root_with_a_read_only_root(helm_bin: str) -> 
     pod = deploy["spec"]["template"]["spec"]
 
     assert pod["securityContext"]["runAsNonRoot"] is True
-    assert pod["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    container = pod["containers"][0]["securityContext"]
+    assert container["readOnlyRootFilesystem"] is True
+    assert container["allowPrivilegeEscalation"] is False
+    assert container["capabilities"] == {"drop": ["ALL"]}
     assert pod["serviceAccountName"] == "llmload"
 
 

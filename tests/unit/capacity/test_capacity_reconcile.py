@@ -10,6 +10,7 @@ from typing import Any, cast
 import pytest
 from sqlalchemy.engine import Engine
 
+from loadtest_operator.core.fetches import FetchPolicy
 from loadtest_operator.io.kube import Kube
 from loadtest_operator.io.metrics import OperatorMetrics
 from loadtest_operator.io.store import Store, create_store_engine, list_recommendations, upgrade
@@ -106,11 +107,17 @@ class FakeKube:
 
 
 class Harness:
-    def __init__(self, kube: FakeKube, spec: dict[str, Any], engine: Engine | None = None) -> None:
+    def __init__(
+        self,
+        kube: FakeKube,
+        spec: dict[str, Any],
+        engine: Engine | None = None,
+        settings: OperatorSettings | None = None,
+    ) -> None:
         self.kube = kube
         self.ctx = Context(
             kube=cast(Kube, kube),
-            settings=OperatorSettings(),
+            settings=settings or OperatorSettings(),
             metrics=OperatorMetrics(),
             store=Store(engine) if engine is not None else None,
             log=logging.getLogger("test"),
@@ -198,14 +205,82 @@ def test_the_search_ends_in_the_formulas_recommendation_and_the_store(engine: En
     assert gauge == 3
 
 
+REVIEWED = OperatorSettings(admission_webhook=True)  # an admission webhook checked the author's rights
+
+
+def scaled(h: Harness) -> dict[str, Any]:
+    return next(c for c in h.body["status"]["conditions"] if c["type"] == "Scaled")
+
+
 def test_scale_deployment_patches_the_replicas_once() -> None:
-    h = Harness(FakeKube(deployment()), {**SPEC, "scaleDeployment": True})
+    h = Harness(
+        FakeKube(deployment()), {**SPEC, "scaleDeployment": True, "maxReplicas": 10}, settings=REVIEWED
+    )
 
     h.search()
+    h.reconcile()
     h.reconcile()
 
     assert h.kube.scaled == [3]
     assert "Scaled" in [e[1] for e in h.events]
+    assert (scaled(h)["status"], scaled(h)["reason"]) == ("True", "Scaled")
+
+
+def test_a_recommendation_above_max_replicas_is_capped_and_said_so() -> None:
+    h = Harness(
+        FakeKube(deployment()), {**SPEC, "scaleDeployment": True, "maxReplicas": 2}, settings=REVIEWED
+    )
+
+    h.search()
+    h.reconcile()
+
+    assert h.kube.scaled == [2]
+    assert (scaled(h)["status"], scaled(h)["reason"]) == ("True", "ScaleCapped")
+    assert "3 replicas, above spec.maxReplicas" in scaled(h)["message"]
+    assert next(e for e in h.events if e[1] == "ScaleCapped")[0] == "Warning"
+
+
+def test_scale_deployment_needs_max_replicas() -> None:
+    h = Harness(FakeKube(deployment()), {**SPEC, "scaleDeployment": True}, settings=REVIEWED)
+
+    h.reconcile()
+
+    assert (h.ready()["status"], h.ready()["reason"]) == ("False", "InvalidSpec")
+    assert "spec.maxReplicas" in h.ready()["message"]
+    assert h.kube.created == []
+
+
+def test_without_a_webhook_only_an_opted_in_deployment_is_scaled() -> None:
+    spec = {**SPEC, "scaleDeployment": True, "maxReplicas": 10}
+    refused = Harness(FakeKube(deployment()), spec)  # no webhook, no label
+
+    refused.search()
+    refused.reconcile()
+
+    assert refused.kube.scaled == []
+    assert (scaled(refused)["status"], scaled(refused)["reason"]) == ("False", "ScaleRefused")
+    assert "llmload.io/allow-loadtest=true" in scaled(refused)["message"]
+    assert refused.ready()["reason"] == "Recommended"  # the recommendation itself stands
+
+    labelled = deployment()
+    labelled["metadata"]["labels"] = {"llmload.io/allow-loadtest": "true"}
+    allowed = Harness(FakeKube(labelled), spec)
+    allowed.search()
+    allowed.reconcile()
+    assert allowed.kube.scaled == [3]
+
+
+def test_a_deployment_the_service_does_not_route_to_is_refused() -> None:
+    other = deployment()
+    other["spec"]["selector"] = {"matchLabels": {"app": "something-else"}}
+    h = Harness(FakeKube(other), {**SPEC, "scaleDeployment": True, "maxReplicas": 10}, settings=REVIEWED)
+
+    h.reconcile()
+
+    assert (h.ready()["status"], h.ready()["reason"]) == ("False", "DeploymentNotBehindTarget")
+    assert "does not back Service" in h.ready()["message"]
+    assert h.kube.created == []
+    assert h.kube.scaled == []
 
 
 def test_a_missing_deployment_is_target_unavailable_and_creates_nothing() -> None:
@@ -231,9 +306,20 @@ def test_a_spec_that_does_not_parse_is_invalid_spec_with_one_event() -> None:
     assert h.kube.created == []
 
 
+def test_a_prometheus_the_chart_does_not_allow_is_never_queried() -> None:
+    spec = raw_spec(workload={"fromPrometheus": {"windowSeconds": 3600}})
+    h = Harness(FakeKube(deployment()), {**spec, "prometheus": {"url": "http://169.254.169.254:80"}})
+
+    h.reconcile()
+
+    assert (h.ready()["status"], h.ready()["reason"]) == ("False", "PrometheusUnavailable")
+    assert "'http://169.254.169.254:80' is not a Prometheus the operator may query" in h.ready()["message"]
+
+
 def test_from_prometheus_without_prometheus_says_so() -> None:
     spec = raw_spec(workload={"fromPrometheus": {"windowSeconds": 3600}})
     h = Harness(FakeKube(deployment()), {**spec, "prometheus": {"url": "http://127.0.0.1:9"}})
+    h.ctx.fetches = FetchPolicy(allowed_prometheus_urls=("http://127.0.0.1:9",))
 
     h.reconcile()
 

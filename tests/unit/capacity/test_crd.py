@@ -162,7 +162,7 @@ def test_kubectl_explain_conditions_tells_what_ready_means(schema: dict[str, Any
     )
     # The shared Condition says which types belong to which kind.
     assert (
-        "Ready or Stalled on a CapacityRecommendation"
+        "Ready, Stalled or Scaled on a CapacityRecommendation"
         in conditions["items"]["properties"]["type"]["description"]
     )
 
@@ -173,7 +173,7 @@ def test_api_doc_lists_every_capacity_reason() -> None:
     section = committed[start : committed.index(crdgen.CAPACITY_CONDITIONS_END_MARKER)]
     assert set(CAPACITY_REASONS) == set(CapacityReason)
     for reason in CapacityReason:
-        assert f"| `{reason}` | `Ready=" in section or f"| `{reason}` | `Stalled" in section
+        assert any(f"| `{reason}` | `{t}" in section for t in ("Ready=", "Stalled", "Scaled"))
     assert "| `Ready` |" in section
     assert "GpuMetricsAvailable" not in section
 

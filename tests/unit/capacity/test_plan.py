@@ -180,7 +180,7 @@ def test_peak_headroom_and_price_changes_only_recompute() -> None:
 
 
 def test_the_replicas_measured_are_used_after_the_deployment_is_scaled() -> None:
-    spec = make_spec(search={"startLevel": 8}, scaleDeployment=True)
+    spec = make_spec(search={"startLevel": 8}, scaleDeployment=True, maxReplicas=20)
     done, children, _ = run_search(spec, knee=96)
     assert done.scale_to == 13
     scaled = DeploymentFacts(

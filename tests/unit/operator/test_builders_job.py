@@ -200,11 +200,18 @@ CASES: list[tuple[str, dict[str, Any], ShardJobInputs, tuple[Any, ...], Any]] = 
         "registry.local/loadgen:1.2",
     ),
     (
-        "resources from the spec replace the defaults",
+        "resources from the spec replace the defaults; without limits, the default memory limit",
         {"loadGenerator": {"resources": {"requests": {"cpu": 2}}}},
         INPUTS,
         ("spec", "template", "spec", "containers", 0, "resources"),
-        {"requests": {"cpu": 2}},
+        {"requests": {"cpu": 2}, "limits": {"memory": "1Gi"}},
+    ),
+    (
+        "a memory request without a limit is its own limit (never a request above its limit)",
+        {"loadGenerator": {"resources": {"requests": {"memory": "4Gi"}}}},
+        INPUTS,
+        ("spec", "template", "spec", "containers", 0, "resources"),
+        {"requests": {"memory": "4Gi"}, "limits": {"memory": "4Gi"}},
     ),
     (
         "API key from a Secret, never inline",
