@@ -19,9 +19,9 @@ CONDITION_REASON_PATTERN = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
 # What can grow with the run in a level's status is bounded, so 64 levels stay far below the API
 # server's request limits (loadtest/level_status.py folds and cuts to these; sizes measured in
 # tests/unit/operator/test_status_size.py).
-MAX_ERROR_KINDS = 32
+MAX_ERROR_KINDS = 16
 MAX_SATURATION_REASONS = 8
-MAX_SATURATION_REASON_LENGTH = 256
+MAX_SATURATION_REASON_LENGTH = 160
 
 
 class Condition(ApiModel):

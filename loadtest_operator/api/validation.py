@@ -5,10 +5,14 @@ per-level and run-level results in status. The method is in docs/gpu-metrics.md 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import Field
 
 from loadtest_operator.api.base import ApiModel
+
+# Failed checks named in status.validation; the count says how many there were in all.
+MAX_LISTED_FAILURES = 32
 
 DEFAULT_TOLERANCE_PERCENT = 5
 DEFAULT_LATENCY_TOLERANCE_MILLISECONDS = 5
@@ -82,7 +86,9 @@ class LevelValidation(ApiModel):
     latency_tolerance_milliseconds: int = Field(
         ge=0, description="spec.validation.latencyToleranceMilliseconds used."
     )
-    checks: list[ValidationCheck] = Field(description="Every check vLLM's series allowed.")
+    checks: list[ValidationCheck] = Field(
+        max_length=len(CheckName), description="Every check vLLM's series allowed."
+    )
     failed: int = Field(ge=0, description="Checks that did not pass.")
 
 
@@ -92,6 +98,8 @@ class ValidationSummary(ApiModel):
     tolerance_percent: int = Field(ge=0, description="spec.validation.tolerancePercent used.")
     checks: int = Field(ge=0, description="Checks made, all levels.")
     failed: int = Field(ge=0, description="Checks that did not pass, all levels.")
-    failed_checks: list[str] | None = Field(
-        default=None, description='The failed checks as "level <n>: <name>", at most 32.'
+    failed_checks: list[Annotated[str, Field(max_length=64)]] | None = Field(
+        default=None,
+        max_length=MAX_LISTED_FAILURES,
+        description=f'The failed checks as "level <n>: <name>", at most {MAX_LISTED_FAILURES}.',
     )

@@ -7,9 +7,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from loadtest_operator.api import ConditionStatus, LevelResult, LoadTestReason
-from loadtest_operator.api.validation import ValidationSummary
-
-MAX_LISTED = 32
+from loadtest_operator.api.validation import MAX_LISTED_FAILURES, ValidationSummary
 
 
 class Agreement(NamedTuple):
@@ -30,7 +28,7 @@ def agreement(levels: Sequence[LevelResult], tolerance_percent: int) -> Agreemen
         tolerance_percent=tolerance_percent,
         checks=len(checks),
         failed=len(failed),
-        failed_checks=[f"level {level}: {c.name.value}" for level, c in failed[:MAX_LISTED]] or None,
+        failed_checks=[f"level {level}: {c.name.value}" for level, c in failed[:MAX_LISTED_FAILURES]] or None,
     )
     if not checks:
         return Agreement(

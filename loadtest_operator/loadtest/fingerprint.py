@@ -17,6 +17,7 @@ from typing import Any
 
 from loadtest_operator.api.fingerprint import (
     MAX_FINGERPRINT_ITEMS,
+    MAX_SERVING_CONFIGS,
     ServingConfig,
     TargetFingerprint,
     bounded,
@@ -144,7 +145,7 @@ def target_fingerprint(pods: Sequence[Mapping[str, Any]], vllm_version: str | No
             known = configs[key]
             if len(known.pods) < MAX_FINGERPRINT_ITEMS:
                 configs[key] = known.model_copy(update={"pods": [*known.pods, *config.pods]})
-        elif len(configs) < MAX_FINGERPRINT_ITEMS:
+        elif len(configs) < MAX_SERVING_CONFIGS:
             configs[key] = config
     nodes = sorted({str(n) for p in pods if (n := (p.get("spec") or {}).get("nodeName"))})
     return TargetFingerprint(

@@ -19,6 +19,13 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from loadtest_operator.api import LevelResult, LoadTestConditionType, LoadTestStatus
+from loadtest_operator.api.status import (
+    MAX_ERROR_KINDS,
+    MAX_SATURATION_REASON_LENGTH,
+    MAX_SATURATION_REASONS,
+    MAX_TURNS_SHOWN,
+)
+from loadtest_operator.api.validation import CheckName
 from loadtest_operator.loadtest.level_status import levels_status
 from tests.unit.loadgen.helpers import run_of
 from tests.unit.operator.test_level_status import SLO_RATE, rate_level
@@ -114,9 +121,11 @@ def test_a_typical_level_is_a_fraction_of_the_worst_case() -> None:
 def test_the_worst_case_really_fills_what_can_grow() -> None:
     level = worst(LevelResult).model_dump(mode="json", by_alias=True, exclude_none=True)
     # The bounded collections are at their bounds, and every figure is there.
-    assert len(level["errorsByKind"]) == 32
-    assert len(level["saturation"]["reasons"]) == 8
-    assert {len(r) for r in level["saturation"]["reasons"]} == {256}
+    assert len(level["errorsByKind"]) == MAX_ERROR_KINDS
+    assert len(level["saturation"]["reasons"]) == MAX_SATURATION_REASONS
+    assert {len(r) for r in level["saturation"]["reasons"]} == {MAX_SATURATION_REASON_LENGTH}
+    assert len(level["ttftByTurn"]) == MAX_TURNS_SHOWN
+    assert len(level["validation"]["checks"]) == len(CheckName)
     for name in ("ttft", "tpot", "itl", "e2e", "ttftFromSend", "e2eFromSend", "scheduleLag"):
         assert set(level[name]) == {"p50", "p90", "p95", "p99", "p999", "mean"}, name
     assert "gpu" in level
