@@ -45,7 +45,6 @@ TTFT_MS, ITL_MS, OUTPUT_TOKENS = 40.0, 20.0, 8
 PROMPT = " ".join(["word"] * 40)
 PREFIX_HIT_PERCENT = 100 * 32 / 41
 WINDOW_SECONDS = 4.0
-PROMPT = "hello there"
 PROMPT_TOKENS = COMPLETIONS_BOS_TOKENS + count_tokens(PROMPT)  # as the mock counts a completions prompt
 STARTUP_SECONDS = 5.0  # processes up and scraped (every target already discovered) before the first step
 
