@@ -38,6 +38,12 @@ class OperatorSettings(BaseSettings):
     unschedulable_grace_seconds: float = Field(
         60.0, ge=0, description="how long a shard pod may stay unschedulable before the run fails"
     )
+    stalled_deadline_seconds: float = Field(
+        600.0,
+        ge=0,
+        description="how long every reconcile of an object may fail before a running LoadTest ends "
+        "(StalledTooLong) and a CapacityRecommendation's search stops; 0 = retry forever",
+    )
     log_level: str = "INFO"
 
     @field_validator("namespaces", mode="before")
