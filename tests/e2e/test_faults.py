@@ -77,8 +77,8 @@ def reset_truth(pod_ip: str) -> None:
     httpx.post(f"http://{pod_ip}:8000/mock/reset", timeout=10).raise_for_status()
 
 
-def multi_shard(name: str, **overrides: Any) -> dict[str, Any]:
-    return loadtest(name, load=RUN, loadGenerator={"parallelism": SHARDS}, **overrides)
+def multi_shard(name: str, load: dict[str, Any] | None = None, **overrides: Any) -> dict[str, Any]:
+    return loadtest(name, load={**RUN, **(load or {})}, loadGenerator={"parallelism": SHARDS}, **overrides)
 
 
 def started_events(cluster: Cluster, namespace: str, name: str) -> int:
