@@ -15,7 +15,6 @@ from pathlib import Path
 
 from tests.e2e.harness import Cluster, hack_vars, wait_until
 
-
 GRACE_SECONDS = 5.0
 
 
