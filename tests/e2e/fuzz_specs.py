@@ -12,7 +12,7 @@ URL target for /v1/models and a Prometheus URL for series, and nothing may leave
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -209,6 +209,3 @@ def specs(kind: str) -> st.SearchStrategy[dict[str, Any]]:
     schema = crd_spec_schema(file)
     whole: st.SearchStrategy[Any] = from_schema(schema).filter(lambda s: isinstance(s, dict))
     return st.one_of(whole, mutations(base, schema))
-
-
-Classifier = Callable[[dict[str, Any]], str]
