@@ -75,7 +75,8 @@ LOADTEST_CONDITIONS: dict[LoadTestConditionType, Meaning] = {
     ),
     LoadTestConditionType.STALLED: Meaning(
         true="the last reconcile failed with an error the operator could not turn into any other "
-        "condition (ReconcileError: the message quotes it, and the operator retries with backoff)",
+        "condition (ReconcileError: the message quotes it, and the operator retries with backoff until "
+        "its stalled deadline, then gives the object up: StalledTooLong)",
         false="reconciles succeed again (Recovered)",
     ),
 }
@@ -100,6 +101,7 @@ class LoadTestReason(StrEnum):
     # ShardsAligned
     SHARDS_OVERLAPPED = "ShardsOverlapped"
     SHARDS_MISALIGNED = "ShardsMisaligned"
+    STALLED_TOO_LONG = "StalledTooLong"
     # Stored
     STORED = "Stored"
     DATABASE_UNAVAILABLE = "DatabaseUnavailable"
@@ -192,6 +194,9 @@ LOADTEST_REASONS: dict[LoadTestReason, str] = {
     LoadTestReason.SHARDS_MISALIGNED: "ShardsAligned=False: in some level the shards overlapped for less "
     "than 90 % of its window; the message gives the figures (the level's rates hold over its whole window, "
     "but the target never carried the whole level at once)",
+    LoadTestReason.STALLED_TOO_LONG: "Succeeded=False: every reconcile failed for longer than the "
+    "operator's LLMLOAD_STALLED_DEADLINE_SECONDS (the message quotes the last error); the run's Jobs were "
+    "stopped",
     LoadTestReason.STORED: "Stored: the run is in the SQL store",
     LoadTestReason.DATABASE_UNAVAILABLE: "Stored=False: the SQL store is unreachable or too slow; retried "
     "with back-off",
@@ -317,7 +322,8 @@ CAPACITY_CONDITIONS: dict[CapacityConditionType, Meaning] = {
     ),
     CapacityConditionType.STALLED: Meaning(
         true="the last reconcile failed with an error the operator could not turn into any other "
-        "condition (ReconcileError: the message quotes it, and the operator retries with backoff)",
+        "condition (ReconcileError: the message quotes it, and the operator retries with backoff until "
+        "its stalled deadline, then gives the object up: StalledTooLong)",
         false="reconciles succeed again (Recovered)",
     ),
     CapacityConditionType.SCALED: Meaning(
@@ -337,6 +343,7 @@ class CapacityReason(StrEnum):
     INVALID_SPEC = "InvalidSpec"
     CHILD_FAILED = "ChildFailed"
     PROMETHEUS_UNAVAILABLE = "PrometheusUnavailable"
+    STALLED_TOO_LONG = "StalledTooLong"
     RECONCILE_ERROR = "ReconcileError"
     RECOVERED = "Recovered"
     NOT_BEHIND_TARGET = "DeploymentNotBehindTarget"
@@ -354,6 +361,9 @@ CAPACITY_REASONS: dict[CapacityReason, str] = {
     CapacityReason.INVALID_SPEC: "Ready=False: the spec cannot be searched (the message says what to change)",
     CapacityReason.CHILD_FAILED: "Ready=False: a child LoadTest failed; delete it to measure again",
     CapacityReason.PROMETHEUS_UNAVAILABLE: "Ready=False: fromPrometheus could not read the workload",
+    CapacityReason.STALLED_TOO_LONG: "Ready=False: every reconcile failed for longer than the operator's "
+    "LLMLOAD_STALLED_DEADLINE_SECONDS (the message quotes the last error); the search stops until the spec "
+    "changes",
     CapacityReason.RECONCILE_ERROR: "Stalled: the last reconcile failed (the message quotes the error); "
     "retried with backoff",
     CapacityReason.RECOVERED: "Stalled=False: reconciles succeed again",

@@ -123,3 +123,12 @@ def recover(
         conditions, STALLED, ConditionStatus.FALSE, RECOVERED, "reconciles succeed again",
         now=now, observed_generation=observed_generation,
     )  # fmt: skip
+
+
+def stalled_since(conditions: Sequence[Condition]) -> datetime | None:
+    """Since when every reconcile has failed (Stalled=True's lastTransitionTime), or None when the last
+    one succeeded. The time is in status, so it survives an operator restart."""
+    found = find_condition(conditions, STALLED)
+    if found is None or found.status is not ConditionStatus.TRUE:
+        return None
+    return found.last_transition_time

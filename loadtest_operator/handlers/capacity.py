@@ -12,7 +12,8 @@ import kopf
 from loadtest_operator.api import CAPACITY_KIND, CAPACITY_PLURAL
 from loadtest_operator.handlers.common import register_timer
 from loadtest_operator.reconcile.capacity import reconcile_capacity
+from loadtest_operator.reconcile.stalled import CAPACITY_ENDING
 
 
 def register(registry: kopf.OperatorRegistry, interval: float) -> None:
-    register_timer(registry, CAPACITY_PLURAL, CAPACITY_KIND, interval, reconcile_capacity)
+    register_timer(registry, CAPACITY_PLURAL, CAPACITY_KIND, interval, reconcile_capacity, CAPACITY_ENDING)

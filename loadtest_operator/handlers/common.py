@@ -15,10 +15,16 @@ from loadtest_operator.api import GROUP, VERSION
 from loadtest_operator.reconcile.context import Context
 from loadtest_operator.reconcile.executor import forget
 from loadtest_operator.reconcile.guard import Reconcile, guarded
+from loadtest_operator.reconcile.stalled import Ending
 
 
 def register_timer(
-    registry: kopf.OperatorRegistry, plural: str, kind: str, interval: float, reconcile: Reconcile
+    registry: kopf.OperatorRegistry,
+    plural: str,
+    kind: str,
+    interval: float,
+    reconcile: Reconcile,
+    ending: Ending | None = None,
 ) -> None:
     @kopf.timer(GROUP, VERSION, plural, interval=interval, registry=registry, id="reconcile")
     async def tick(
@@ -34,7 +40,9 @@ def register_timer(
         def event(type_: str, reason: str, message: str) -> None:
             kopf.event(body, type=type_, reason=reason, message=message)
 
-        outcome = await guarded(ctx, kind, body, reconcile, event, retry=retry, interval=interval)
+        outcome = await guarded(
+            ctx, kind, body, reconcile, event, retry=retry, interval=interval, ending=ending
+        )
         for key, value in outcome.status_patch.items():
             patch.status[key] = value
         if outcome.retry_in is not None:

@@ -12,7 +12,8 @@ import kopf
 from loadtest_operator.api import KIND, PLURAL
 from loadtest_operator.handlers.common import register_timer
 from loadtest_operator.reconcile.loadtest import reconcile_loadtest
+from loadtest_operator.reconcile.stalled import LOADTEST_ENDING
 
 
 def register(registry: kopf.OperatorRegistry, interval: float) -> None:
-    register_timer(registry, PLURAL, KIND, interval, reconcile_loadtest)
+    register_timer(registry, PLURAL, KIND, interval, reconcile_loadtest, LOADTEST_ENDING)

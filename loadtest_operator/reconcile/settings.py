@@ -44,6 +44,12 @@ class OperatorSettings(BaseSettings):
         description="how long the shards of a run may wait for each other at a level's start before the "
         "run fails (ShardsNotReady)",
     )
+    stalled_deadline_seconds: float = Field(
+        600.0,
+        ge=0,
+        description="how long every reconcile of an object may fail before a running LoadTest ends "
+        "(StalledTooLong) and a CapacityRecommendation's search stops; 0 = retry forever",
+    )
     log_level: str = "INFO"
     # -- multi-tenant safety (docs/security.md) --
     admission_webhook: bool = Field(

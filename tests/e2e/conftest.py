@@ -64,3 +64,13 @@ def namespace(cluster: Cluster, crds: None, request: pytest.FixtureRequest) -> I
         yield ns
         if request.node.stash.get(_FAILED, False):
             print(f"\n==== state of namespace {ns} ====\n{dump_namespace(cluster, ns)}")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The fault and fuzz suites' figures (tests/e2e/figures.py), as one table."""
+    from tests.e2e.figures import ROWS, table
+
+    if ROWS:
+        terminalreporter.section("fault and fuzz figures")
+        for line in table():
+            terminalreporter.write_line(line)
