@@ -20,6 +20,9 @@ from loadtest_operator.io.store import Store, StoreUnavailableError
 from loadtest_operator.reconcile.context import Context
 from loadtest_operator.reconcile.settings import OperatorSettings
 
+# How long a stopping operator may take before it is killed (then the Deployment restarts it).
+EXIT_TIMEOUT_SECONDS = 30.0
+
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -124,6 +127,10 @@ def main(argv: list[str] | None = None) -> None:
         settings.posting.level = logging.WARNING
         settings.watching.server_timeout = 300
         settings.persistence.finalizer = "llmload.io/finalizer"
+        # When kopf stops on a fatal error of its own (e.g. a restarted API server answering 404 to a watch
+        # before it serves the CRDs again), its timers are gone: exit soon so the Deployment restarts the
+        # operator, rather than after kopf's default 10 minutes of a process that reconciles nothing.
+        settings.process.ultimate_exiting_timeout = EXIT_TIMEOUT_SECONDS
         if ctx.settings.webhook_port:
             settings.admission.server = webhook_server(ctx.settings)
 

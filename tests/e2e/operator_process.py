@@ -57,6 +57,13 @@ class OperatorProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
 
+    def restart_if_exited(self) -> bool:
+        """What a Deployment's kubelet does: start the operator again when its process has ended."""
+        if self.proc is not None and self.proc.poll() is not None:
+            self.start()
+            return True
+        return False
+
     def log_tail(self, lines: int = 60) -> str:
         if not self.log_path.exists():
             return ""

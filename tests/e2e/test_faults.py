@@ -259,12 +259,6 @@ def test_a_shard_pod_deleted_mid_level_fails_the_run_saying_so_and_never_reruns_
 
 
 @pytest.mark.skipif(use_existing_cluster(), reason="restarts the local node's kube-apiserver")
-@pytest.mark.xfail(
-    strict=False,
-    reason="known bug, found by this test (1 run in 3): a restarted API server answers 404 to the "
-    "LoadTest watch until it serves the CRDs again; kopf takes that 404 as fatal ('Multidimensional "
-    "multitasker has failed'), orphans its timers and stops reconciling while the process lives on",
-)
 def test_a_kube_apiserver_restart_mid_run_still_ends_the_run(
     cluster: Cluster, namespace: str, mock: str, operator: OperatorProcess
 ) -> None:
@@ -277,7 +271,18 @@ def test_a_kube_apiserver_restart_mid_run_still_ends_the_run(
         time.sleep(2)  # the operator's ticks and the shards' progress writes fail meanwhile
     back = time.monotonic() - stopped
 
-    lt = wait_finished(cluster, namespace, "apirestart", timeout=150)
+    # kopf may stop on the restarted API server's 404s before the CRDs are served again; the operator
+    # then exits (main.py, EXIT_TIMEOUT_SECONDS) and, like the chart's Deployment, is started again.
+    restarts = 0
+
+    def finished_or_restarted() -> bool:
+        nonlocal restarts
+        restarts += operator.restart_if_exited()
+        cond = condition(get_lt(cluster, namespace, "apirestart"), "Succeeded")
+        return cond is not None and cond["status"] != "Unknown"
+
+    wait_until(finished_or_restarted, timeout=150, what="the run to end after the API server restart")
+    lt = get_lt(cluster, namespace, "apirestart")
     seconds = time.monotonic() - stopped
     succeeded = condition(lt, "Succeeded")
     assert succeeded is not None
@@ -290,7 +295,8 @@ def test_a_kube_apiserver_restart_mid_run_still_ends_the_run(
     record(
         "kube-apiserver restarted mid-run",
         "the run completes, or ends with a clear condition",
-        f"API server back after {back:.1f} s; Succeeded={succeeded['status']} {succeeded['reason']}",
+        f"API server back after {back:.1f} s; Succeeded={succeeded['status']} {succeeded['reason']}; "
+        f"operator restarted {restarts}x",
         seconds,
     )
 
