@@ -167,6 +167,7 @@ class LoadTestReason(StrEnum):
     SERVICE_ACCOUNT_TOKEN_REFUSED = "ServiceAccountTokenRefused"
     NOT_OPTED_IN = "NotOptedIn"
     ADDRESS_REFUSED = "AddressRefused"
+    CHILD_NOT_OWNED = "ChildNotOwned"
 
 
 LOADTEST_REASONS: dict[LoadTestReason, str] = {
@@ -276,6 +277,8 @@ LOADTEST_REASONS: dict[LoadTestReason, str] = {
     "server refuses, or a request above its limit",
     LoadTestReason.RUN_CONFIG_TOO_LARGE: "Accepted=False: the load generator's run config does not fit in a "
     "ConfigMap",
+    LoadTestReason.CHILD_NOT_OWNED: "Accepted=False: an object already has the name of one of the run's "
+    "children and is not owned by this LoadTest (planted, or someone else's); nothing ran with it",
     LoadTestReason.IMAGE_NOT_ALLOWED: "Accepted=False: loadGenerator.image is not in the operator's image "
     "allow-list (the chart's loadGenerator.allowedImages)",
     LoadTestReason.SERVICE_ACCOUNT_TOKEN_REFUSED: "Accepted=False: a referenced Secret is a ServiceAccount "

@@ -158,6 +158,18 @@ def plan(observed: Observed) -> Plan:
     return _follow(tick, run_spec(tick.observed, spec))
 
 
+def planted(observed: Observed, message: str, own_jobs: Sequence[str]) -> Plan:
+    """The run refused because an object under one of its children's names is not this LoadTest's (the
+    executor found it when creating): Accepted=False ChildNotOwned, and the Jobs this LoadTest had already
+    created for the run are stopped; the planted object is never touched."""
+    tick = _Tick(observed, Status.model_validate(observed.status))
+    spec, _ = parse_spec(observed.spec)
+    run_id = spec.run_id if spec is not None else 0
+    _reject(tick, run_id, [Problem(R.CHILD_NOT_OWNED, message, "metadata.name")])
+    store = _store(tick, spec, final=True) if spec is not None else None
+    return _plan(tick, delete=[Delete("Job", name) for name in own_jobs], store=store)
+
+
 def _plan(
     tick: _Tick,
     *,

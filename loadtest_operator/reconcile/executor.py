@@ -27,6 +27,7 @@ async def execute(
 ) -> dict[str, Any]:
     """Do what `decided` says for `owner`; the status merge patch to write."""
     who = f"{owner.kind} {owner.namespace}/{owner.name}"
+    ours: list[tuple[str, str]] = []  # created (or found owned) so far, for a refusal to clean up
     for manifest in decided.create:
         manifest = {**manifest, "metadata": {**manifest["metadata"], "namespace": owner.namespace}}
         existing = await ctx.kube.create(manifest)
@@ -37,8 +38,10 @@ async def execute(
             # A name is not a claim: an object planted under a child's name is never used as ours.
             raise AdoptionRefusedError(
                 f"{kind} {name} already exists and is not owned by this {owner.kind}; refusing to use it "
-                f"(delete it, or change spec.runId for new names)"
+                f"(change spec.runId for new names, or delete it and change spec.runId)",
+                tuple(ours),
             )
+        ours.append((kind, name))
     for child in decided.delete:
         await ctx.kube.delete(owner.namespace, child.kind, child.name)
     for change in decided.patch:
@@ -59,6 +62,10 @@ async def execute(
 
 class AdoptionRefusedError(RuntimeError):
     """An object with a child's name exists and belongs to someone else."""
+
+    def __init__(self, message: str, ours: tuple[tuple[str, str], ...] = ()) -> None:
+        super().__init__(message)
+        self.ours = ours  # (kind, name) of the children this tick had created before it
 
 
 async def _store(ctx: Context, owner: Owner, write: StoreWrite) -> Any:

@@ -42,12 +42,12 @@ from loadtest_operator.loadtest.observed import (
     shard_states,
     too_many_failed,
 )
-from loadtest_operator.loadtest.plan import plan
+from loadtest_operator.loadtest.plan import plan, planted
 from loadtest_operator.loadtest.shards import ShardPhase, ShardState
 from loadtest_operator.loadtest.target import resolve_target, service_selector
 from loadtest_operator.loadtest.validation import parse_spec
 from loadtest_operator.reconcile.context import Context, EventSink
-from loadtest_operator.reconcile.executor import execute
+from loadtest_operator.reconcile.executor import AdoptionRefusedError, execute
 from loadtest_operator.reconcile.prometheus_access import prometheus_access
 
 
@@ -55,7 +55,14 @@ async def reconcile_loadtest(
     ctx: Context, body: Mapping[str, Any], event: EventSink, now: datetime | None = None
 ) -> dict[str, Any]:
     observed = await observe(ctx, body, now)
-    return await execute(ctx, observed.owner, observed.status, plan(observed), event)
+    try:
+        return await execute(ctx, observed.owner, observed.status, plan(observed), event)
+    except AdoptionRefusedError as refused:
+        # Not an error to retry: the run fails, and the shards this tick had already created stop.
+        jobs = [name for kind, name in refused.ours if kind == "Job"]
+        return await execute(
+            ctx, observed.owner, observed.status, planted(observed, str(refused), jobs), event
+        )
 
 
 async def observe(ctx: Context, body: Mapping[str, Any], now: datetime | None = None) -> Observed:

@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
+from loadtest_operator.core.owner import Owner
 from loadtest_operator.io.store import create_store_engine, list_level_results, list_runs
+from loadtest_operator.loadtest.builders.names import run_names
 from tests.e2e.harness import Cluster, wait_until
 from tests.e2e.manifests import mock_vllm_deployment, service
 from tests.e2e.operator_process import OperatorProcess
@@ -353,3 +355,34 @@ def test_a_shard_pod_refused_by_a_resource_quota_fails_the_run_with_the_quota_me
     assert succeeded is not None
     assert (succeeded["status"], succeeded["reason"]) == ("False", "ShardPodRefused")
     assert "exceeded quota" in succeeded["message"]
+
+
+def test_a_configmap_planted_under_the_runs_config_name_fails_the_run_unused(
+    cluster: Cluster, namespace: str, operator: OperatorProcess, mock_vllm: str
+) -> None:
+    # Child names are predictable from the LoadTest's uid: someone with create rights on ConfigMaps plants
+    # the run's config before the operator gets to it.
+    operator.stop()
+    cluster.apply(loadtest("planted"), namespace)
+    body = get_lt(cluster, namespace, "planted")
+    name = run_names(Owner.of(body), 0).run_config_map
+    planted = {"run-config.json": json.dumps({"base_url": "http://198.18.0.250:8000", "levels": [1]})}
+    cluster.apply(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": planted}, namespace
+    )
+    operator.start()
+
+    def refused() -> bool:
+        cond = condition(get_lt(cluster, namespace, "planted"), "Accepted")
+        return cond is not None and cond["status"] == "False"
+
+    wait_until(refused, timeout=60, what="the planted ConfigMap to be refused")
+    lt = get_lt(cluster, namespace, "planted")
+    accepted, succeeded = condition(lt, "Accepted"), condition(lt, "Succeeded")
+    assert accepted is not None
+    assert accepted["reason"] == "ChildNotOwned", accepted
+    assert f"ConfigMap {name} already exists and is not owned by this LoadTest" in accepted["message"]
+    assert succeeded is not None
+    assert succeeded["status"] == "False"
+    assert cluster.get_json("jobs", "-n", namespace)["items"] == []  # no shard ran the planted config
+    assert cluster.get_json("configmap", name, "-n", namespace)["data"] == planted  # and it was not touched

@@ -615,21 +615,42 @@ def test_a_deleted_loadtest_takes_its_gauges_with_it() -> None:
     assert h.metrics.registry.get_sample_value("llmload_runs_total", {"outcome": "Completed"}) == 1
 
 
-def test_an_object_planted_under_a_childs_name_is_never_adopted() -> None:
+def _plant(kind: str, suffix: str) -> tuple[Harness, str]:
+    """A fresh node where an object of `kind` already has the run's child name ending in `suffix`."""
     h = Harness()
     h.tick(lose_status=True)  # learn the run's names, as anyone with list rights could
-    planted = next(name for kind, name in h.kube.created if name.endswith("-config"))
+    planted = next(name for k, name in h.kube.created if k == kind and name.endswith(suffix))
     h.kube = FakeKube()
-    h.kube.put({"kind": "ConfigMap", "metadata": {"name": planted}, "data": {"run-config.json": "{}"}})
+    h.kube.put({"kind": kind, "metadata": {"name": planted}, "data": {"run-config.json": "{}"}})
     h.ctx = h.new_context()
+    return h, planted
+
+
+def test_an_object_planted_under_a_childs_name_fails_the_run_and_is_never_used() -> None:
+    h, planted = _plant("ConfigMap", "-config")
 
     outcome = guarded_tick(h, retry=0)
 
-    assert outcome.retry_in is not None
-    assert h.condition("Stalled") == ("True", "ReconcileError")
-    message = next(c["message"] for c in h.body["status"]["conditions"] if c["type"] == "Stalled")
+    assert outcome.retry_in is None  # not an error to retry
+    assert h.condition("Accepted") == ("False", "ChildNotOwned")
+    assert h.condition("Succeeded") == ("False", "ChildNotOwned")
+    message = next(c["message"] for c in h.body["status"]["conditions"] if c["type"] == "Accepted")
     assert f"ConfigMap {planted} already exists and is not owned by this LoadTest" in message
+    assert "spec.runId" in message
     assert not [kind for kind, _ in h.kube.created if kind == "Job"]  # no shard ever runs its config
+    h.tick()
+    assert not [kind for kind, _ in h.kube.created if kind == "Job"]  # refused once, not retried
+
+
+def test_a_planted_job_stops_the_shards_created_before_it_and_is_left_alone() -> None:
+    h, planted = _plant("Job", "-shard-1")
+
+    guarded_tick(h, retry=0)
+
+    assert h.condition("Succeeded") == ("False", "ChildNotOwned")
+    ours = [name for kind, name in h.kube.created if kind == "Job"]
+    assert ours == [planted.replace("-shard-1", "-shard-0")]
+    assert h.kube.deleted == [("Job", ours[0])]  # the shard it had started stops; the planted Job stays
 
 
 def _started(h: Harness) -> None:
