@@ -446,16 +446,23 @@ def unparsable(
     the condition changes)."""
     reason, message = summarize(list(problems))
     before = find_condition(previous.conditions or [], CapacityConditionType.READY)
+    status = not_ready(previous, reason, message, now=now, generation=generation)
+    changed = before is None or before.reason != reason or before.status is not ConditionStatus.FALSE
+    return Plan(status=status, events=(Event("Warning", reason, message[:1024]),) if changed else ())
+
+
+def not_ready(
+    status: CapacityRecommendationStatus, reason: str, message: str, *, now: datetime, generation: int
+) -> CapacityRecommendationStatus:
+    """`status` with Ready=False for `reason`, its message in the summary, this generation observed."""
     conditions = set_condition(
-        previous.conditions or [], CapacityConditionType.READY, ConditionStatus.FALSE, reason, message,
+        status.conditions or [], CapacityConditionType.READY, ConditionStatus.FALSE, reason, message,
         now=now, observed_generation=generation,
     )  # fmt: skip
-    status = previous.model_copy(
+    return status.model_copy(
         update={
             "conditions": conditions,
             "observed_generation": generation,
             "summary": f"{reason}: {message}"[:1024],
         }
     )
-    changed = before is None or before.reason != reason or before.status is not ConditionStatus.FALSE
-    return Plan(status=status, events=(Event("Warning", reason, message[:1024]),) if changed else ())

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from loadtest_operator.api import CapacityRecommendationStatus, Condition, ConditionStatus
+from loadtest_operator.api import CapacityRecommendationStatus, Condition
 from loadtest_operator.api.conditions import CapacityConditionType, CapacityReason
-from loadtest_operator.core.conditions import find_condition, set_condition
+from loadtest_operator.capacity.plan import not_ready
+from loadtest_operator.core.conditions import find_condition
 from loadtest_operator.core.plan import Event, Plan
 
 
@@ -43,15 +44,11 @@ def end_stalled(
         f"is stopped until the spec changes. Last error: {error}"
     )
     reason = CapacityReason.STALLED_TOO_LONG
-    conditions = set_condition(
-        conditions, CapacityConditionType.READY, ConditionStatus.FALSE, reason, message,
-        now=now, observed_generation=generation,
-    )  # fmt: skip
-    ended = status.model_copy(
-        update={
-            "conditions": conditions,
-            "observed_generation": generation,
-            "summary": f"{reason}: {message}"[:1024],
-        }
+    ended = not_ready(
+        status.model_copy(update={"conditions": list(conditions)}),
+        reason,
+        message,
+        now=now,
+        generation=generation,
     )
     return Plan(status=ended, events=(Event("Warning", reason, message[:1024]),))
