@@ -2,16 +2,25 @@
 
 from loadtest_operator.api import CapacitySlo, LatencySummary, LevelResult
 
+# The percentiles a LatencySummary reports: (its field, how it is written).
+_REPORTED = (
+    (50, "p50", "p50"),
+    (90, "p90", "p90"),
+    (95, "p95", "p95"),
+    (99, "p99", "p99"),
+    (100, "p999", "p99.9"),
+)
 
-def reported_percentile(percentile: int) -> int:
-    """The percentile LevelResult reports that is closest at or above `percentile` (50, 90 or 99)."""
-    return next((p for p in (50, 90, 99) if percentile <= p), 99)
+
+def reported_percentile(percentile: int) -> tuple[str, str]:
+    """The reported percentile at or above `percentile` (p99.9 for 100): never a laxer one than the SLO's."""
+    return next((field, label) for bound, field, label in _REPORTED if percentile <= bound)
 
 
-def _value(summary: LatencySummary | None, percentile: int) -> float | None:
+def _value(summary: LatencySummary | None, field: str) -> float | None:
     if summary is None:
         return None
-    value: float | None = getattr(summary, f"p{percentile}")
+    value: float | None = getattr(summary, field)
     return value
 
 
@@ -31,16 +40,16 @@ def slo_text(slo: CapacitySlo) -> str:
 
 def slo_misses(slo: CapacitySlo, result: LevelResult) -> list[str]:
     """Every way `result` misses `slo`, worst objective first, e.g. "ttft p90 812 ms > 500 ms"."""
-    shown = reported_percentile(slo.percentile)
+    field, label = reported_percentile(slo.percentile)
     misses: list[tuple[float, str]] = []
     for name, limit, summary in (
         ("ttft", slo.ttft_milliseconds, result.ttft),
         ("tpot", slo.tpot_milliseconds, result.tpot),
         ("e2e", slo.e2e_milliseconds, result.e2e),
     ):
-        value = _value(summary, shown)
+        value = _value(summary, field)
         if limit is not None and value is not None and value > limit:
-            misses.append((value / limit, f"{name} p{shown} {value:.0f} ms > {limit} ms"))
+            misses.append((value / limit, f"{name} {label} {value:.0f} ms > {limit} ms"))
     texts = [text for _, text in sorted(misses, key=lambda m: -m[0])]
     errors = result.requests - result.successes
     if errors:

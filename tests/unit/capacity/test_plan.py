@@ -12,6 +12,7 @@ from loadtest_operator.api.conditions import CapacityReason
 from loadtest_operator.api.wire import to_wire
 from loadtest_operator.capacity.deployment import DeploymentFacts
 from loadtest_operator.capacity.plan import Decision, Observed, decide
+from loadtest_operator.capacity.slo import reported_percentile
 from loadtest_operator.capacity.validation import validate_capacity_spec
 from loadtest_operator.capacity.workload import resolve_workload
 from loadtest_operator.core.patch import merge_patch
@@ -48,7 +49,12 @@ def finish(child: dict[str, Any], knee: int, ttft_p99_bad: float = 900.0) -> dic
                     "requestsPerSecond": level / 10,
                     "outputTokensPerSecond": TOKENS_PER_USER * level,
                     "totalTokensPerSecond": 40.0 * level,
-                    "ttft": {"p50": 100.0, "p90": 200.0, "p99": 300.0 if good else ttft_p99_bad},
+                    "ttft": {
+                        "p50": 100.0,
+                        "p90": 200.0,
+                        "p95": 250.0 if good else ttft_p99_bad - 50,
+                        "p99": 300.0 if good else ttft_p99_bad,
+                    },
                     "tpot": {"p50": 10.0, "p90": 20.0, "p99": 30.0},
                     "goodput": {
                         "count": 200 if good else 100,
@@ -198,7 +204,7 @@ def test_slo_unreachable_names_the_metric() -> None:
     ready = (result.status.conditions or [])[0]
     assert ready.status is ConditionStatus.FALSE
     assert "even level 1 misses the SLO" in ready.message
-    assert "ttft p99 900 ms > 500 ms" in ready.message
+    assert "ttft p95 850 ms > 500 ms" in ready.message  # the SLO is at p95
     assert result.status.recommendation is None
 
 
@@ -308,3 +314,14 @@ def test_status_patch_clears_what_a_new_search_withdraws() -> None:
     assert patch["recommendation"] is None
     assert patch["measured"] is None
     assert patch["conditions"][0]["reason"] == CapacityReason.SEARCHING
+
+
+def test_a_miss_is_quoted_at_the_slos_percentile_or_a_stricter_reported_one() -> None:
+    assert [reported_percentile(p)[1] for p in (50, 90, 95, 97, 99, 100)] == [
+        "p50",
+        "p90",
+        "p95",
+        "p99",
+        "p99",
+        "p99.9",
+    ]
