@@ -9,6 +9,7 @@ stand-in: GPU, vLLM and alignment figures in every level), written the way the o
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ RECORDED = (
 
 
 @pytest.fixture
-def store(postgres_url: str) -> Any:
+def store(postgres_url: str) -> Iterator[Engine]:
     engine = create_store_engine(postgres_url)
     try:
         upgrade(engine)
@@ -49,7 +50,7 @@ def store(postgres_url: str) -> Any:
 
 def write_recorded_run(engine: Engine) -> dict[str, Any]:
     """The recorded LoadTest into the store, as the operator's plan writes it (loadtest/plan.py)."""
-    lt = json.loads(RECORDED.read_text())
+    lt: dict[str, Any] = json.loads(RECORDED.read_text())
     meta, spec = lt["metadata"], LoadTestSpec.model_validate(lt["spec"])
     status = LoadTestStatus.model_validate(lt["status"])
     assert status.start_time is not None
