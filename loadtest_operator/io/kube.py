@@ -14,6 +14,7 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from loadtest_operator.api.capacity import CAPACITY_PLURAL
 from loadtest_operator.api.group import GROUP, KIND, PLURAL, VERSION
 
 JsonDict = dict[str, Any]
@@ -49,6 +50,15 @@ def read_loadtest(name: str, namespace: str) -> JsonDict:
     config.load_kube_config()
     body: JsonDict = client.CustomObjectsApi().get_namespaced_custom_object(
         GROUP, VERSION, namespace, PLURAL, name
+    )
+    return body
+
+
+def read_capacity_recommendation(name: str, namespace: str) -> JsonDict:
+    """One CapacityRecommendation through the local kubeconfig (for `llmload report`)."""
+    config.load_kube_config()
+    body: JsonDict = client.CustomObjectsApi().get_namespaced_custom_object(
+        GROUP, VERSION, namespace, CAPACITY_PLURAL, name
     )
     return body
 
