@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -116,10 +118,7 @@ def test_every_promql_of_every_board_returns_data_after_a_run(
     succeeded = condition(lt, "Succeeded")
     assert succeeded is not None
     assert succeeded["status"] == "True", succeeded
-    record = os.environ.get("LLMLOAD_RECORD_DIR")
-    if record:
-        lt["metadata"].pop("managedFields", None)
-        Path(record, "loadtest-batching-mock.json").write_text(json.dumps(lt, indent=1) + "\n")
+    _record("loadtest-batching-mock.json", lt)
     start = datetime.fromisoformat(lt["status"]["startTime"]).timestamp() - 10
     time.sleep(3)  # the operator's final gauges and the last level's vLLM and DCGM samples are scraped
     end = time.time()
@@ -147,3 +146,86 @@ def test_every_promql_of_every_board_returns_data_after_a_run(
     print("\n" + "\n".join(checked))
     assert len(checked) >= 30
     assert not empty, "queries without data:\n" + "\n".join(empty)
+
+
+def _record(name: str, body: dict[str, Any]) -> None:
+    record = os.environ.get("LLMLOAD_RECORD_DIR")
+    if record:
+        body["metadata"].pop("managedFields", None)
+        Path(record, name).write_text(json.dumps(body, indent=1) + "\n")
+
+
+def _report(cluster: Cluster, *args: str) -> str:
+    """`llmload report` as a user runs it: through the kubeconfig, against the live object."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "loadtest_operator.cli", "report", *args],
+        env={**os.environ, "KUBECONFIG": cluster.kubeconfig},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_report_of_a_live_rate_run_and_a_capacity_recommendation(
+    cluster: Cluster, namespace: str, scraped_operator: OperatorProcess, dcgm_exporter: str
+) -> None:
+    # Rate mode, the client's event-loop threshold tightened below what its loop shows: every level is
+    # flagged client-saturated by the load generator itself, with its reasons.
+    rate = loadtest("rate", slo={"ttftMilliseconds": 150, "tpotMilliseconds": 100, "percentile": 90})
+    rate["spec"]["load"] = {
+        "mode": "Rate",
+        "levels": [5, 10, 20],
+        "levelDurationSeconds": 6,
+        "timeoutSeconds": 30,
+    }
+    rate["spec"]["loadGenerator"]["saturation"] = {"loopLagMillisecondsP99": 1}
+    cluster.apply(rate, namespace)
+    lt = wait_finished(cluster, namespace, "rate", timeout=180)
+    _record("loadtest-rate-saturated.json", lt)
+    levels = lt["status"]["levels"]
+    assert [lv["latencyFrom"] for lv in levels] == ["ScheduledTime"] * 3
+    saturated = [lv["level"] for lv in levels if lv["clientSaturated"]]
+    report = _report(cluster, "rate", "-n", namespace, "-o", "json")
+    found = {f["rule"]: f for f in json.loads(report)["findings"]}
+    assert found["client_saturation"]["levels"] == saturated
+    assert (found["client_saturation"]["severity"] == "warning") is bool(saturated)
+
+    caprec = {
+        "apiVersion": "llmload.io/v1alpha1",
+        "kind": "CapacityRecommendation",
+        "metadata": {"name": "sizing"},
+        "spec": {
+            "target": {"serviceRef": {"name": "mock-vllm", "port": 8000}, "api": "Chat",
+                       "deploymentRef": {"name": "mock-vllm"}},
+            "workload": {"peakConcurrency": 40, "inputTokens": {"distribution": "Fixed", "mean": 32},
+                         "outputTokens": {"distribution": "Fixed", "mean": 16}},
+            "slo": {"ttftMilliseconds": 150, "percentile": 90, "goodputPercent": 90},
+            "search": {"mode": "Levels", "levels": [2, 4, 8]},
+            "requestsPerLevel": 30,
+            "timeoutSeconds": 30,
+            "cost": {"pricePerGpuHour": "2.50", "currency": "USD"},
+            "loadGenerator": {"parallelism": 1, "placement": "SameNode",
+                              "resources": {"requests": {"cpu": "50m", "memory": "64Mi"},
+                                            "limits": {"memory": "512Mi"}}},
+        },
+    }  # fmt: skip
+    cluster.apply(caprec, namespace)
+
+    def settled() -> bool:
+        body = cluster.get_json("capacityrecommendation", "sizing", "-n", namespace)
+        ready = next((c for c in body.get("status", {}).get("conditions", []) if c["type"] == "Ready"), None)
+        return ready is not None and ready["status"] != "Unknown"
+
+    wait_until(settled, timeout=240, what="the CapacityRecommendation to settle", interval=1)
+    cr = cluster.get_json("capacityrecommendation", "sizing", "-n", namespace)
+    _record("capacityrecommendation-levels.json", cr)
+    for child in cr["status"]["children"]:
+        _record(
+            f"capacityrecommendation-child-{child}.json", cluster.get_json("loadtest", child, "-n", namespace)
+        )
+    knee = cr["status"]["measured"]["kneeLevel"]
+    page = _report(cluster, "sizing", "-n", namespace, "--kind", "caprec", "-o", "html")
+    assert f"Knee at level {knee}: {cr['status']['recommendation']['replicas']} replica(s)" in page
+    assert "<h2>Search trace</h2>" in page

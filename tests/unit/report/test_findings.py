@@ -287,3 +287,45 @@ def test_errors_at_a_high_share_are_a_problem_and_none_is_ok() -> None:
 def test_every_rule_judges_the_recorded_run_and_skips_an_empty_one(rule: Any) -> None:
     assert rule(run_figures()) is not None
     assert rule(RunFigures.of([])) is None
+
+
+# -- a recorded Rate run: the load generator's own saturation and a real disagreement with vLLM ------------
+
+
+def rate_run() -> RunFigures:
+    body = json.loads((FIXTURES / "loadtest-rate-saturated.json").read_text())
+    return run_figures(body)
+
+
+def test_recorded_rate_run_flags_the_saturated_client_with_its_reasons() -> None:
+    """Recorded with spec.loadGenerator.saturation.loopLagMillisecondsP99 = 1: the load generator flagged
+    every level itself; at level 20 its sends also ran late (schedule lag)."""
+    run = rate_run()
+    found = rules.client_saturation(run)
+    assert found is not None
+    assert found.severity is Severity.WARNING
+    assert found.levels == tuple(lv.level for lv in run.levels if lv.client_saturated) == (5, 10, 20)
+    assert "schedule lag p99" in figure(found, "level 20")
+    assert "event-loop lag p99" in figure(found, "level 5")
+
+
+def test_recorded_rate_run_disagrees_with_vllm_at_its_first_level() -> None:
+    """vLLM's TTFT histogram over level 5's window held far slower requests than the client measured (the
+    warm-up burst queued in the mock finishes inside the first level's window): TtftMean and E2eMean fail."""
+    run = rate_run()
+    found = rules.server_agreement(run)
+    assert found is not None
+    assert found.severity is Severity.WARNING
+    assert found.levels == (5,)
+    lv = run.levels[0]
+    assert lv.validation is not None
+    failed = {c.name.value for c in lv.validation.checks if not c.passed}
+    assert {"TtftMean", "E2eMean"} <= failed
+    assert figure(found, "level 5 TtftMean").startswith("client ")
+
+
+def test_recorded_rate_run_knee_is_in_requests_per_second() -> None:
+    found = rules.knee(RunFigures.of(rate_run().levels, rate_run().slo, "requests per second"))
+    assert found is not None
+    assert found.levels == (10, 20)
+    assert "Level 10 (requests per second)" in found.detail

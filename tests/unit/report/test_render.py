@@ -4,18 +4,14 @@ reading a file, a LoadTest by name and a CapacityRecommendation with its childre
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import re
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from loadtest_operator import cli
-from loadtest_operator.api import LoadMode
-from loadtest_operator.capacity.recommend import SizingInputs, recommend
 from loadtest_operator.report import Severity, capacity_report, html, loadtest_report, markdown, render
 from loadtest_operator.report.build import LEVEL_COLUMNS
 from tests.unit.report.test_findings import FIXTURES, recorded
@@ -106,56 +102,12 @@ def test_a_malformed_status_is_refused_with_what_is_wrong() -> None:
 
 
 def capacity_body() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """A CapacityRecommendation whose children are the recorded run's levels, one child LoadTest each, with
-    the status the operator's recommendation maths give for the knee they show (4)."""
-    lt = recorded()
-    children = {}
-    for lv in lt["status"]["levels"]:
-        child = copy.deepcopy(lt)
-        child["metadata"]["name"] = f"sizing-l{lv['level']}-r0"
-        child["status"]["levels"] = [lv]
-        children[child["metadata"]["name"]] = child
-    inputs = SizingInputs(
-        mode=LoadMode.CONCURRENCY, peak=40, headroom_percent=20, knee=4, current_replicas=1, gpus_per_replica=1,
-        output_tokens_per_second_at_knee=lt["status"]["levels"][1]["outputTokensPerSecond"],
-        price_per_gpu_hour=Decimal("2.50"), currency="USD",
-    )  # fmt: skip
-    recommendation = recommend(inputs, namespace="team", deployment="mock-vllm")
-    body = {
-        "apiVersion": "llmload.io/v1alpha1",
-        "kind": "CapacityRecommendation",
-        "metadata": {"name": "sizing", "namespace": "team"},
-        "spec": {
-            "target": {
-                "serviceRef": {"name": "mock-vllm", "port": 8000},
-                "deploymentRef": {"name": "mock-vllm"},
-            },
-            "workload": {
-                "peakConcurrency": 40,
-                "inputTokens": {"distribution": "Fixed", "mean": 32},
-                "outputTokens": {"distribution": "Fixed", "mean": 16},
-            },
-            "slo": {"ttftMilliseconds": 150, "percentile": 90, "goodputPercent": 95},
-        },
-        "status": {
-            "target": "service/mock-vllm:8000",
-            "children": sorted(children),
-            "measured": {
-                "kneeLevel": 4,
-                "currentReplicas": 1,
-                "gpusPerReplica": 1,
-                "goodputPercentAtKnee": 98.361,
-            },
-            "recommendation": recommendation.model_dump(mode="json"),
-            "searchTrace": [
-                {
-                    "level": lv["level"],
-                    "goodputPercent": lv["goodput"]["percent"],
-                    "withinSlo": lv["goodput"]["percent"] >= 95,
-                }
-                for lv in lt["status"]["levels"]
-            ],
-        },
+    """The CapacityRecommendation recorded from the e2e board test (Levels 2, 4, 8 against the batching mock,
+    at most 4 running: the knee is 4) and its three child LoadTests."""
+    body: dict[str, Any] = json.loads((FIXTURES / "capacityrecommendation-levels.json").read_text())
+    children = {
+        name: json.loads((FIXTURES / f"capacityrecommendation-child-{name}.json").read_text())
+        for name in body["status"]["children"]
     }
     return body, children
 
@@ -165,15 +117,19 @@ def test_a_capacity_report_shows_the_knee_the_formula_and_the_childrens_findings
     report = capacity_report(body, list(children.values()))
     capacity = next(f for f in report.findings if f.rule == "capacity")
     assert capacity.title == "Knee at level 4: 12 replica(s), 12 GPU(s) for the peak"
+    assert capacity.severity is Severity.INFO
     formula = next(f.value for f in capacity.figures if f.label == "formula")
     assert (
         "replicas = ceil(peak \u00d7 (1 + headroomPercent/100) / capacityPerReplica) = ceil(40 \u00d7 1.20 / 4) = 12"
         in str(formula)
     )
     assert capacity.levels == (4, 8)
-    assert [row[0] for row in report.trace] == ["2", "4", "8", "16"]
-    assert {f.rule for f in report.findings} >= {"knee", "queueing", "errors"}
-    assert len(report.rows) == 4
+    assert report.trace == (("2", "93.3", "within"), ("4", "93.3", "within"), ("8", "13.3", "missed"))
+    # The children's levels judged as one run: the same knee from their own SLO verdicts.
+    knee = next(f for f in report.findings if f.rule == "knee")
+    assert knee.levels == (4, 8)
+    assert {f.rule for f in report.findings} >= {"queueing", "energy", "server_agreement"}
+    assert len(report.rows) == 3
 
 
 def test_llmload_report_reads_a_capacity_recommendation_and_its_children(
@@ -185,7 +141,7 @@ def test_llmload_report_reads_a_capacity_recommendation_and_its_children(
     missing = sorted(children)[0]
 
     def child(name: str, namespace: str) -> dict[str, Any]:
-        assert namespace == "team"
+        assert namespace == body["metadata"]["namespace"]
         if name == missing:
             raise RuntimeError("HTTP 404 not found")
         return children[name]
