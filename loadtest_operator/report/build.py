@@ -28,6 +28,28 @@ LEVEL_COLUMNS = (
 
 
 @dataclass(frozen=True)
+class CurvePoint:
+    level: int
+    requests_per_second: float
+    ttft_p90: float | None
+    e2e_p90: float | None
+    within_slo: bool | None
+
+
+def curve(levels: Sequence[LevelResult]) -> tuple[CurvePoint, ...]:
+    return tuple(
+        CurvePoint(
+            lv.level,
+            lv.requests_per_second,
+            lv.ttft.p90 if lv.ttft else None,
+            lv.e2e.p90 if lv.e2e else None,
+            lv.within_slo,
+        )
+        for lv in levels
+    )
+
+
+@dataclass(frozen=True)
 class Report:
     kind: str  # LoadTest or CapacityRecommendation
     namespace: str
@@ -37,6 +59,8 @@ class Report:
     not_judged: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]  # LEVEL_COLUMNS per level
     trace: tuple[tuple[str, ...], ...] = field(default=())  # a recommendation's search, one row per level
+    curve: tuple[CurvePoint, ...] = field(default=())  # latency against throughput, one point per level
+    ttft_objective: int | None = None  # the SLO's TTFT objective, ms (a line on the curve)
 
     def worst(self) -> Severity:
         return max((f.severity for f in self.findings), key=lambda s: s.rank, default=Severity.OK)
@@ -139,6 +163,8 @@ def loadtest_report(body: Mapping[str, Any]) -> Report:
         findings=tuple(findings(run)),
         not_judged=tuple(not_judged(run)),
         rows=tuple(level_row(lv) for lv in run.levels),
+        curve=curve(run.levels),
+        ttft_objective=slo.ttft_milliseconds if slo else None,
     )
 
 
@@ -192,6 +218,8 @@ def capacity_report(body: Mapping[str, Any], children: Sequence[Mapping[str, Any
         not_judged=tuple(not_judged(run)),
         rows=tuple(level_row(lv) for lv in run.levels),
         trace=trace,
+        curve=curve(run.levels),
+        ttft_objective=slo.ttft_milliseconds if slo else None,
     )
 
 

@@ -8,6 +8,7 @@ from html import escape
 from typing import Any
 
 from loadtest_operator.report.build import LEVEL_COLUMNS, Report
+from loadtest_operator.report.chart import svg
 from loadtest_operator.report.rules import Finding, Severity
 
 TRACE_COLUMNS = ("Level", "Goodput % (worst repeat)", "Verdict")
@@ -85,6 +86,7 @@ def html(report: Report) -> str:
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">",
         f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>",
         f"<h1>{escape(title)}</h1><dl>{facts}</dl>",
+        svg(report.curve, report.ttft_objective),
         "<h2>Findings</h2>",
         *(_html_finding(f) for f in _ordered(report)),
     ]

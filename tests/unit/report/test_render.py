@@ -166,3 +166,22 @@ def test_the_recorded_fixture_is_unchanged_by_reporting() -> None:
     before = Path(RECORDED).read_text()
     render(loadtest_report(recorded()), "html")
     assert Path(RECORDED).read_text() == before
+
+
+def test_the_html_draws_latency_against_throughput_with_the_slo_line() -> None:
+    from loadtest_operator.report.chart import BOTTOM, HEIGHT, TOP
+
+    page = html(loadtest_report(recorded()))
+    svg = page[page.index("<svg") : page.index("</svg>")]
+    assert svg.count("<circle") == 8  # TTFT and E2E p90 at 4 levels
+    assert svg.count('fill="#fff"') == 4  # hollow: levels 8 and 16 missed the SLO, both series
+    assert "TTFT p90 at level 8: 282.2 ms, 15.47 req/s" in svg
+    # The y axis ends at 2000 ms (1, 2 or 5 times a power of ten above the highest p90, E2E's 1032 ms): the
+    # 150 ms objective sits 150/2000 of the plot's height above its bottom.
+    line = re.search(r'<line class="slo"[^>]* y1="([\d.]+)"', svg)
+    assert line is not None
+    plot_h = HEIGHT - TOP - BOTTOM
+    assert float(line.group(1)) == pytest.approx(TOP + plot_h * (1 - 150 / 2000), abs=0.1)
+    one_level = recorded()
+    one_level["status"]["levels"] = one_level["status"]["levels"][:1]
+    assert "<svg" not in html(loadtest_report(one_level))
