@@ -46,18 +46,21 @@ def _read(path: str) -> dict[str, Any]:
     return body
 
 
+Fetch = Callable[[str, str], dict[str, Any]]
+FetchMany = Callable[[list[str], str], tuple[list[dict[str, Any]], dict[str, str]]]
+
+
 def run(
     args: argparse.Namespace,
-    fetch_loadtest: Callable[[str, str], dict[str, Any]] | None = None,
-    fetch_capacity: Callable[[str, str], dict[str, Any]] | None = None,
+    fetch_loadtest: Fetch | None = None,
+    fetch_capacity: Fetch | None = None,
+    fetch_children: FetchMany | None = None,
 ) -> str:
-    if fetch_loadtest is None or fetch_capacity is None:
-        from loadtest_operator.io.kube import (
-            read_capacity_recommendation,
-            read_loadtest,
-        )  # only here: a cluster
+    if fetch_loadtest is None or fetch_capacity is None or fetch_children is None:
+        from loadtest_operator.io import kube  # only here: a cluster
 
-        fetch_loadtest, fetch_capacity = read_loadtest, read_capacity_recommendation
+        fetch_loadtest, fetch_capacity = kube.read_loadtest, kube.read_capacity_recommendation
+        fetch_children = kube.read_loadtests
     if args.file:
         body = _read(args.file)
         kind = KINDS[args.kind] if args.kind else str(body.get("kind") or "LoadTest")
@@ -71,12 +74,10 @@ def run(
     try:
         if kind == "CapacityRecommendation":
             namespace = (body.get("metadata") or {}).get("namespace") or args.namespace
-            children = []
-            for child in (body.get("status") or {}).get("children") or []:
-                try:
-                    children.append(fetch_loadtest(child, namespace))
-                except Exception as exc:  # noqa: BLE001 - a deleted child leaves the rest of the report standing
-                    print(f"llmload report: child LoadTest {child} not read ({exc})", file=sys.stderr)
+            names = list((body.get("status") or {}).get("children") or [])
+            children, missing = fetch_children(names, namespace) if names else ([], {})
+            for name, why in missing.items():
+                print(f"llmload report: child LoadTest {name} not read ({why})", file=sys.stderr)
             report = capacity_report(body, children)
         elif kind == "LoadTest":
             report = loadtest_report(body)

@@ -63,6 +63,21 @@ def read_capacity_recommendation(name: str, namespace: str) -> JsonDict:
     return body
 
 
+def read_loadtests(names: list[str], namespace: str) -> tuple[list[JsonDict], dict[str, str]]:
+    """LoadTests by name through the local kubeconfig, and why each one not read was not (for
+    `llmload report` of a CapacityRecommendation's children: a deleted child leaves the rest)."""
+    config.load_kube_config()
+    api = client.CustomObjectsApi()
+    found: list[JsonDict] = []
+    missing: dict[str, str] = {}
+    for name in names:
+        try:
+            found.append(api.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name))
+        except ApiException as exc:
+            missing[name] = f"HTTP {exc.status} {_api_message(exc)}"
+    return found, missing
+
+
 class Kube:
     def __init__(self, api_client: client.ApiClient) -> None:
         self.core = client.CoreV1Api(api_client)

@@ -168,7 +168,7 @@ def _report(cluster: Cluster, *args: str) -> str:
     return proc.stdout
 
 
-def test_report_of_a_live_rate_run_and_a_capacity_recommendation(
+def test_report_of_a_live_rate_run(
     cluster: Cluster, namespace: str, scraped_operator: OperatorProcess, dcgm_exporter: str
 ) -> None:
     # Rate mode, the client's event-loop threshold tightened below what its loop shows: every level is
@@ -192,6 +192,10 @@ def test_report_of_a_live_rate_run_and_a_capacity_recommendation(
     assert found["client_saturation"]["levels"] == saturated
     assert (found["client_saturation"]["severity"] == "warning") is bool(saturated)
 
+
+def test_report_of_a_live_capacity_recommendation(
+    cluster: Cluster, namespace: str, scraped_operator: OperatorProcess, dcgm_exporter: str
+) -> None:
     caprec = {
         "apiVersion": "llmload.io/v1alpha1",
         "kind": "CapacityRecommendation",

@@ -85,7 +85,12 @@ def test_llmload_report_reads_the_live_loadtest_by_name() -> None:
         asked.append((name, namespace))
         return recorded()
 
-    out = run(_args(name="dash", namespace="team", output="json"), fetch_loadtest=fetch, fetch_capacity=fetch)
+    out = run(
+        _args(name="dash", namespace="team", output="json"),
+        fetch_loadtest=fetch,
+        fetch_capacity=fetch,
+        fetch_children=lambda names, ns: ([], {}),
+    )
     assert asked == [("dash", "team")]
     assert json.loads(out)["kind"] == "LoadTest"
 
@@ -98,7 +103,7 @@ def test_a_malformed_status_is_refused_with_what_is_wrong() -> None:
     with pytest.raises(
         SystemExit, match=r"llmload report: the LoadTest's status is not one the operator wrote"
     ):
-        run(_args(name="x"), fetch_loadtest=lambda n, ns: body, fetch_capacity=lambda n, ns: body)
+        run(_args(name="x"), lambda n, ns: body, lambda n, ns: body, lambda names, ns: ([], {}))
 
 
 def capacity_body() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
@@ -140,16 +145,15 @@ def test_llmload_report_reads_a_capacity_recommendation_and_its_children(
     body, children = capacity_body()
     missing = sorted(children)[0]
 
-    def child(name: str, namespace: str) -> dict[str, Any]:
+    def read(names: list[str], namespace: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
         assert namespace == body["metadata"]["namespace"]
-        if name == missing:
-            raise RuntimeError("HTTP 404 not found")
-        return children[name]
+        return [children[n] for n in names if n != missing], {missing: "HTTP 404 not found"}
 
     out = run(
         _args(name="sizing", kind="caprec", output="html"),
-        fetch_loadtest=child,
+        fetch_loadtest=lambda n, ns: {},
         fetch_capacity=lambda n, ns: body,
+        fetch_children=read,
     )
     assert "Knee at level 4" in out
     assert "<h2>Search trace</h2>" in out
