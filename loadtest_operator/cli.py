@@ -5,6 +5,7 @@ llmload show demo -o wide             tail percentiles, Rate mode's from-send fi
 llmload show demo --level 16          every figure of one level
 llmload show demo -o json             the per-level status, for machines
 kubectl get lt demo -o json | llmload show -f -
+llmload report demo -o html       findings with the numbers behind them (report_cli.py)
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from loadtest_operator import report_cli
 from loadtest_operator.api import (
     ClientSaturation,
     LatencyFrom,
@@ -265,7 +267,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     show.add_argument("--json", action="store_true", help="the same as -o json")
     show.add_argument("--level", type=int, help="every figure of this one load level")
+    report_cli.add_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "report":
+        sys.stdout.write(args.run(args))
+        return 0
     if args.file:
         body = json.load(sys.stdin if args.file == "-" else open(args.file))  # noqa: SIM115
     elif args.name:

@@ -14,6 +14,7 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from loadtest_operator.api.capacity import CAPACITY_PLURAL
 from loadtest_operator.api.group import GROUP, KIND, PLURAL, VERSION
 
 JsonDict = dict[str, Any]
@@ -51,6 +52,30 @@ def read_loadtest(name: str, namespace: str) -> JsonDict:
         GROUP, VERSION, namespace, PLURAL, name
     )
     return body
+
+
+def read_capacity_recommendation(name: str, namespace: str) -> JsonDict:
+    """One CapacityRecommendation through the local kubeconfig (for `llmload report`)."""
+    config.load_kube_config()
+    body: JsonDict = client.CustomObjectsApi().get_namespaced_custom_object(
+        GROUP, VERSION, namespace, CAPACITY_PLURAL, name
+    )
+    return body
+
+
+def read_loadtests(names: list[str], namespace: str) -> tuple[list[JsonDict], dict[str, str]]:
+    """LoadTests by name through the local kubeconfig, and why each one not read was not (for
+    `llmload report` of a CapacityRecommendation's children: a deleted child leaves the rest)."""
+    config.load_kube_config()
+    api = client.CustomObjectsApi()
+    found: list[JsonDict] = []
+    missing: dict[str, str] = {}
+    for name in names:
+        try:
+            found.append(api.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name))
+        except ApiException as exc:
+            missing[name] = f"HTTP {exc.status} {_api_message(exc)}"
+    return found, missing
 
 
 class Kube:

@@ -310,6 +310,10 @@ def test_database_secret_and_dashboards(helm_bin: str) -> None:
     dashboards = next(c for c in by_kind(docs, "ConfigMap") if c["metadata"]["name"].endswith("-dashboards"))
     assert dashboards["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert "loadtests.json" in dashboards["data"]
+    # Every board of helm/llmload/dashboards ships, byte for byte (tests/unit/helm checks them).
+    for path in sorted((CHART / "dashboards").glob("*.json")):
+        assert dashboards["data"][path.name] == path.read_text(), path.name
+    assert {"live.json", "history.json"} <= set(dashboards["data"])
 
 
 # -- the run history -------------------------------------------------------------------------------------
@@ -406,3 +410,10 @@ def test_the_old_persistence_key_is_refused_with_where_it_went(helm_bin: str) ->
 
     assert proc.returncode != 0
     assert "has moved to persistence" in proc.stderr
+
+
+def test_service_monitor_keeps_the_loadtests_namespace_label(helm_bin: str) -> None:
+    """The operator's series carry the LoadTest's `namespace`; the boards' namespace variable reads it."""
+    docs = render(helm_bin, "metrics.serviceMonitor.enabled=true")
+    (monitor,) = by_kind(docs, "ServiceMonitor")
+    assert monitor["spec"]["endpoints"][0]["honorLabels"] is True
