@@ -111,16 +111,16 @@ class Miss:
 
 def slo_misses(slo: Slo, lv: LevelResult) -> list[Miss]:
     """The objectives `lv` misses at the SLO's percentile (the closest reported one at or above it)."""
-    shown = reported_percentile(slo.percentile)
+    field, label = reported_percentile(slo.percentile)
     misses = []
     for name, limit, summary in (
         ("TTFT", slo.ttft_milliseconds, lv.ttft),
         ("TPOT", slo.tpot_milliseconds, lv.tpot),
         ("E2E", slo.e2e_milliseconds, lv.e2e),
     ):
-        value = getattr(summary, f"p{shown}", None) if summary else None
+        value = getattr(summary, field, None) if summary else None
         if limit is not None and value is not None and value > limit:
-            misses.append(Miss(f"{name} p{shown}", value, limit))
+            misses.append(Miss(f"{name} {label}", value, limit))
     return misses
 
 
