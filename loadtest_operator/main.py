@@ -12,12 +12,14 @@ import kopf
 
 from loadtest_operator.core.fetches import FetchPolicy, networks
 from loadtest_operator.handlers import admission, capacity, loadtest
+from loadtest_operator.handlers.common import RESTING, register_sweep
 from loadtest_operator.io.access import AccessReviewer
 from loadtest_operator.io.addresses import api_server_addresses
 from loadtest_operator.io.kube import Kube, load_client_config
 from loadtest_operator.io.metrics import OperatorMetrics
 from loadtest_operator.io.store import Store, StoreUnavailableError
 from loadtest_operator.reconcile.context import Context
+from loadtest_operator.reconcile.resting import Resting
 from loadtest_operator.reconcile.settings import OperatorSettings
 
 # How long a stopping operator may take before it is killed (then the Deployment restarts it).
@@ -111,6 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     registry = kopf.OperatorRegistry()
     loadtest.register(registry, settings.reconcile_interval_seconds)
     capacity.register(registry, settings.reconcile_interval_seconds)
+    register_sweep(registry, settings.reconcile_interval_seconds)
     if settings.webhook_port:
         admission.register(registry)
 
@@ -139,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(
             kopf.operator(
                 registry=registry,
-                memo=kopf.Memo(ctx=ctx),
+                memo=kopf.Memo(ctx=ctx, **{RESTING: Resting()}),
                 standalone=True,
                 clusterwide=not settings.namespaces,
                 namespaces=settings.namespaces,
