@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import kopf
@@ -15,7 +16,7 @@ from loadtest_operator.handlers import admission, capacity, loadtest
 from loadtest_operator.handlers.common import RESTING, register_sweep
 from loadtest_operator.io.access import AccessReviewer
 from loadtest_operator.io.addresses import api_server_addresses
-from loadtest_operator.io.kube import Kube, load_client_config
+from loadtest_operator.io.kube import KUBE_THREADS, Kube, load_client_config
 from loadtest_operator.io.metrics import OperatorMetrics
 from loadtest_operator.io.store import Store, StoreUnavailableError
 from loadtest_operator.reconcile.context import Context
@@ -123,6 +124,13 @@ def main(argv: list[str] | None = None) -> None:
         # credential loading (in-cluster token or kubeconfig) is the one we want.
         info: kopf.ConnectionInfo | None = kopf.login_via_client(**kwargs)
         return info
+
+    @kopf.on.startup(registry=registry)
+    async def threads(**_: Any) -> None:
+        # The Kubernetes client is synchronous: its calls run on the loop's default executor, by default
+        # min(32, cores + 4) threads, 6 on two cores, which a burst of starting LoadTests queues behind.
+        executor = ThreadPoolExecutor(max_workers=KUBE_THREADS, thread_name_prefix="llmload-kube")
+        asyncio.get_running_loop().set_default_executor(executor)
 
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:

@@ -17,6 +17,9 @@ from kubernetes.client.exceptions import ApiException
 from loadtest_operator.api.group import GROUP, KIND, PLURAL, VERSION
 
 JsonDict = dict[str, Any]
+# Threads (the event loop's default executor, set by main.py) and HTTP connections for the client's
+# calls: LoadTests applied at once start concurrently, each tick a chain of calls (docs/scale.md).
+KUBE_THREADS = 32
 
 
 class KubeError(RuntimeError):
@@ -41,7 +44,9 @@ def load_client_config() -> client.ApiClient:
         config.load_incluster_config()
     except config.ConfigException:
         config.load_kube_config()
-    return client.ApiClient()
+    configuration = client.Configuration.get_default_copy()
+    configuration.connection_pool_maxsize = KUBE_THREADS
+    return client.ApiClient(configuration)
 
 
 def read_loadtest(name: str, namespace: str) -> JsonDict:
