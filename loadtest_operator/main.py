@@ -6,18 +6,21 @@ import argparse
 import asyncio
 import logging
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import kopf
 
 from loadtest_operator.core.fetches import FetchPolicy, networks
 from loadtest_operator.handlers import admission, capacity, loadtest
+from loadtest_operator.handlers.common import RESTING, register_sweep
 from loadtest_operator.io.access import AccessReviewer
 from loadtest_operator.io.addresses import api_server_addresses
-from loadtest_operator.io.kube import Kube, load_client_config
+from loadtest_operator.io.kube import KUBE_THREADS, Kube, load_client_config
 from loadtest_operator.io.metrics import OperatorMetrics
 from loadtest_operator.io.store import Store, StoreUnavailableError
 from loadtest_operator.reconcile.context import Context
+from loadtest_operator.reconcile.resting import Resting
 from loadtest_operator.reconcile.settings import OperatorSettings
 
 # How long a stopping operator may take before it is killed (then the Deployment restarts it).
@@ -111,6 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     registry = kopf.OperatorRegistry()
     loadtest.register(registry, settings.reconcile_interval_seconds)
     capacity.register(registry, settings.reconcile_interval_seconds)
+    register_sweep(registry, settings.reconcile_interval_seconds)
     if settings.webhook_port:
         admission.register(registry)
 
@@ -120,6 +124,13 @@ def main(argv: list[str] | None = None) -> None:
         # credential loading (in-cluster token or kubeconfig) is the one we want.
         info: kopf.ConnectionInfo | None = kopf.login_via_client(**kwargs)
         return info
+
+    @kopf.on.startup(registry=registry)
+    async def threads(**_: Any) -> None:
+        # The Kubernetes client is synchronous: its calls run on the loop's default executor, by default
+        # min(32, cores + 4) threads, 6 on two cores, which a burst of starting LoadTests queues behind.
+        executor = ThreadPoolExecutor(max_workers=KUBE_THREADS, thread_name_prefix="llmload-kube")
+        asyncio.get_running_loop().set_default_executor(executor)
 
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
@@ -139,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(
             kopf.operator(
                 registry=registry,
-                memo=kopf.Memo(ctx=ctx),
+                memo=kopf.Memo(ctx=ctx, **{RESTING: Resting()}),
                 standalone=True,
                 clusterwide=not settings.namespaces,
                 namespaces=settings.namespaces,

@@ -18,6 +18,9 @@ from loadtest_operator.api.capacity import CAPACITY_PLURAL
 from loadtest_operator.api.group import GROUP, KIND, PLURAL, VERSION
 
 JsonDict = dict[str, Any]
+# Threads (the event loop's default executor, set by main.py) and HTTP connections for the client's
+# calls: LoadTests applied at once start concurrently, each tick a chain of calls (docs/scale.md).
+KUBE_THREADS = 32
 
 
 class KubeError(RuntimeError):
@@ -42,7 +45,9 @@ def load_client_config() -> client.ApiClient:
         config.load_incluster_config()
     except config.ConfigException:
         config.load_kube_config()
-    return client.ApiClient()
+    configuration = client.Configuration.get_default_copy()
+    configuration.connection_pool_maxsize = KUBE_THREADS
+    return client.ApiClient(configuration)
 
 
 def read_loadtest(name: str, namespace: str) -> JsonDict:
@@ -168,6 +173,18 @@ class Kube:
             label_selector=selector,
         )
 
+    async def custom_object(self, plural: str, namespace: str, name: str) -> JsonDict | None:
+        """One LoadTest or CapacityRecommendation (by plural), or None when it is gone."""
+        return await self.get_object(
+            f"{plural} {namespace}/{name}",
+            self.custom.get_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            namespace,
+            plural,
+            name,
+        )
+
     async def pod_log_tail(self, namespace: str, pod: str, lines: int = 20) -> str:
         try:
             text: str = await asyncio.to_thread(
@@ -241,6 +258,29 @@ class Kube:
         except ApiException as exc:
             if exc.status != 404:
                 raise KubeError(f"patching ConfigMap {namespace}/{name}", exc) from exc
+
+    async def patch_custom_status(
+        self, plural: str, namespace: str, name: str, status: JsonDict, resource_version: str
+    ) -> bool:
+        """Merge-patch the status of the object as it was at `resource_version`; False when it has changed
+        since (409) or is gone (404): the patch was computed from a body that no longer holds."""
+        body = {"metadata": {"resourceVersion": resource_version}, "status": status}
+        try:
+            await asyncio.to_thread(
+                self.custom.patch_namespaced_custom_object_status,
+                GROUP,
+                VERSION,
+                namespace,
+                plural,
+                name,
+                body,
+                _content_type="application/merge-patch+json",
+            )
+        except ApiException as exc:
+            if exc.status in (404, 409):
+                return False
+            raise KubeError(f"patching the status of {plural} {namespace}/{name}", exc) from exc
+        return True
 
     async def delete(self, namespace: str, kind: str, name: str) -> None:
         """Delete one child (Job or LoadTest) with its dependents; an object already gone is success."""

@@ -22,6 +22,12 @@ class OperatorMetrics:
         self.reconcile_errors = Counter(
             "llmload_reconcile_errors_total", "Reconciles that raised an error", ["kind"], registry=r
         )
+        self.at_rest = Gauge(
+            "llmload_objects_at_rest",
+            "Objects with nothing left to do and checked once by this process: no timer ticks for them",
+            ["kind"],
+            registry=r,
+        )
         self.runs = Counter(
             "llmload_runs_total",
             "LoadTest runs finished, by outcome (condition reason)",

@@ -97,6 +97,22 @@ class Store:
         self._final.add(key)
         return InStore.STORED
 
+    @property
+    def answering(self) -> bool:
+        """Whether the last calls reached the database (no back-off, the schema checked since the last
+        failure): what a caller needs to trust an answer given from memory or by one read."""
+        return self._migrated and not self.calls.failing
+
+    async def probe(self) -> bool:
+        """One call that migrates the database if it needs it (a new, empty one counts in
+        `empty_databases`); whether the store answers. Never raises."""
+        try:
+            await self._ready()
+        except StoreError:
+            self._migrated = False
+            return False
+        return self.answering
+
     def forget(self, uid: str) -> None:
         """Drop what this process remembers of a deleted LoadTest."""
         for known in (self._final, self._rejected):
