@@ -41,12 +41,12 @@ fi
 
 # vLLM's CPU kernels link libnuma, which the project image lacks: the venv carries a copy for the pod
 # (tests/realvllm.py puts this directory on its LD_LIBRARY_PATH).
-libnuma=$(ldconfig -p | awk '/libnuma\.so\.1 /{print $NF; exit}')
+libnuma=$(ldconfig -p | awk '/libnuma\.so\.1 /{p=$NF} END{print p}')
 if [ -z "$libnuma" ]; then
   step "installing Debian's libnuma1 (vLLM's CPU kernels need it)"
   apt-get install -y -qq --no-install-recommends libnuma1 >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends libnuma1 >/dev/null; } \
     || die "apt-get install libnuma1 failed" "install Debian's libnuma1 yourself"
-  libnuma=$(ldconfig -p | awk '/libnuma\.so\.1 /{print $NF; exit}')
+  libnuma=$(ldconfig -p | awk '/libnuma\.so\.1 /{p=$NF} END{print p}')
 fi
 mkdir -p "$venv/native"
 cmp -s "$libnuma" "$venv/native/libnuma.so.1" || cp -L "$libnuma" "$venv/native/libnuma.so.1"
