@@ -63,5 +63,7 @@ else
   rm -rf "$model" && mv "$model.tmp" "$model"
   ok "tiny model: $(du -sh "$model" | cut -f1)"
 fi
+# The vLLM pod (tests/realvllm.py) reads both as an unprivileged user; safetensors writes its file 0600.
+chmod -R a+rX "$venv/native" "$model"
 echo "VLLM_VENV=$venv"
 echo "VLLM_MODEL=$model"

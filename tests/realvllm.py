@@ -231,6 +231,9 @@ def manifests(name: str, image: str, inst: Install, gpus: int = 0, port: int = 8
             {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "256Mi"}},
         ],
         "terminationGracePeriodSeconds": 5,
+        # A Service named vllm would give the pod VLLM_PORT=tcp://...:8000, which vLLM reads as its own
+        # setting (an int) and fails on.
+        "enableServiceLinks": False,
     }
     if gpus:  # the local node's stand-in GPUs (the e2e tests' DCGM stand-in maps one to this pod)
         container["resources"]["limits"]["nvidia.com/gpu"] = str(gpus)

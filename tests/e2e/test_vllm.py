@@ -21,7 +21,7 @@ from tests.e2e.manifests import dcgm_exporter_pod
 from tests.e2e.operator_process import OperatorProcess
 from tests.e2e.test_capacity import caprec, ready, wait_ready_settled
 from tests.e2e.test_loadtest import condition, loadtest, wait_finished
-from tests.realvllm import MODEL_NAME, install, manifests
+from tests.realvllm import MODEL_NAME, POD_MODEL, install, manifests
 
 NAME = "vllm"
 TARGET = {"serviceRef": {"name": NAME, "port": 8000}, "api": "Chat"}
@@ -119,7 +119,8 @@ def test_loadtest_on_real_vllm_has_server_figures_and_validation(
     assert available is not None
     assert (available["status"], available["reason"]) == ("True", "MetricsCollected"), available
     assert status["fingerprint"]["vllmVersion"] == "0.32.0"
-    assert status["fingerprint"]["serving"][0]["model"] == MODEL_NAME
+    serving = status["fingerprint"]["serving"][0]
+    assert (serving["model"], serving["servedModelName"]) == (POD_MODEL, MODEL_NAME), serving
     low, high = status["levels"]
     for level in (low, high):
         assert level["successes"] == 40, level

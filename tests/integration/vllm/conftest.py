@@ -1,4 +1,4 @@
-"""One real vLLM (CPU build, the tiny local model) on 127.0.0.1 for the whole session.
+"""One real vLLM (CPU build, the tiny local model) on 127.0.0.1 for all the tests of this package.
 
 `hack/setup-vllm.sh` (run by the fixture: about 1 s when cached, about 4 minutes on a clean machine)
 installs it; the server takes about a minute to answer /health. Its log is printed when it fails to start.
@@ -33,7 +33,9 @@ def vllm_install() -> Install:
     return install()
 
 
-@pytest.fixture(scope="session")
+# Package scope: one server for every test here, stopped before the rest of the run (the e2e tests
+# start their own vLLM pod; two at once would take 6 GB and both cores).
+@pytest.fixture(scope="package")
 def vllm(vllm_install: Install, tmp_path_factory: pytest.TempPathFactory) -> Iterator[VllmServer]:
     server = VllmServer(vllm_install, tmp_path_factory.mktemp("vllm") / "vllm.log")
     server.start()
