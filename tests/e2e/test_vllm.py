@@ -126,7 +126,8 @@ def test_loadtest_on_real_vllm_has_server_figures_and_validation(
         assert level["successes"] == 40, level
         server = level["server"]
         # vLLM's own figures for the level's window, from its real series.
-        assert server["requests"] == pytest.approx(40, abs=1), server
+        # (increase() extrapolates to the window's edges; the CompletedRequests check below is the exact one)
+        assert server["requests"] == pytest.approx(40, rel=0.5), server
         assert server["ttft"]["mean"] > 0
         assert server["kvCacheUsagePercentMax"] >= 0
         checks = {c["name"]: c for c in level["validation"]["checks"]}
@@ -144,16 +145,17 @@ def test_loadtest_on_real_vllm_has_server_figures_and_validation(
 def test_capacity_recommendation_finds_a_knee_on_real_vllm(
     cluster: Cluster, vllm_namespace: str, operator: OperatorProcess
 ) -> None:
-    """TPOT grows with the batch on a CPU: ~3 ms alone, ~20 ms at 64 users (docs/real-vllm.md). With
-    TPOT <= 12 ms the knee lies between 1 and 64; where exactly depends on how busy the machine is."""
+    """TPOT grows with the batch on a CPU: a few ms for 2 users, about 20 ms at 64 on quiet cores and
+    more on busy ones (docs/real-vllm.md). With TPOT <= 30 ms the knee lies between 2 and 128 users;
+    where exactly depends on how busy the machine is, so only that is asserted."""
     ns = vllm_namespace
     spec = caprec(
         "real",
         target={**TARGET, "deploymentRef": {"name": NAME}},
         workload={"peakConcurrency": 40},
-        slo={"tpotMilliseconds": 12, "percentile": 90, "goodputPercent": 90},
-        search={"mode": "Levels", "levels": [1, 4, 16, 64]},
-        requestsPerLevel=64,
+        slo={"tpotMilliseconds": 30, "percentile": 90, "goodputPercent": 90},
+        search={"mode": "Levels", "levels": [2, 8, 32, 128]},
+        requestsPerLevel=128,
         loadGenerator=LOADGEN,
     )
     spec["spec"]["workload"]["outputTokens"] = {"distribution": "Fixed", "mean": 32}
@@ -161,7 +163,7 @@ def test_capacity_recommendation_finds_a_knee_on_real_vllm(
     spec["spec"]["search"].pop("maxLevels", None)
     cluster.apply(spec, ns)
 
-    cr = wait_ready_settled(cluster, ns, "real", timeout=300)
+    cr = wait_ready_settled(cluster, ns, "real", timeout=360)
 
     cond = ready(cr)
     assert cond is not None
@@ -169,7 +171,7 @@ def test_capacity_recommendation_finds_a_knee_on_real_vllm(
     print(f"\nsearch trace: {status.get('searchTrace')}")
     assert (cond["status"], cond["reason"]) == ("True", "Recommended"), (cond, status.get("searchTrace"))
     measured, recommendation = status["measured"], status["recommendation"]
-    assert measured["kneeLevel"] in (1, 4, 16), status["searchTrace"]
+    assert measured["kneeLevel"] in (2, 8, 32), status["searchTrace"]
     assert measured["kneeIsLowerBound"] is False
     trace = {e["level"]: e["withinSlo"] for e in status["searchTrace"]}
     assert trace[measured["kneeLevel"]] is True
