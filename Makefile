@@ -1,11 +1,11 @@
 # Targets people expect; the scripts in hack/ do the work.
-.PHONY: help demo test lint unit venv cluster-up cluster-down image crds bench bench-operator clean
+.PHONY: help demo test lint unit venv vllm cluster-up cluster-down image crds bench bench-operator clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-demo:  ## bring up the local node, install the operator with Helm, run examples/loadtest.yaml against the mock
-	bash hack/demo.sh
+demo:  ## bring up the local node, install the operator with Helm, run examples/loadtest.yaml against the mock (VLLM=real: a real vLLM)
+	bash hack/demo.sh $(if $(filter real,$(VLLM)),--real-vllm)
 
 test:  ## install everything and run lint + unit + integration + e2e (the README's test command)
 	bash hack/test.sh
@@ -18,6 +18,9 @@ unit: venv  ## unit tests only (seconds)
 
 venv:  ## the project's virtualenv in .venv
 	bash hack/setup-venv.sh
+
+vllm:  ## vLLM's CPU build and the tiny local model, cached per user (hack/setup-vllm.sh, docs/real-vllm.md)
+	bash hack/setup-vllm.sh
 
 cluster-up:  ## start the local single-node Kubernetes (root); KUBECONFIG is printed
 	bash hack/install-deps.sh && bash hack/build-kubernetes.sh && bash hack/build-images.sh all && bash hack/cluster-up.sh

@@ -10,10 +10,17 @@ export _t0=$(date +%s)
 cd "$root"
 
 NS=${DEMO_NAMESPACE:-llmload-demo}
+# --real-vllm (`make demo VLLM=real`): a real vLLM (CPU build, a tiny local model: docs/real-vllm.md)
+# instead of the mock; the first run adds about 4 minutes (hack/setup-vllm.sh), every run about a minute
+# for vLLM to start.
+REAL_VLLM=false
+case "${1:-}" in --real-vllm) REAL_VLLM=true ;; "") ;; *) die "unknown option $1" "use --real-vllm or nothing" ;; esac
+SERVER=mock-vllm; $REAL_VLLM && SERVER=vllm
 echo "First run: about 15 minutes (Debian packages, Kubernetes built from source, base image)."
 echo "Later runs reuse $LLMLOAD_CACHE and take about 2 minutes."
 step "1/6 Debian packages";               "$here/install-deps.sh"
 step "2/6 Python environment";            "$here/setup-venv.sh"
+if $REAL_VLLM; then "$here/setup-vllm.sh" >/dev/null; fi
 step "3/6 Kubernetes $K8S_VERSION and helm"; "$here/build-kubernetes.sh"; "$here/get-helm.sh"
 step "4/6 images";                        "$here/build-images.sh" all
 step "5/6 local node";                    "$here/cluster-up.sh"
@@ -30,10 +37,18 @@ HISTORY_DIR=${DEMO_HISTORY_DIR:-$LLMLOAD_CACHE/history/$NS}
   --namespace "$NS" --set "watchNamespaces={$NS}" --set "prometheus.url=$PROMETHEUS_URL" \
   --set persistence.storageClass=- --wait --timeout 180s >/dev/null
 ok "operator: $(kc get deploy -n "$NS" llmload -o jsonpath='{.status.readyReplicas}')/1 ready"
-kc apply -n "$NS" -f examples/mock-vllm.yaml >/dev/null
-kc rollout status -n "$NS" deployment/mock-vllm --timeout=120s >/dev/null
-ok "mock vLLM ready behind Service mock-vllm"
-pod=$(kc get pods -n "$NS" -l app.kubernetes.io/name=mock-vllm -o jsonpath='{.items[0].metadata.name} {.items[0].status.podIP} {.items[0].spec.nodeName}')
+if $REAL_VLLM; then
+  # The project image's Python on the node's cached vLLM and model, mounted read-only (tests/realvllm.py).
+  .venv/bin/python -m tests.realvllm manifest --name vllm --image "$PROJECT_IMAGE" --gpus 1 | kc apply -n "$NS" -f - >/dev/null
+  kc rollout status -n "$NS" deployment/vllm --timeout=420s >/dev/null \
+    || die "the vLLM pod did not become ready" "kubectl logs -n $NS deployment/vllm"
+  ok "real vLLM (CPU build, model llmload-tiny-llama) ready behind Service vllm"
+else
+  kc apply -n "$NS" -f examples/mock-vllm.yaml >/dev/null
+  kc rollout status -n "$NS" deployment/mock-vllm --timeout=120s >/dev/null
+  ok "mock vLLM ready behind Service mock-vllm"
+fi
+pod=$(kc get pods -n "$NS" -l app.kubernetes.io/name=$SERVER -o jsonpath='{.items[0].metadata.name} {.items[0].status.podIP} {.items[0].spec.nodeName}')
 read -r pod_name pod_ip node <<< "$pod"
 kc delete pod dcgm-exporter -n "$NS" --ignore-not-found --wait=true >/dev/null
 sed -e "s|@MOCK_IMAGE@|$MOCK_IMAGE|" -e "s|@NODE@|$node|" -e "s|@NAMESPACE@|$NS|" -e "s|@POD@|$pod_name|" \
@@ -42,8 +57,8 @@ kc wait --for=condition=Ready pod/dcgm-exporter -n "$NS" --timeout=60s >/dev/nul
 ok "DCGM stand-in exporting GPU 0 of $pod_name; Prometheus on $PROMETHEUS_URL scrapes both"
 # A re-run of the demo starts a fresh LoadTest (a finished one never re-runs on its own).
 kc delete loadtest demo -n "$NS" --ignore-not-found --wait=true >/dev/null
-kc apply -n "$NS" -f examples/loadtest.yaml >/dev/null
-ok "kubectl apply -f examples/loadtest.yaml"
+sed "s/name: mock-vllm,/name: $SERVER,/" examples/loadtest.yaml | kc apply -n "$NS" -f - >/dev/null
+ok "kubectl apply -f examples/loadtest.yaml (target Service $SERVER)"
 
 deadline=$(( $(date +%s) + 600 ))
 last=""

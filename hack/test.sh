@@ -15,6 +15,7 @@ if [ "${USE_EXISTING_CLUSTER:-}" != true ]; then
   timed "$here/install-deps.sh"
 fi
 timed "$here/setup-venv.sh"
+timed "$here/setup-vllm.sh"  # real vLLM for tests/integration/vllm and tests/e2e/test_vllm.py
 
 step "lint: ruff, mypy --strict, import-linter layer contracts"
 timed .venv/bin/ruff check .

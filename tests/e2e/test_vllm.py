@@ -1,0 +1,182 @@
+"""The operator against a real vLLM (CPU build, the tiny local model) on the local node.
+
+vLLM runs as a pod behind a Service, in the project image with the node's cached vLLM virtualenv and
+model mounted read-only (hostPath; `tests/realvllm.manifests`), scraped by the local Prometheus through
+its pod annotations, next to the DCGM stand-in that maps a stand-in GPU to it. One vLLM pod at a time
+(it takes about 3 GB), deleted when the test ends; both tests share it (module scope) since it takes a
+minute or more to start.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.harness import Cluster, fresh_namespace, hack_vars, use_existing_cluster, wait_until
+from tests.e2e.manifests import dcgm_exporter_pod
+from tests.e2e.operator_process import OperatorProcess
+from tests.e2e.test_capacity import caprec, ready, wait_ready_settled
+from tests.e2e.test_loadtest import condition, loadtest, wait_finished
+from tests.realvllm import MODEL_NAME, POD_MODEL, install, manifests
+
+NAME = "vllm"
+TARGET = {"serviceRef": {"name": NAME, "port": 8000}, "api": "Chat"}
+LOADGEN = {
+    "parallelism": 1,
+    "placement": "SameNode",
+    "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}},
+}
+
+
+@pytest.fixture(scope="module")
+def vllm_namespace(cluster: Cluster, crds: None) -> Iterator[str]:
+    """A namespace with one real vLLM pod (Ready), its Service and the DCGM stand-in, all scraped."""
+    if use_existing_cluster():
+        pytest.skip("the vLLM pod mounts this machine's cached vLLM (hostPath): run it on the local node")
+    inst = install()
+    prometheus = hack_vars("PROMETHEUS_URL")["PROMETHEUS_URL"]
+    with fresh_namespace(cluster, "real-vllm") as ns:
+        try:
+            started = time.monotonic()
+            for item in manifests(NAME, cluster.image, inst, gpus=1):
+                cluster.apply(item, ns)
+            rollout = cluster.kubectl(
+                "rollout",
+                "status",
+                f"deployment/{NAME}",
+                "-n",
+                ns,
+                "--timeout=300s",
+                check=False,
+                timeout=320,
+            )
+            if rollout.returncode != 0:
+                logs = cluster.kubectl("logs", "-n", ns, f"deployment/{NAME}", "--tail=40", check=False)
+                raise AssertionError(f"vLLM pod not ready in 300 s:\n{rollout.stderr}\n{logs.stdout}")
+            print(f"\nvLLM pod Ready {time.monotonic() - started:.0f} s after it was applied")
+            pod = cluster.get_json("pods", "-n", ns, "-l", f"app.kubernetes.io/instance={NAME}")["items"][0]
+            cluster.apply(
+                dcgm_exporter_pod("dcgm-exporter", cluster.mock_image, pod["spec"]["nodeName"], pod), ns
+            )
+            cluster.kubectl("wait", "--for=condition=Ready", "pod/dcgm-exporter", "-n", ns, "--timeout=60s")
+
+            def scraped() -> bool:
+                found = []
+                for query in (f'vllm:num_requests_running{{namespace="{ns}"}}',
+                              f'DCGM_FI_DEV_GPU_UTIL{{exported_namespace="{ns}"}}'):  # fmt: skip
+                    body = httpx.get(f"{prometheus}/api/v1/query", params={"query": query}, timeout=5).json()
+                    found.append(bool(body["data"]["result"]))
+                return all(found)
+
+            wait_until(scraped, timeout=60, what="Prometheus to scrape vLLM and the DCGM stand-in")
+            yield ns
+        finally:
+            # ~3 GB: gone before the next test on the shared node, not whenever the namespace goes.
+            cluster.kubectl(
+                "delete", "deployment", NAME, "-n", ns, "--wait=true", "--timeout=60s", check=False
+            )
+            cluster.kubectl("delete", "pods", "--all", "-n", ns, "--wait=true", "--timeout=60s", check=False)
+
+
+@pytest.fixture
+def operator(cluster: Cluster, vllm_namespace: str, tmp_path: Path) -> Iterator[OperatorProcess]:
+    prometheus = hack_vars("PROMETHEUS_URL")["PROMETHEUS_URL"]
+    op = OperatorProcess(
+        cluster, vllm_namespace, tmp_path, prometheus_url=prometheus, unschedulable_grace_seconds="10"
+    )
+    op.start()
+    yield op
+    op.stop()
+    print(f"\n==== operator log ====\n{op.log_tail()}")
+
+
+def test_loadtest_on_real_vllm_has_server_figures_and_validation(
+    cluster: Cluster, vllm_namespace: str, operator: OperatorProcess
+) -> None:
+    ns = vllm_namespace
+    # Latency: the load generator shares two cores with vLLM, so its means may be tens of ms off.
+    validation = {"tolerancePercent": 5, "latencyToleranceMilliseconds": 100}
+    spec = loadtest(
+        "real",
+        target=TARGET,
+        load={"levels": [1, 4], "requestsPerLevel": 40, "warmupRequests": 2},
+        loadGenerator=LOADGEN,
+        validation=validation,
+    )
+    cluster.apply(spec, ns)
+
+    lt = wait_finished(cluster, ns, "real", timeout=240)
+
+    succeeded = condition(lt, "Succeeded")
+    assert succeeded is not None
+    assert succeeded["status"] == "True", succeeded
+    status = lt["status"]
+    available = condition(lt, "GpuMetricsAvailable")
+    assert available is not None
+    assert (available["status"], available["reason"]) == ("True", "MetricsCollected"), available
+    assert status["fingerprint"]["vllmVersion"] == "0.32.0"
+    serving = status["fingerprint"]["serving"][0]
+    assert (serving["model"], serving["servedModelName"]) == (POD_MODEL, MODEL_NAME), serving
+    low, high = status["levels"]
+    for level in (low, high):
+        assert level["successes"] == 40, level
+        server = level["server"]
+        # vLLM's own figures for the level's window, from its real series.
+        # (increase() extrapolates to the window's edges; the CompletedRequests check below is the exact one)
+        assert server["requests"] == pytest.approx(40, rel=0.5), server
+        assert server["ttft"]["mean"] > 0
+        assert server["kvCacheUsagePercentMax"] >= 0
+        checks = {c["name"]: c for c in level["validation"]["checks"]}
+        assert set(checks) == {"TtftMean", "E2eMean", "CompletedRequests", "OutputTokens", "PromptTokens"}
+        # The counters agree exactly (within vLLM's scrape bracket); the latency gaps are reported.
+        for name in ("CompletedRequests", "OutputTokens", "PromptTokens"):
+            assert checks[name]["passed"], checks[name]
+        print(f"\nlevel {level['level']}: " + "; ".join(
+            f"{c['name']} client {c['client']} server {c.get('server', c.get('serverMin'))} passed={c['passed']}"
+            for c in level["validation"]["checks"]
+        ))  # fmt: skip
+    assert high["server"]["requestsRunningMean"] > low["server"]["requestsRunningMean"]
+
+
+def test_capacity_recommendation_finds_a_knee_on_real_vllm(
+    cluster: Cluster, vllm_namespace: str, operator: OperatorProcess
+) -> None:
+    """TPOT grows with the batch on a CPU: a few ms for 2 users, about 20 ms at 64 on quiet cores and
+    more on busy ones (docs/real-vllm.md). With TPOT <= 30 ms the knee lies between 2 and 128 users;
+    where exactly depends on how busy the machine is, so only that is asserted."""
+    ns = vllm_namespace
+    spec = caprec(
+        "real",
+        target={**TARGET, "deploymentRef": {"name": NAME}},
+        workload={"peakConcurrency": 40},
+        slo={"tpotMilliseconds": 30, "percentile": 90, "goodputPercent": 90},
+        search={"mode": "Levels", "levels": [2, 8, 32, 128]},
+        requestsPerLevel=128,
+        loadGenerator=LOADGEN,
+    )
+    spec["spec"]["workload"]["outputTokens"] = {"distribution": "Fixed", "mean": 32}
+    spec["spec"]["search"].pop("startLevel", None)
+    spec["spec"]["search"].pop("maxLevels", None)
+    cluster.apply(spec, ns)
+
+    cr = wait_ready_settled(cluster, ns, "real", timeout=360)
+
+    cond = ready(cr)
+    assert cond is not None
+    status = cr["status"]
+    print(f"\nsearch trace: {status.get('searchTrace')}")
+    assert (cond["status"], cond["reason"]) == ("True", "Recommended"), (cond, status.get("searchTrace"))
+    measured, recommendation = status["measured"], status["recommendation"]
+    assert measured["kneeLevel"] in (2, 8, 32), status["searchTrace"]
+    assert measured["kneeIsLowerBound"] is False
+    trace = {e["level"]: e["withinSlo"] for e in status["searchTrace"]}
+    assert trace[measured["kneeLevel"]] is True
+    assert False in trace.values()
+    assert recommendation["replicas"] >= 1
+    print(
+        f"knee {measured['kneeLevel']}: {recommendation['replicas']} replicas ({recommendation['formula']})"
+    )
