@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from loadgen.result import LevelResult as LoadgenLevel
-from loadgen.result import RunResult, ttft_by_turn
+from loadgen.result import RunResult
 from loadgen.stats import MetricStats
 from loadtest_operator.api import ClientSaturation, Goodput, LatencyFrom, LatencySummary, LevelResult
 from loadtest_operator.api.status import (
@@ -85,11 +85,11 @@ def _saturation(level: LoadgenLevel) -> ClientSaturation | None:
 
 
 def _by_turn(level: LoadgenLevel, shown: bool) -> list[TurnLatency] | None:
-    """TTFT by turn, turns from MAX_TURNS_SHOWN on in the last entry (recomputed from the raw data)."""
+    """TTFT by turn, turns from MAX_TURNS_SHOWN on in the last entry (their raw values or histograms
+    added up)."""
     if not shown:
         return None
-    turns = [min(t, MAX_TURNS_SHOWN - 1) for t in level.raw.turn]
-    per_turn = ttft_by_turn(level.raw.ttft_us, turns)
+    per_turn = level.ttft_by_turn_stats(MAX_TURNS_SHOWN)
     return [
         TurnLatency(
             turn=index + 1,
