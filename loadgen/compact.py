@@ -1,9 +1,10 @@
 """A compact ASCII form of a RunResult for a Kubernetes ConfigMap (1 MiB object limit).
 
 Layout before zlib (`lg3:`): varint(len(meta)) + meta JSON (the result without its raw arrays and
-without its histograms' buckets) + for each level: varint(n), then each raw array's n values as zigzag
-varints, then each histogram's buckets (loop lag, `histograms` in the meta's order, `turn_ttft`):
-varint(buckets), the first key zigzag, the gaps to the next keys, the counts. The whole is
+without its histograms' buckets) + for each level, its histograms' buckets (loop lag, `histograms` in
+the meta's order, `turn_ttft`): varint(buckets), the first key zigzag, the gaps to the next keys (4 bytes
+each) and the counts (8 bytes each, little-endian); then for each level varint(n) and each raw array's n values as zigzag varints (last, so a reader
+that has no use for them stops before). The whole is
 zlib-compressed (level 9) and base64-encoded; the round trip is exact.
 
 A result's size is bounded by its buckets, not its requests: it carries raw values only up to
@@ -16,10 +17,12 @@ LEGACY_MAX_RESULT_REQUESTS) still read; their histograms are built from the raw 
 
 from __future__ import annotations
 
+import array
 import base64
 import binascii
 import itertools
 import json
+import sys
 import zlib
 from typing import Any
 
@@ -39,11 +42,12 @@ _LEGACY = {"lg1:": _RAW_FIELDS[:5], "lg2:": _RAW_FIELDS}
 CONFIGMAP_BUDGET_BYTES = 900 * 1024
 # The most buckets a shard's result holds (all levels and histograms): a level spread over six decades
 # has about 1,400 per latency, a realistic one a few hundred. Past it the encoder coarsens.
-MAX_RESULT_BUCKETS = 1 << 18
-# Before zlib, a request is six zigzag varints of at most 10 bytes each (64-bit values), a bucket at most
-# three; the meta JSON of 64 levels (about 3 KB a level without buckets) is well within its allowance.
+MAX_RESULT_BUCKETS = 1 << 19
+# Before zlib, a request is six zigzag varints of at most 10 bytes each (64-bit values), a bucket a 4-byte
+# gap and an 8-byte count (the first key a varint); the meta JSON of 64 levels (about 3 KB a level
+# without buckets) is well within its allowance.
 MAX_RAW_BYTES_PER_REQUEST = len(_RAW_FIELDS) * 10
-MAX_RAW_BYTES_PER_BUCKET = 3 * 10
+MAX_RAW_BYTES_PER_BUCKET = 10 + 4 + 8
 MAX_RAW_META_BYTES = 8 * 1024 * 1024
 # What the load generators before histograms could write: 900 KiB at 4 bytes a request, at least.
 LEGACY_MAX_RESULT_REQUESTS = CONFIGMAP_BUDGET_BYTES // 4
@@ -139,37 +143,48 @@ def _encode(result: RunResult) -> str:
     _put_varint(out, len(meta_bytes))
     out += meta_bytes
     for level in result.levels:
+        for hist in _slots(level):
+            keys = sorted(hist.buckets)
+            _put_varint(out, len(keys))
+            if keys:
+                # Fixed-width arrays, not varints: they read back at C speed (zlib takes the zeros).
+                _put_varint(out, _zigzag(keys[0]))
+                out += _little(array.array(_GAP, [b - a for a, b in itertools.pairwise(keys)]))
+                out += _little(array.array(_COUNT, [hist.buckets[k] for k in keys]))
+    # The raw values last: a reader that will not keep them stops before them.
+    for level in result.levels:
         _put_varint(out, len(level.raw))
         for field in _RAW_FIELDS:
             values: list[int] = getattr(level.raw, field)
             for v in values:
                 _put_varint(out, (v << 1) ^ (v >> 63))  # zigzag: small negatives stay small
-        for hist in _slots(level):
-            keys = sorted(hist.buckets)
-            _put_varint(out, len(keys))
-            if keys:
-                _put_varint(out, _zigzag(keys[0]))
-                for a, b in itertools.pairwise(keys):
-                    _put_varint(out, b - a)
-                for key in keys:
-                    _put_varint(out, hist.buckets[key])
     return FORMAT_TAG + base64.b64encode(zlib.compress(bytes(out), 9)).decode("ascii")
+
+
+_GAP, _COUNT = "I", "Q"  # 4-byte gaps between keys, 8-byte counts, little-endian
+
+
+def _little(values: array.array[int]) -> bytes:
+    if sys.byteorder == "big":
+        values.byteswap()
+    return values.tobytes()
 
 
 def _zigzag(v: int) -> int:
     return (v << 1) ^ (v >> 63)
 
 
-def decode_shard_result(text: str) -> RunResult:
+def decode_shard_result(text: str, *, with_raw: bool = True) -> RunResult:
     """A shard's result read with the bounds of what a shard can write (raw values up to RAW_LIMIT
-    requests, MAX_RESULT_BUCKETS buckets; older formats up to LEGACY_MAX_RESULT_REQUESTS requests)."""
+    requests, MAX_RESULT_BUCKETS buckets; older formats up to LEGACY_MAX_RESULT_REQUESTS requests).
+    `with_raw=False`: without its raw values (a merge past RAW_LIMIT has no use for them)."""
     if text.startswith(FORMAT_TAG):
-        return decode_compact(text, max_requests=RAW_LIMIT, max_buckets=MAX_RESULT_BUCKETS)
+        return decode_compact(text, max_requests=RAW_LIMIT, max_buckets=MAX_RESULT_BUCKETS, with_raw=with_raw)
     return decode_compact(text, max_requests=LEGACY_MAX_RESULT_REQUESTS, max_buckets=0)
 
 
 def decode_compact(
-    text: str, *, max_requests: int | None = None, max_buckets: int | None = None
+    text: str, *, max_requests: int | None = None, max_buckets: int | None = None, with_raw: bool = True
 ) -> RunResult:
     """The RunResult of a compact text. With `max_requests` (and `max_buckets`), a text that would inflate
     past what that many raw requests and buckets take (`max_raw_bytes`), or that holds more, is refused
@@ -184,7 +199,7 @@ def decode_compact(
     try:
         data = _inflate(base64.b64decode(text[len(tag) :], validate=True), limit)
         if tag == FORMAT_TAG:
-            return _parse(data, max_requests, max_buckets if bounded else None)
+            return _parse(data, max_requests, max_buckets if bounded else None, with_raw)
         return _parse_legacy(data, max_requests, _LEGACY[tag])
     except ValidationError as exc:
         raise ValueError(
@@ -230,9 +245,22 @@ def _read_meta(data: bytes, bounded: bool) -> tuple[dict[str, Any], int]:
     return meta, pos + meta_len
 
 
-def _parse(data: bytes, max_requests: int | None, max_buckets: int | None) -> RunResult:
+def _parse(data: bytes, max_requests: int | None, max_buckets: int | None, with_raw: bool) -> RunResult:
     meta, pos = _read_meta(data, max_requests is not None)
     room, bucket_room = max_requests, max_buckets
+    for level in meta["levels"]:
+        for slot in _meta_slots(level):
+            count, pos = _get_varint(data, pos)
+            if bucket_room is not None:
+                if count > bucket_room:
+                    raise ValueError(
+                        f"compact result holds more than {max_buckets} histogram buckets, more than a shard "
+                        "writes"
+                    )
+                bucket_room -= count
+            pos = _read_buckets(data, pos, count, slot)
+    if not with_raw:
+        return _validated(meta)
     for level in meta["levels"]:
         n, pos = _get_varint(data, pos)
         if room is not None:
@@ -249,38 +277,52 @@ def _parse(data: bytes, max_requests: int | None, max_buckets: int | None) -> Ru
                 values.append((z >> 1) ^ -(z & 1))
             raw[field] = values
         level["raw"] = raw
-        for slot in _meta_slots(level):
-            count, pos = _get_varint(data, pos)
-            if bucket_room is not None:
-                if count > bucket_room:
-                    raise ValueError(
-                        f"compact result holds more than {max_buckets} histogram buckets, more than a shard "
-                        "writes"
-                    )
-                bucket_room -= count
-            pos = _read_buckets(data, pos, count, slot)
     if pos != len(data):
         raise ValueError("compact result has trailing bytes; it is corrupt or of another version")
-    return RunResult.model_validate(meta)
+    return _validated(meta)
 
 
 def _read_buckets(data: bytes, pos: int, count: int, slot: dict[str, Any]) -> int:
-    keys: list[int] = []
+    """One histogram's buckets into its meta slot (as a dict already checked: ints, keys rising, counts
+    adding up, so validating the result need not walk them again)."""
+    buckets: dict[int, int] = {}
     if count:
         z, pos = _get_varint(data, pos)
-        keys.append((z >> 1) ^ -(z & 1))
-        for _ in range(count - 1):
-            gap, pos = _get_varint(data, pos)
-            if gap == 0:
-                raise ValueError("compact result's histogram keys repeat; it is corrupt")
-            keys.append(keys[-1] + gap)
-    buckets: dict[int, int] = {}
-    for key in keys:
-        buckets[key], pos = _get_varint(data, pos)
+        gaps = _read_array(_GAP, data, pos, count - 1)
+        pos += gaps.itemsize * (count - 1)
+        counts = _read_array(_COUNT, data, pos, count)
+        pos += counts.itemsize * count
+        if gaps and min(gaps) == 0:
+            raise ValueError("compact result's histogram keys repeat; it is corrupt")
+        keys = itertools.accumulate(gaps, initial=(z >> 1) ^ -(z & 1))
+        buckets = dict(zip(keys, counts, strict=True))
     if sum(buckets.values()) + int(slot.get("zero_count", 0)) != slot.get("count"):
         raise ValueError("compact result's histogram buckets do not add up to its count; it is corrupt")
     slot["buckets"] = buckets
     return pos
+
+
+def _read_array(code: str, data: bytes, pos: int, n: int) -> array.array[int]:
+    values = array.array(code)
+    end = pos + values.itemsize * n
+    if end > len(data):
+        raise IndexError("compact result ends inside a histogram")
+    values.frombytes(data[pos:end])
+    if sys.byteorder == "big":
+        values.byteswap()
+    return values
+
+
+def _validated(meta: dict[str, Any]) -> RunResult:
+    """The result of a meta whose buckets were read (and checked) here: validated without them (pydantic
+    holds the GIL for the whole call, which for 500,000 buckets is most of a second of a blocked event
+    loop in the operator), then handed back."""
+    read = [[slot.pop("buckets") for slot in _meta_slots(level)] for level in meta["levels"]]
+    result = RunResult.model_validate(meta)
+    for level, buckets in zip(result.levels, read, strict=True):
+        for hist, values in zip(_slots(level), buckets, strict=True):
+            hist.buckets = values
+    return result
 
 
 def _parse_legacy(data: bytes, max_requests: int | None, fields: tuple[str, ...]) -> RunResult:

@@ -28,7 +28,7 @@ from loadgen.result import (
 
 # The most buckets a merged result holds (all its histograms): past it, every histogram is coarsened
 # once (gamma squared), as a shard's result is for its ConfigMap (loadgen/compact.py).
-MAX_MERGED_BUCKETS = 1 << 18
+MAX_MERGED_BUCKETS = 1 << 19
 
 
 class Span(Protocol):
@@ -77,6 +77,11 @@ class RunMerger:
         self._warnings: set[str] = set()
         self._raw_count = 0
         self._keep_raw = True
+
+    @property
+    def keeps_raw(self) -> bool:
+        """Whether the raw values of the results still to come are of use (else read them without)."""
+        return self._keep_raw
 
     def add(self, result: RunResult) -> None:
         first = self._first

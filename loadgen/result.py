@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from loadgen.config import SaturationThresholds, Slo
 from loadgen.histogram import HistogramData, LogHistogram
-from loadgen.stats import MetricStats, describe, empty_stats, percentile
+from loadgen.stats import PERCENTILES, MetricStats, describe, empty_stats, percentile
 
 US = 1e-6
 US_TO_MS = 1e-3
@@ -385,16 +385,17 @@ def histogram_stats(hist: LogHistogram) -> MetricStats:
     if hist.count == 0:
         return empty_stats()
     ms = 1e3
+    p50, p90, p95, p99, p999 = (v * ms for v in hist.percentiles(PERCENTILES))
     return MetricStats(
         count=hist.count,
         mean=hist.mean * ms,
         min=hist.min * ms,
         max=hist.max * ms,
-        p50=hist.percentile(50) * ms,
-        p90=hist.percentile(90) * ms,
-        p95=hist.percentile(95) * ms,
-        p99=hist.percentile(99) * ms,
-        p99_9=hist.percentile(99.9) * ms,
+        p50=p50,
+        p90=p90,
+        p95=p95,
+        p99=p99,
+        p99_9=p999,
     )
 
 

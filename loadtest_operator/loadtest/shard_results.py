@@ -34,7 +34,7 @@ def read_and_merge(texts: Mapping[int, str]) -> ShardResults:
     mismatch: str | None = None
     for index in sorted(texts):
         try:
-            result = decode_shard_result(texts[index])
+            result = decode_shard_result(texts[index], with_raw=merger.keeps_raw)
         except ValueError as exc:
             unreadable[index] = f"shard {index} wrote a result that cannot be read: {exc}"[:MAX_MESSAGE]
             continue

@@ -276,9 +276,10 @@ def _one_level(body: bytes) -> bytes:
         (b"\x02[]", "corrupt: TypeError"),
         (b"\x02{}", "corrupt: KeyError"),
         (b"\x07" + b"[" * 7, "corrupt"),
-        (_one_level(b"\x00" + b"\x00" * 4), "corrupt: IndexError"),  # histograms missing
-        (_one_level(b"\x00\x02\x02\x00\x01\x01" + b"\x00" * 4), "keys repeat"),
-        (_one_level(b"\x00\x01\x02\x05" + b"\x00" * 4), "do not add up"),
+        (_one_level(b"\x00" * 4), "corrupt: IndexError"),  # a histogram missing
+        (_one_level(b"\x02\x02" + bytes(4) + (b"\x01" + bytes(7)) * 2 + bytes(5)), "keys repeat"),
+        (_one_level(b"\x01\x02\x05" + bytes(7) + bytes(5)), "do not add up"),
+        (_one_level(b"\x01\x02\x05"), "ends inside a histogram"),
         (_one_level(b"\x00" + b"\x00" * 6), "trailing bytes"),
     ],
 )
