@@ -20,7 +20,6 @@ import asyncio
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -191,12 +190,21 @@ def _merger() -> Callable[[dict[int, str]], RunResult]:
     return now
 
 
+def _status_mb(field: str) -> float:
+    """VmHWM (peak) or VmRSS of this process, MB. Not ru_maxrss: Linux keeps that across fork and exec,
+    so a child of a large parent would report the parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
 def operator_main(path: str) -> None:
     texts = dict(enumerate(json.loads(Path(path).read_text())))
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    baseline = _status_mb("VmRSS")
     figures = asyncio.run(_operator(texts))
     figures["baseline_rss_mb"] = baseline
-    figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    figures["peak_rss_mb"] = _status_mb("VmHWM")
     print(json.dumps(figures))
 
 

@@ -116,10 +116,13 @@ class RunMerger:
         slo = Slo.model_validate(first.config.get("slo", {}))
         thresholds = SaturationThresholds.model_validate(first.config.get("saturation", {}))
         config = {**first.config, "shard_index": 0, "shard_count": 1}
+        levels = [total.result(slo, thresholds) for total in self._levels]
+        for level in levels:
+            level.prime()  # here, in the merge's thread, not where the status is built
         return RunResult(
             model=first.model,
             config=config,
-            levels=[total.result(slo, thresholds) for total in self._levels],
+            levels=levels,
             calibration=first.calibration,
             warnings=sorted(self._warnings),
         )

@@ -10,11 +10,11 @@ in buckets, not in requests. A level also keeps its per-request raw values while
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, model_validator
 
 from loadgen.config import SaturationThresholds, Slo
 from loadgen.histogram import HistogramData, LogHistogram
@@ -264,8 +264,30 @@ class LevelResult(BaseModel):
         data = self.histograms.get(key)
         return LogHistogram.from_data(data) if data is not None else LogHistogram()
 
+    # The summary without a verdict, kept by `prime` (a merge, in its worker thread) so that building the
+    # status of 64 levels on the operator's event loop costs no percentile walks there.
+    _primed: LevelSummary | None = PrivateAttr(default=None)
+
+    def prime(self) -> None:
+        self._primed = self._exact_summary() if self.exact else self._histogram_summary()
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> LevelResult:
+        copy = super().model_copy(update=update, deep=deep)
+        if update:
+            copy._primed = None  # the figures may differ
+        return copy
+
+    def __eq__(self, other: object) -> bool:
+        """By the figures alone: a primed level equals the same level unprimed."""
+        return isinstance(other, LevelResult) and self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as every pydantic model
+
     def summary(self, slo: Slo | None = None) -> LevelSummary:
-        summary = self._exact_summary() if self.exact else self._histogram_summary()
+        if self._primed is not None:
+            summary = self._primed.model_copy(deep=True)
+        else:
+            summary = self._exact_summary() if self.exact else self._histogram_summary()
         if slo is not None:
             summary.slo_met = self.slo_verdict(slo) if self.successes else False
         return summary
