@@ -1,5 +1,5 @@
 # Targets people expect; the scripts in hack/ do the work.
-.PHONY: help demo test lint unit venv vllm cluster-up cluster-down image crds bench bench-operator clean
+.PHONY: help demo test lint unit venv vllm cluster-up cluster-down image crds bench bench-operator bench-merge clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ bench: venv  ## load-generator benchmark (figures, not a test)
 # On a shared node, serialise with the other users: make bench-operator LOCK=/path/to/lockfile
 bench-operator: venv  ## operator scale benchmark, issue 20 (figures with targets; about 15 minutes)
 	$(if $(LOCK),flock $(LOCK) timeout 1500 ,).venv/bin/python -m benchmarks.operator_scale $(BENCH_ARGS)
+
+bench-merge: venv  ## the operator's merge of 64 shards / 1 M and of 10 M requests: RSS, time, loop block (figures)
+	.venv/bin/python benchmarks/merge_bench.py
 
 clean:  ## remove the virtualenv and caches of this checkout (not the per-user build cache)
 	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache

@@ -63,7 +63,7 @@ def _worker(config_json: str, index: int, count: int, barrier: Barrier, messages
         await asyncio.get_running_loop().run_in_executor(None, barrier.wait)
 
     result = run_async(run(config, _QueueReporter(index, messages), level_gate=gate))
-    messages.put(("result", index, encode_compact(result)))
+    messages.put(("result", index, encode_compact(result, budget=None, raw_limit=None, max_buckets=None)))
 
 
 class _ProgressSum:
@@ -139,7 +139,7 @@ def run_workers(config: RunConfig, workers: int, reporter: ProgressReporter | No
             p.join(timeout=5)
             if p.is_alive():
                 p.terminate()
-    return merge_results([collected[i] for i in range(workers)])
+    return merge_results([collected[i] for i in range(workers)], raw_limit=None)
 
 
 def _run_bound_seconds(config: RunConfig) -> float:

@@ -144,7 +144,6 @@ class LoadTestReason(StrEnum):
     RAMP_UP_NEEDS_CONCURRENCY_MODE = "RampUpNeedsConcurrencyMode"
     TOO_MANY_SHARDS = "TooManyShards"
     MIN_SUCCEEDED_SHARDS_TOO_LARGE = "MinSucceededShardsTooLarge"
-    RESULTS_TOO_LARGE = "ResultsTooLarge"
     SLO_EMPTY = "SloEmpty"
     CRITERIA_NEED_SLO = "CriteriaNeedSlo"
     CRITERIA_LEVEL_UNKNOWN = "CriteriaLevelUnknown"
@@ -255,8 +254,6 @@ LOADTEST_REASONS: dict[LoadTestReason, str] = {
     LoadTestReason.TOO_MANY_SHARDS: "Accepted=False: more shards than a level, maxConcurrency or "
     "requestsPerLevel allows",
     LoadTestReason.MIN_SUCCEEDED_SHARDS_TOO_LARGE: "Accepted=False: minSucceededShards above parallelism",
-    LoadTestReason.RESULTS_TOO_LARGE: "Accepted=False: a shard's results would not fit its result ConfigMap "
-    "(requestsPerLevel, or a Rate level times levelDurationSeconds, times the levels, over parallelism)",
     LoadTestReason.SLO_EMPTY: "Accepted=False: slo set without any objective",
     LoadTestReason.CRITERIA_NEED_SLO: "Accepted=False: successCriteria judge the SLO, but slo is unset",
     LoadTestReason.CRITERIA_LEVEL_UNKNOWN: "Accepted=False: minLevelWithinSlo is not one of the levels",

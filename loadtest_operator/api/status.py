@@ -136,9 +136,10 @@ class Progress(ApiModel):
 
 
 class LatencySummary(ApiModel):
-    """A latency distribution in milliseconds, computed over the merged samples of every shard: exact
-    percentiles (linear interpolation between closest ranks) for TTFT, TPOT and E2E; ITL's from a
-    histogram, within 0.5 % of the exact value."""
+    """A latency distribution in milliseconds over the merged samples of every shard, percentiles by
+    linear interpolation between closest ranks: exact for TTFT, TPOT and E2E of a run of at most 20,000
+    successful requests; otherwise (and always for ITL) from mergeable histograms, within 0.5 % of the
+    exact value (or 1 us). Means are exact."""
 
     p50: float | None = Field(default=None, description="Median, ms.")
     p90: float | None = Field(default=None, description="90th percentile, ms.")

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from loadgen.result import LevelResult as LoadgenLevel
-from loadgen.result import RunResult, ttft_by_turn
+from loadgen.result import LevelSummary, RunResult
 from loadgen.stats import MetricStats
 from loadtest_operator.api import ClientSaturation, Goodput, LatencyFrom, LatencySummary, LevelResult
 from loadtest_operator.api.status import (
@@ -85,11 +85,11 @@ def _saturation(level: LoadgenLevel) -> ClientSaturation | None:
 
 
 def _by_turn(level: LoadgenLevel, shown: bool) -> list[TurnLatency] | None:
-    """TTFT by turn, turns from MAX_TURNS_SHOWN on in the last entry (recomputed from the raw data)."""
+    """TTFT by turn, turns from MAX_TURNS_SHOWN on in the last entry (their raw values or histograms
+    added up)."""
     if not shown:
         return None
-    turns = [min(t, MAX_TURNS_SHOWN - 1) for t in level.raw.turn]
-    per_turn = ttft_by_turn(level.raw.ttft_us, turns)
+    per_turn = level.ttft_by_turn_stats(MAX_TURNS_SHOWN)
     return [
         TurnLatency(
             turn=index + 1,
@@ -103,8 +103,10 @@ def _by_turn(level: LoadgenLevel, shown: bool) -> list[TurnLatency] | None:
     ]
 
 
-def level_status(level: LoadgenLevel, has_slo: bool, slo_met: bool | None) -> LevelResult:
-    summary = level.summary()
+def level_status(
+    level: LoadgenLevel, has_slo: bool, slo_met: bool | None, summary: LevelSummary | None = None
+) -> LevelResult:
+    summary = summary or level.summary()
     rate = level.load_mode == "rate"
     return LevelResult(
         level=level.offered_load,
@@ -146,5 +148,8 @@ def level_status(level: LoadgenLevel, has_slo: bool, slo_met: bool | None) -> Le
 def levels_status(result: RunResult) -> list[LevelResult]:
     """Every level of a merged run, judged against the run's own SLO."""
     has_slo = any(result.config.get("slo", {}).get(k) is not None for k in ("ttft_ms", "tpot_ms", "e2e_ms"))
-    summaries: Sequence[bool | None] = [s.slo_met for s in result.summaries()]
-    return [level_status(level, has_slo, met) for level, met in zip(result.levels, summaries, strict=True)]
+    summaries = result.summaries()  # once: from histograms, a level's summary costs about a millisecond
+    return [
+        level_status(level, has_slo, summary.slo_met, summary)
+        for level, summary in zip(result.levels, summaries, strict=True)
+    ]

@@ -11,7 +11,6 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from loadgen.compact import result_capacity
 from loadgen.distribution import (
     DistributionCode,
     DistributionProblem,
@@ -21,7 +20,6 @@ from loadgen.distribution import (
 from loadtest_operator.api import (
     Api,
     ConfigMapKeyRef,
-    LoadGenerator,
     LoadMode,
     LoadTestSpec,
     Placement,
@@ -69,7 +67,6 @@ def validate_spec(spec: LoadTestSpec) -> list[Problem]:
         *_check_level_length(spec),
         *_check_mode_fields(spec),
         *_check_shards(spec),
-        *_check_result_size(spec),
         *_check_slo_and_criteria(spec),
     ]
     return problems or check_run_config(spec)
@@ -445,55 +442,6 @@ def _check_shards(spec: LoadTestSpec) -> list[Problem]:
             )
         )
     return problems
-
-
-# The most shards a LoadTest may have (the schema's bound on loadGenerator.parallelism).
-MAX_SHARDS = next(int(m.le) for m in LoadGenerator.model_fields["parallelism"].metadata if hasattr(m, "le"))
-
-
-def _check_result_size(spec: LoadTestSpec) -> list[Problem]:
-    """Each shard writes its per-request results into one ConfigMap at the end of the run: refuse a spec
-    whose largest shard (the first: it takes the remainders) would report more requests than that holds,
-    instead of failing after the whole run. Warm-up requests are not in a result. Concurrency mode with
-    levelDurationSeconds has no bound known up front: how many requests fit in the time is what is
-    measured."""
-    load = spec.load
-    levels, shards = load.levels, spec.load_generator.parallelism
-    capacity = result_capacity(len(levels))
-    if load.requests_per_level is not None:
-        requests = load.requests_per_level
-
-        def per_shard(n: int) -> int:
-            return len(levels) * -(-requests // n)
-
-        how = f"requestsPerLevel {requests} x {len(levels)} level(s) / parallelism {shards}"
-        field, name = "spec.load.requestsPerLevel", "requestsPerLevel"
-        lowest = capacity // len(levels) * shards
-    elif load.mode is LoadMode.RATE and load.level_duration_seconds is not None and levels:
-        seconds = load.level_duration_seconds
-
-        def per_shard(n: int) -> int:
-            return sum(-(-level // n) for level in levels) * seconds
-
-        how = f"the levels' rates {sum(levels)} req/s x levelDurationSeconds {seconds} / parallelism {shards}"
-        field, name = "spec.load.levelDurationSeconds", "levelDurationSeconds"
-        lowest = capacity // sum(-(-level // shards) for level in levels)
-    else:
-        return []
-    reported = per_shard(shards)
-    if reported <= capacity:
-        return []
-    enough = next((n for n in range(shards + 1, MAX_SHARDS + 1) if per_shard(n) <= capacity), None)
-    fixes = [f"raise loadGenerator.parallelism to at least {enough}"] if enough else []
-    fixes.append(f"lower {name} to at most {lowest}" if lowest else "lower the levels")
-    return [
-        Problem(
-            LoadTestReason.RESULTS_TOO_LARGE,
-            f"a shard would report {reported} requests ({how}), more than the {capacity} its result "
-            f"ConfigMap is sure to hold with {len(levels)} level(s); {', or '.join(fixes)}",
-            field,
-        )
-    ]
 
 
 def _check_slo_and_criteria(spec: LoadTestSpec) -> list[Problem]:

@@ -14,8 +14,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from loadgen.compact import MAX_RESULT_REQUESTS, decode_compact
-from loadgen.merge import merge_results
 from loadgen.result import RunResult
 from loadtest_operator.api import LoadTestSpec, LoadTestStatus
 from loadtest_operator.api.gpu import GpuMetricsReason
@@ -43,6 +41,7 @@ from loadtest_operator.loadtest.observed import (
     too_many_failed,
 )
 from loadtest_operator.loadtest.plan import plan, planted
+from loadtest_operator.loadtest.shard_results import read_and_merge
 from loadtest_operator.loadtest.shards import ShardPhase, ShardState
 from loadtest_operator.loadtest.target import resolve_target, service_selector
 from loadtest_operator.loadtest.validation import parse_spec
@@ -174,24 +173,18 @@ async def _read_children(ctx: Context, observed: Observed, spec: LoadTestSpec) -
 async def _read_results(
     observed: Observed, spec: LoadTestSpec, children: Children, shards: list[ShardState]
 ) -> Children:
-    """The succeeded shards' results, merged (in a worker thread: the event loop keeps ticking). A shard
-    whose result cannot be read, or does not merge, is in `unreadable` instead: the plan fails it
-    (ResultUnreadable) like a shard whose pod failed, rather than this tick raising on every retry."""
-    done = [s for s in shards if s.phase is ShardPhase.SUCCEEDED]
-    results, unreadable = await asyncio.to_thread(_decode, done)
-    children = replace(children, unreadable=unreadable)
-    if not results or too_many_failed(spec, shard_states(replace(observed, children=children), spec)):
+    """The succeeded shards' results, read and merged shard by shard in a worker thread (the event loop
+    keeps ticking; memory is one shard's result and the sum). A shard whose result cannot be read, or does
+    not merge, is in `unreadable` instead: the plan fails it (ResultUnreadable) like a shard whose pod
+    failed, rather than this tick raising on every retry."""
+    done = {s.index: s.result or "" for s in shards if s.phase is ShardPhase.SUCCEEDED}
+    read = await asyncio.to_thread(read_and_merge, done)
+    children = replace(children, unreadable=read.unreadable)
+    if too_many_failed(spec, shard_states(replace(observed, children=children), spec)):
         return children
-    try:
-        return replace(children, merged=await asyncio.to_thread(merge_results, list(results.values())))
-    except ValueError as exc:  # shards of one run that disagree (levels, model): none can be trusted
-        return replace(
-            children,
-            unreadable={
-                **unreadable,
-                **{i: f"shard {i}: the shards' results do not merge: {exc}" for i in results},
-            },
-        )
+    if read.disagree:
+        return replace(children, unreadable={**read.unreadable, **read.disagree})
+    return replace(children, merged=read.merged)
 
 
 async def _events_of_podless_jobs(ctx: Context, namespace: str, children: Children) -> dict[str, list[Any]]:
@@ -199,17 +192,6 @@ async def _events_of_podless_jobs(ctx: Context, namespace: str, children: Childr
     with_pods = {str((p["metadata"].get("labels") or {}).get("job-name")) for p in children.pods}
     podless = [str(j["metadata"]["name"]) for j in children.jobs if j["metadata"]["name"] not in with_pods]
     return {name: await ctx.kube.events(namespace, "Job", name) for name in podless}
-
-
-def _decode(done: list[ShardState]) -> tuple[dict[int, RunResult], dict[int, str]]:
-    results: dict[int, RunResult] = {}
-    unreadable: dict[int, str] = {}
-    for shard in done:
-        try:
-            results[shard.index] = decode_compact(shard.result or "", max_requests=MAX_RESULT_REQUESTS)
-        except ValueError as exc:
-            unreadable[shard.index] = f"shard {shard.index} wrote a result that cannot be read: {exc}"[:600]
-    return results, unreadable
 
 
 async def _gpu_figures(ctx: Context, observed: Observed, spec: LoadTestSpec, merged: RunResult) -> GpuFigures:

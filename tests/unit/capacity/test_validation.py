@@ -146,14 +146,6 @@ def test_what_a_child_loadtest_would_refuse_is_refused_up_front() -> None:
     assert validate_capacity_spec(make_spec(loadGenerator={"parallelism": 2, "minSucceededShards": 3}))
 
 
-def test_children_whose_results_would_not_fit_their_configmap_are_refused_up_front() -> None:
-    # Each child measures one level: one shard holds 45,260 requests of it.
-    assert validate_capacity_spec(make_spec(requestsPerLevel=45_260)) == []
-    (problem,) = validate_capacity_spec(make_spec(requestsPerLevel=45_261))
-    assert (problem.reason, problem.field) == (CapacityReason.INVALID_SPEC, "spec.requestsPerLevel")
-    assert problem.message == (
-        "a shard would report 45261 requests (requestsPerLevel 45261 x 1 level(s) / parallelism 1), more than "
-        "the 45260 its result ConfigMap is sure to hold with 1 level(s); raise loadGenerator.parallelism to "
-        "at least 2, or lower requestsPerLevel to at most 45260 (in the child LoadTests: "
-        "spec.load.requestsPerLevel)"
-    )
+def test_children_of_any_request_count_are_accepted() -> None:
+    # A shard's result is bounded by its histograms, not its requests: the child of ten million is fine.
+    assert validate_capacity_spec(make_spec(requestsPerLevel=10_000_000)) == []

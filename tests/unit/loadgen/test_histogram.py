@@ -50,3 +50,61 @@ def test_values_below_a_microsecond_count_as_zero_and_round_trip() -> None:
     assert hist.quantile(50) == 0.0
     assert LogHistogram.from_data(data).to_data() == data
     assert hist.mean == 0.01 / 6
+
+
+def _exact_percentile(values: list[float], q: float) -> float:
+    from loadgen.stats import percentile
+
+    return percentile(sorted(values), q)
+
+
+@settings(deadline=None)
+@given(st.lists(values_s, min_size=1, max_size=300), st.floats(0, 100))
+def test_percentile_is_within_the_relative_error_of_the_exact_interpolated_percentile(
+    values: list[float], q: float
+) -> None:
+    hist = LogHistogram()
+    for v in values:
+        hist.add(v)
+    exact = _exact_percentile(values, q)
+    assert abs(hist.percentile(q) - exact) <= RELATIVE_ERROR * exact * (1 + 1e-9)
+
+
+@settings(deadline=None)
+@given(st.lists(st.integers(0, 10**10), min_size=1, max_size=300), st.floats(0, 100), st.integers(0, 4))
+def test_coarsened_histograms_keep_their_own_stated_error(values_us: list[int], q: float, times: int) -> None:
+    hist = LogHistogram()
+    hist.add_counts_us(values_us)
+    for _ in range(times):
+        hist = hist.coarsened()
+    exact = _exact_percentile([v / 1e6 for v in values_us], q)
+    # Values at or below 1 us count as 0: within 1 us absolute there.
+    assert abs(hist.percentile(q) - exact) <= hist.relative_error * exact * (1 + 1e-9) + 1e-6
+    assert (hist.count, hist.sum_ns) == (len(values_us), sum(values_us) * 1000)
+
+
+@settings(deadline=None)
+@given(st.lists(values_s, max_size=100), st.lists(values_s, max_size=100), st.integers(1, 3))
+def test_histograms_of_different_resolutions_merge_at_the_coarser(
+    a: list[float], b: list[float], times: int
+) -> None:
+    fine, coarse, whole = LogHistogram(), LogHistogram(), LogHistogram()
+    for v in a:
+        fine.add(v)
+        whole.add(v)
+    for v in b:
+        coarse.add(v)
+        whole.add(v)
+    for _ in range(times):
+        coarse, whole = coarse.coarsened(), whole.coarsened()
+    assert fine.merged_with(coarse).to_data() == whole.to_data()
+    assert coarse.merged_with(fine).to_data() == whole.to_data()
+
+
+def test_many_values_in_microseconds_give_the_histogram_of_adding_each() -> None:
+    one, many = LogHistogram(), LogHistogram()
+    values = [0, 1, 2, 999, 1000, 1001, 123_456, 123_456, 10**9]
+    for v in values:
+        one.add(v / 1e6)
+    many.add_counts_us(values)
+    assert one.to_data() == many.to_data()

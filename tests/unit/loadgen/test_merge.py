@@ -5,6 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loadgen.config import Slo
+from loadgen.histogram import RELATIVE_ERROR
 from loadgen.merge import merge_results
 
 from .helpers import level_from_rows, run_of
@@ -80,3 +81,61 @@ def test_merge_rejects_results_that_do_not_belong_together() -> None:
         merge_results([one, two])
     with pytest.raises(ValueError, match="at least one"):
         merge_results([])
+
+
+# -- past the raw limit: histograms and tallies ---------------------------------------------------------------
+
+
+def _skewed_shards(draw: st.DrawFn) -> list[list[tuple[int, int, int, int, int]]]:
+    """One shard of up to 400 requests and up to 7 of 0 to 5: shards of very different sizes."""
+    big = draw(st.lists(row, min_size=1, max_size=400))
+    small = draw(st.lists(st.lists(row, max_size=5), max_size=7))
+    shards = [big, *small]
+    return draw(st.permutations(shards))
+
+
+skewed = st.composite(_skewed_shards)()
+FIGURES = ("p50", "p90", "p95", "p99", "p99_9")
+
+
+@settings(max_examples=80, deadline=None)
+@given(skewed, st.sampled_from(["concurrency", "rate"]), st.sampled_from([50, 90, 99]))
+def test_merged_histogram_percentiles_are_within_their_error_of_the_exact_ones(
+    shards: list[list[tuple[int, int, int, int, int]]], mode: str, q: int
+) -> None:
+    slo = Slo(ttft_ms=800, tpot_ms=25, e2e_ms=30_000, percentile=q)
+    levels = [level_from_rows(rows, slo=slo, load_mode=mode) for rows in shards]
+    merged = merge_results([run_of([lv], slo) for lv in levels], raw_limit=0).levels[0]
+    whole = level_from_rows([r for rows in shards for r in rows], slo=slo, load_mode=mode)
+    assert not merged.exact
+    assert whole.exact
+    # Counts, goodput and the SLO verdict add up exactly; the histograms are the whole's, bucket for bucket.
+    for field in ("requests", "successes", "goodput_count", "input_tokens_total", "output_tokens_total"):
+        assert getattr(merged, field) == getattr(whole, field)
+    assert merged.histograms == whole.histograms
+    assert merged.slo_tallies == whole.slo_tallies
+    got, exact = merged.summary(slo), whole.summary(slo)
+    assert got.slo_met is exact.slo_met
+    names = ["ttft", "tpot", "e2e"] + (
+        ["ttft_from_schedule", "e2e_from_schedule", "schedule_lag"] if mode == "rate" else []
+    )
+    for name in names:
+        a, b = getattr(exact, name), getattr(got, name)
+        assert a.count == b.count
+        if a.count == 0:
+            continue
+        assert b.mean == pytest.approx(a.mean, abs=1e-6)  # exact to the nanosecond
+        assert (b.min, b.max) == pytest.approx((a.min, a.max), abs=1e-9)
+        for figure in FIGURES:
+            want, have = getattr(a, figure), getattr(b, figure)
+            # 0.5 % relative, or 1 us absolute for values at or below 1 us (the zero bucket).
+            assert abs(have - want) <= RELATIVE_ERROR * want * (1 + 1e-9) + 1e-3, (name, figure, want, have)
+
+
+def test_the_raw_values_are_kept_up_to_the_limit_and_dropped_past_it() -> None:
+    rows = [(10_000 + i, 20_000 + i, 2, 1, 0) for i in range(10)]
+    parts = [run_of([level_from_rows(rows)]) for _ in range(3)]
+    assert merge_results(parts, raw_limit=30).levels[0].exact
+    dropped = merge_results(parts, raw_limit=29).levels[0]
+    assert (dropped.exact, len(dropped.raw), dropped.successes) == (False, 0, 30)
+    assert merge_results(parts, raw_limit=None).levels[0].exact

@@ -1,10 +1,13 @@
 """Per-level figures derived from raw data: TPOT, throughput, goodput, saturation, summaries."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from loadgen.config import SaturationThresholds, Slo
 from loadgen.histogram import LogHistogram
-from loadgen.result import LevelRaw, build_level, tpot_us
+from loadgen.result import LevelRaw, SloTally, build_level, tpot_us
+from loadgen.stats import percentile
 
 from .helpers import level_from_rows
 
@@ -135,3 +138,24 @@ def test_ttft_is_reported_per_turn() -> None:
     assert by_turn is not None
     assert [(s.count, s.mean) for s in by_turn] == [(2, 20.0), (2, 30.0), (1, 50.0)]
     assert level_from_rows(rows).summary().ttft_by_turn is None  # single requests: no per-turn figure
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(0, 2_000_000), min_size=1, max_size=60),
+    st.integers(0, 59),
+    st.sampled_from([50.0, 90.0, 95.0, 99.0, 99.9, 37.5]),
+    st.integers(-2, 2),
+)
+def test_an_slo_tally_decides_exactly_what_the_exact_percentile_does(
+    values: list[int], pick: int, q: float, nudge: int
+) -> None:
+    # Thresholds at and around the samples themselves: where a verdict can go either way.
+    threshold_ms = (values[pick % len(values)] + nudge) * 1e-3
+    exact = not (percentile(sorted(float(v) for v in values), q) * 1e-3 > threshold_ms)
+    tally = SloTally.of(values, threshold_ms)
+    assert tally.holds(q) is exact
+    halves = SloTally.of(values[: pick % len(values)], threshold_ms).merged(
+        SloTally.of(values[pick % len(values) :], threshold_ms)
+    )
+    assert halves == tally

@@ -185,21 +185,20 @@ SPEC_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
         {"loadGenerator": {"minSucceededShards": 3}},
         ["MinSucceededShardsTooLarge"],
     ),
-    # A shard's results fit its ConfigMap: 3 levels hold 44,441 requests, a shard takes ceil(rpl / 2) each.
-    ("results that just fit", {"load": {"requestsPerLevel": 29_626}}, []),
-    ("results one request too many", {"load": {"requestsPerLevel": 29_627}}, ["ResultsTooLarge"]),
+    # A shard's result is bounded by its histograms' buckets, not its requests: no size to refuse.
+    ("ten million requests per level", {"load": {"requestsPerLevel": 10_000_000}}, []),
     ("warm-up requests are in no result", {"load": {"warmupRequests": 1_000_000}}, []),
     (
-        "rate levels for too long",
+        "rate levels for a day",
         {
             "load": {
                 "mode": "Rate",
                 "levels": [100, 200],
                 "requestsPerLevel": None,
-                "levelDurationSeconds": 600,
+                "levelDurationSeconds": 86_400,
             }
         },
-        ["ResultsTooLarge"],
+        [],
     ),
     (
         "concurrency for a day: no bound known up front",
@@ -239,39 +238,6 @@ def test_problem_messages_say_what_to_do() -> None:
     (problem,) = validate_spec(make_spec({"loadGenerator": {"parallelism": 5}}))
     assert problem.field == "spec.loadGenerator.parallelism"
     assert "at most 4" in problem.message
-
-
-@pytest.mark.parametrize(
-    ("patch", "field", "message"),
-    [
-        (
-            {"load": {"requestsPerLevel": 100_000}},
-            "spec.load.requestsPerLevel",
-            "a shard would report 150000 requests (requestsPerLevel 100000 x 3 level(s) / parallelism 2), more "
-            "than the 44441 its result ConfigMap is sure to hold with 3 level(s); raise "
-            "loadGenerator.parallelism to at least 7, or lower requestsPerLevel to at most 29626",
-        ),
-        (
-            {"load": {"requestsPerLevel": 10_000_000}},
-            "spec.load.requestsPerLevel",
-            "a shard would report 15000000 requests (requestsPerLevel 10000000 x 3 level(s) / parallelism 2), "
-            "more than the 44441 its result ConfigMap is sure to hold with 3 level(s); lower requestsPerLevel "
-            "to at most 29626",
-        ),
-        (
-            {"load": {"mode": "Rate", "levels": [100, 200], "requestsPerLevel": None, "levelDurationSeconds": 600}},
-            "spec.load.levelDurationSeconds",
-            "a shard would report 90000 requests (the levels' rates 300 req/s x levelDurationSeconds 600 / "
-            "parallelism 2), more than the 44851 its result ConfigMap is sure to hold with 2 level(s); raise "
-            "loadGenerator.parallelism to at least 5, or lower levelDurationSeconds to at most 299",
-        ),
-    ],
-)  # fmt: skip
-def test_results_too_large_say_by_how_much_and_what_to_change(
-    patch: dict[str, Any], field: str, message: str
-) -> None:
-    (problem,) = validate_spec(make_spec(patch))
-    assert (problem.reason, problem.field, problem.message) == ("ResultsTooLarge", field, message)
 
 
 @pytest.mark.parametrize(
