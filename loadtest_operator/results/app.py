@@ -107,6 +107,40 @@ class Service:
                 self._migrated = True
 
 
+async def caller(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Requester:
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise HTTPException(
+            401,
+            "no bearer token: send Authorization: Bearer <token> (kubectl llmload sends your kubeconfig's)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    service: Service = request.app.state.service
+    before = service.authz.token_reviews
+    try:
+        user = await service.authz.authenticate(credentials.credentials)
+    except TokenReviewError as exc:
+        raise HTTPException(503, f"cannot check the token: {exc}") from exc
+    finally:
+        service.metrics.reviews.labels("token").inc(service.authz.token_reviews - before)
+    if user is None:
+        raise HTTPException(
+            401,
+            "the API server did not accept this token (expired, revoked, or from another cluster)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    request.state.user = user.username
+    return user
+
+
+User = Annotated[Requester, Depends(caller)]
+Refs = Annotated[
+    list[str], Query(alias="run", description="NAMESPACE/NAME[:RUNID]; the first is the baseline")
+]
+Metrics = Annotated[list[str] | None, Query(alias="metric", description="Only these figures (default: all)")]
+
+
 def _bad_request(exc: QueryError) -> HTTPException:
     return HTTPException(400, str(exc))
 
@@ -120,39 +154,13 @@ def create_app(service: Service) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
+    app.state.service = service
     app.middleware("http")(access_middleware(service.metrics))
     add_docs(app)
 
     @app.exception_handler(QueryError)
     async def query_error(request: Request, exc: QueryError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=400)
-
-    async def caller(
-        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-    ) -> Requester:
-        if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
-            raise HTTPException(
-                401,
-                "no bearer token: send Authorization: Bearer <token> (kubectl llmload sends your kubeconfig's)",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        before = service.authz.token_reviews
-        try:
-            user = await service.authz.authenticate(credentials.credentials)
-        except TokenReviewError as exc:
-            raise HTTPException(503, f"cannot check the token: {exc}") from exc
-        finally:
-            service.metrics.reviews.labels("token").inc(service.authz.token_reviews - before)
-        if user is None:
-            raise HTTPException(
-                401,
-                "the API server did not accept this token (expired, revoked, or from another cluster)",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        request.state.user = user.username
-        return user
-
-    User = Annotated[Requester, Depends(caller)]
 
     async def reviewed(call: Awaitable[T]) -> T:
         before = service.authz.reviews
@@ -417,13 +425,6 @@ def create_app(service: Service) -> FastAPI:
             ],
             metrics,
         )
-
-    Refs = Annotated[
-        list[str], Query(alias="run", description="NAMESPACE/NAME[:RUNID]; the first is the baseline")
-    ]
-    Metrics = Annotated[
-        list[str] | None, Query(alias="metric", description="Only these figures (default: all)")
-    ]
 
     @app.get("/api/v1/compare", tags=["compare"], summary="Two or more runs level by level, with noise tests")
     async def compare(user: User, refs: Refs, metrics: Metrics = None) -> dict[str, Any]:
