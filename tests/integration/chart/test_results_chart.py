@@ -74,6 +74,7 @@ def test_results_rights_are_the_two_reviews_only(helm_bin: str) -> None:
         ("authentication.k8s.io", "tokenreviews"): {"create"},
         ("authorization.k8s.io", "subjectaccessreviews"): {"create"},
     }
+    assert role["metadata"]["name"] == "llmload-results-ops"
     (binding,) = results_objects(docs, "ClusterRoleBinding")
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "llmload-results", "namespace": "ops"}]
