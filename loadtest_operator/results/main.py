@@ -40,6 +40,8 @@ def main() -> int:
     settings = ResultsSettings()
     # One JSON object per access-log line (the message is already JSON); everything else is plain text.
     logging.basicConfig(level=settings.log_level.upper(), stream=sys.stdout, format="%(message)s")
+    # Alembic says "Context impl ..." on every schema check (each /readyz): only its warnings.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     api = load_client_config()
     audiences = tuple(a for a in settings.token_audiences.split(",") if a)
     authz = Authorizer(TokenReviewer(api, audiences), AccessReviewer(api))

@@ -19,6 +19,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 ACCESS_LOG = logging.getLogger("llmload.results.access")
 REQUEST_ID = "X-Request-ID"
 _USABLE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Probes and scrapes come every few seconds: counted in the metrics, logged at DEBUG only.
+QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 class ServiceMetrics:
@@ -73,7 +75,8 @@ def access_middleware(
             route = getattr(request.scope.get("route"), "path", "unmatched")
             metrics.requests.labels(request.method, route, str(status)).inc()
             metrics.duration.labels(route).observe(elapsed)
-            ACCESS_LOG.info(
+            ACCESS_LOG.log(
+                logging.DEBUG if route in QUIET_ROUTES and status < 400 else logging.INFO,
                 json.dumps(
                     {
                         "time": datetime.now(UTC).isoformat(),
@@ -86,7 +89,7 @@ def access_middleware(
                         "user": request.state.user,
                         "client": request.client.host if request.client else None,
                     }
-                )
+                ),
             )
 
     return middleware
