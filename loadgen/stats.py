@@ -38,6 +38,9 @@ class MetricStats(BaseModel):
     p95: float | None
     p99: float | None
     p99_9: float | None
+    # Sample standard deviation (n - 1), ms: what a Welch's t-test between two runs needs (the results
+    # service's compare). None below two samples, and where only a histogram was kept (ITL).
+    stddev: float | None = None
 
 
 def describe(values: Sequence[float], scale: float = 1.0) -> MetricStats:
@@ -48,6 +51,9 @@ def describe(values: Sequence[float], scale: float = 1.0) -> MetricStats:
     # math.fsum: the mean must not depend on the order samples were merged in.
     mean = math.fsum(ordered) / len(ordered)
     p = [percentile(ordered, q) * scale for q in PERCENTILES]
+    stddev = None
+    if len(ordered) > 1:
+        stddev = math.sqrt(math.fsum((v - mean) ** 2 for v in ordered) / (len(ordered) - 1)) * scale
     return MetricStats(
         count=len(ordered),
         mean=mean * scale,
@@ -58,6 +64,7 @@ def describe(values: Sequence[float], scale: float = 1.0) -> MetricStats:
         p95=p[2],
         p99=p[3],
         p99_9=p[4],
+        stddev=stddev,
     )
 
 

@@ -268,10 +268,16 @@ def main(argv: list[str] | None = None) -> int:
     show.add_argument("--json", action="store_true", help="the same as -o json")
     show.add_argument("--level", type=int, help="every figure of this one load level")
     report_cli.add_parser(sub)
+    # The stored history, through the results service (results_cli.py).
+    from loadtest_operator.results_cli import add_commands, run_command
+
+    add_commands(sub)
     args = parser.parse_args(argv)
     if args.command == "report":
         sys.stdout.write(args.run(args))
         return 0
+    if args.command != "show":
+        return run_command(args)
     if args.file:
         body = json.load(sys.stdin if args.file == "-" else open(args.file))  # noqa: SIM115
     elif args.name:

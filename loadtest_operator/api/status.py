@@ -147,6 +147,13 @@ class LatencySummary(ApiModel):
     p99: float | None = Field(default=None, description="99th percentile, ms.")
     p999: float | None = Field(default=None, description="99.9th percentile, ms.")
     mean: float | None = Field(default=None, description="Mean, ms.")
+    count: int | None = Field(default=None, ge=0, description="Samples the figures are computed over.")
+    stddev: float | None = Field(
+        default=None,
+        ge=0,
+        description="Sample standard deviation, ms (absent under two samples, and for ITL, kept as a "
+        "histogram); the results service's compare tests differences against it.",
+    )
 
 
 class ClientSaturation(ApiModel):

@@ -36,6 +36,8 @@ def _latency(stats: MetricStats | None) -> LatencySummary | None:
         p99=_round(stats.p99),
         p999=_round(stats.p99_9),
         mean=_round(stats.mean),
+        count=stats.count,
+        stddev=_round(stats.stddev),
     )
 
 

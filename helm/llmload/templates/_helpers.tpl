@@ -80,3 +80,9 @@ ephemeral
 {{- define "llmload.operatorUser" -}}
 {{- printf "system:serviceaccount:%s:%s" .Release.Namespace (include "llmload.serviceAccountName" .) -}}
 {{- end -}}
+
+{{- define "llmload.resultsSelectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: results
+{{- end -}}

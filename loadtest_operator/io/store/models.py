@@ -65,6 +65,7 @@ class LevelResultRow(SQLModel, table=True):
             name="fk_level_results_run",
             ondelete="CASCADE",
         ),
+        Index("ix_level_results_level", "level"),
     )
 
     loadtest_uid: str = Field(primary_key=True, max_length=64)
@@ -136,6 +137,18 @@ class LevelResultRow(SQLModel, table=True):
     finished_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime, nullable=True))
     result: dict[str, Any] = Field(sa_column=Column(JsonType, nullable=False))
     validation_failed: int | None = None  # checks against vLLM's figures that failed (0005)
+    # Samples and spread of the headline latencies: what compare's Welch's t-test needs (0006).
+    ttft_count: int | None = None
+    tpot_count: int | None = None
+    itl_count: int | None = None
+    e2e_count: int | None = None
+    ttft_stddev_ms: float | None = None
+    tpot_stddev_ms: float | None = None
+    itl_stddev_ms: float | None = None
+    e2e_stddev_ms: float | None = None
+    # What leaderboards rank by (0006): GPUs measured in the level, GPU energy per 1,000 generated tokens.
+    gpu_count: int | None = None
+    joules_per_1k_output_tokens: float | None = None
 
 
 class RecommendationRow(SQLModel, table=True):

@@ -78,16 +78,36 @@ def get_recommendation(engine: Engine, uid: str) -> RecommendationRow | None:
 
 
 def list_recommendations(
-    engine: Engine, *, namespace: str | None = None, name: str | None = None, limit: int = 100
+    engine: Engine,
+    *,
+    namespace: str | None = None,
+    name: str | None = None,
+    limit: int = 100,
+    namespaces: frozenset[str] | None = None,
+    offset: int = 0,
 ) -> list[RecommendationRow]:
-    """Recommendations, most recently updated first."""
+    """Recommendations, most recently updated first; `namespaces`: only these (None: all)."""
     statement = select(RecommendationRow)
+    if namespaces is not None:
+        statement = statement.where(col(RecommendationRow.namespace).in_(sorted(namespaces)))
     if namespace is not None:
         statement = statement.where(col(RecommendationRow.namespace) == namespace)
     if name is not None:
         statement = statement.where(col(RecommendationRow.name) == name)
-    statement = statement.order_by(desc(col(RecommendationRow.updated_at)), col(RecommendationRow.uid)).limit(
-        limit
+    statement = (
+        statement.order_by(desc(col(RecommendationRow.updated_at)), col(RecommendationRow.uid))
+        .offset(offset)
+        .limit(limit)
     )
     with Session(engine) as session:
         return list(session.exec(statement).all())
+
+
+def recommendation_namespaces(engine: Engine, *, name: str | None = None, limit: int = 100) -> list[str]:
+    """The distinct namespaces holding recommendations (named `name`), at most `limit`."""
+    statement = select(RecommendationRow.namespace).distinct()
+    if name is not None:
+        statement = statement.where(col(RecommendationRow.name) == name)
+    statement = statement.order_by(col(RecommendationRow.namespace)).limit(limit)
+    with engine.connect() as connection:
+        return [str(ns) for ns in connection.execute(statement).scalars().all()]

@@ -112,10 +112,26 @@ def level_row(uid: str, run_id: int, result: LevelResult) -> LevelResultRow:
         finished_at=result.end,
         result=result.model_dump(mode="json", by_alias=True, exclude_none=True),
         validation_failed=result.validation.failed if result.validation else None,
+        **_spread_columns(result),
+        gpu_count=result.gpu.gpu_count if result.gpu else None,
+        joules_per_1k_output_tokens=result.gpu.joules_per_1k_output_tokens if result.gpu else None,
     )
 
 
-def _latency_columns(metric: str, summary: LatencySummary | None) -> dict[str, float | None]:
+def _spread_columns(result: LevelResult) -> dict[str, Any]:
+    columns: dict[str, Any] = {}
+    for metric, summary in (
+        ("ttft", result.ttft),
+        ("tpot", result.tpot),
+        ("itl", result.itl),
+        ("e2e", result.e2e),
+    ):
+        columns[f"{metric}_count"] = summary.count if summary else None
+        columns[f"{metric}_stddev_ms"] = summary.stddev if summary else None
+    return columns
+
+
+def _latency_columns(metric: str, summary: LatencySummary | None) -> dict[str, Any]:
     summary = summary or LatencySummary()
     return {
         f"{metric}_p50_ms": summary.p50,

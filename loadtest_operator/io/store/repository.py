@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, desc
+from sqlalchemy import delete, desc, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, SQLModel, col, select
@@ -82,12 +82,14 @@ class RunQuery:
     since: datetime | None = None
     until: datetime | None = None
     limit: int = 100
+    # Only these namespaces (the ones a caller may read); None: every namespace.
+    namespaces: frozenset[str] | None = None
+    offset: int = 0
 
 
-def list_runs(engine: Engine, query: RunQuery | None = None) -> list[Run]:
-    """Runs matching `query`, newest (by started_at) first."""
-    query = query or RunQuery()
-    statement = select(Run)
+def _filtered(statement: Any, query: RunQuery) -> Any:
+    if query.namespaces is not None:
+        statement = statement.where(col(Run.namespace).in_(sorted(query.namespaces)))
     for column, value in (
         (Run.namespace, query.namespace),
         (Run.name, query.name),
@@ -101,9 +103,103 @@ def list_runs(engine: Engine, query: RunQuery | None = None) -> list[Run]:
         statement = statement.where(col(Run.started_at) >= query.since)
     if query.until is not None:
         statement = statement.where(col(Run.started_at) < query.until)
-    statement = statement.order_by(desc(col(Run.started_at)), col(Run.loadtest_uid)).limit(query.limit)
+    return statement
+
+
+def list_runs(engine: Engine, query: RunQuery | None = None) -> list[Run]:
+    """Runs matching `query`, newest (by started_at) first."""
+    query = query or RunQuery()
+    statement = _filtered(select(Run), query)
+    statement = (
+        statement.order_by(desc(col(Run.started_at)), col(Run.loadtest_uid), desc(col(Run.run_id)))
+        .offset(query.offset)
+        .limit(query.limit)
+    )
     with Session(engine) as session:
         return list(session.exec(statement).all())
+
+
+def run_namespaces(engine: Engine, query: RunQuery, limit: int) -> list[str]:
+    """The distinct namespaces of the runs matching `query` (its namespaces and paging ignored), at most
+    `limit` of them: what a caller's rights must be checked in."""
+    statement = _filtered(
+        select(Run.namespace).distinct(), RunQuery(**{**_fields(query), "namespaces": None})
+    )
+    statement = statement.order_by(col(Run.namespace)).limit(limit)
+    with engine.connect() as connection:
+        return [str(ns) for ns in connection.execute(statement).scalars().all()]
+
+
+def _fields(query: RunQuery) -> dict[str, Any]:
+    return {name: getattr(query, name) for name in RunQuery.__dataclass_fields__}
+
+
+def find_run(
+    engine: Engine, namespace: str, name: str, run_id: int | None = None, uid: str | None = None
+) -> Run | None:
+    """The newest run of LoadTest `namespace/name` (a re-created LoadTest has a new uid; `uid` picks
+    one), or its run `run_id`."""
+    statement = select(Run).where(col(Run.namespace) == namespace, col(Run.name) == name)
+    if run_id is not None:
+        statement = statement.where(col(Run.run_id) == run_id)
+    if uid is not None:
+        statement = statement.where(col(Run.loadtest_uid) == uid)
+    statement = statement.order_by(desc(col(Run.started_at)), desc(col(Run.run_id))).limit(1)
+    with Session(engine) as session:
+        return session.exec(statement).first()
+
+
+def levels_of_runs(
+    engine: Engine, keys: Sequence[tuple[str, int]]
+) -> dict[tuple[str, int], list[LevelResultRow]]:
+    """The levels of several runs at once, ascending per run (every key present, [] for none)."""
+    found: dict[tuple[str, int], list[LevelResultRow]] = {key: [] for key in keys}
+    if not keys:
+        return found
+    pairs = [
+        (col(LevelResultRow.loadtest_uid) == uid) & (col(LevelResultRow.run_id) == rid) for uid, rid in keys
+    ]
+    statement = select(LevelResultRow).where(or_(*pairs)).order_by(col(LevelResultRow.level))
+    with Session(engine) as session:
+        for row in session.exec(statement).all():
+            found[(row.loadtest_uid, row.run_id)].append(row)
+    return found
+
+
+def delete_run(engine: Engine, uid: str, run_id: int) -> bool:
+    """Delete one run and its levels (ON DELETE CASCADE, and explicitly for a connection without foreign
+    keys). True when it was there."""
+    with engine.begin() as connection:
+        connection.execute(
+            delete(LevelResultRow).where(
+                col(LevelResultRow.loadtest_uid) == uid, col(LevelResultRow.run_id) == run_id
+            )
+        )
+        result = connection.execute(
+            delete(Run).where(col(Run.loadtest_uid) == uid, col(Run.run_id) == run_id)
+        )
+        return bool(result.rowcount)
+
+
+def delete_runs_before(engine: Engine, before: datetime, namespaces: frozenset[str] | None) -> int:
+    """Delete the runs started before `before` in `namespaces` (None: all), with their levels; how many."""
+    keys = select(Run.loadtest_uid, Run.run_id).where(col(Run.started_at) < before)
+    if namespaces is not None:
+        keys = keys.where(col(Run.namespace).in_(sorted(namespaces)))
+    with engine.begin() as connection:
+        found = [(str(uid), int(rid)) for uid, rid in connection.execute(keys).all()]
+        for start in range(0, len(found), 200):
+            chunk = found[start : start + 200]
+            runs = or_(*((col(Run.loadtest_uid) == u) & (col(Run.run_id) == r) for u, r in chunk))
+            levels = or_(
+                *(
+                    (col(LevelResultRow.loadtest_uid) == u) & (col(LevelResultRow.run_id) == r)
+                    for u, r in chunk
+                )
+            )
+            connection.execute(delete(LevelResultRow).where(levels))
+            connection.execute(delete(Run).where(runs))
+        return len(found)
 
 
 # The phases of a run's last write: it succeeded, failed, or was refused before it started.

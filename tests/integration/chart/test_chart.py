@@ -35,6 +35,15 @@ def by_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [d for d in docs if d["kind"] == kind]
 
 
+def operator_deployments(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The operator's Deployment (the results service has its own: test_results_chart.py)."""
+    return [
+        d
+        for d in by_kind(docs, "Deployment")
+        if d["metadata"]["labels"]["app.kubernetes.io/component"] == "operator"
+    ]
+
+
 def test_chart_lints(helm_bin: str) -> None:
     proc = subprocess.run([helm_bin, "lint", str(CHART)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -101,7 +110,7 @@ def test_cluster_wide_by_default_with_least_privilege_and_no_secrets(helm_bin: s
         **NAMESPACED_RULES,
     }
     assert not by_kind(docs, "Role")
-    (binding,) = by_kind(docs, "ClusterRoleBinding")
+    (binding,) = [b for b in by_kind(docs, "ClusterRoleBinding") if b["roleRef"]["name"] == "llmload-ops"]
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "llmload", "namespace": "ops"}]
     assert env_of(docs)["LLMLOAD_READ_SECRETS"] == "false"
 
@@ -133,7 +142,7 @@ def test_watch_namespaces_gives_one_role_per_namespace_and_no_cluster_wide_write
     assert {(b["metadata"]["namespace"], b["roleRef"]["name"]) for b in bindings} == {
         ("team-a", "llmload"), ("team-b", "llmload")
     }  # fmt: skip
-    env = by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["env"]
+    env = operator_deployments(docs)[0]["spec"]["template"]["spec"]["containers"][0]["env"]
     assert {"name": "LLMLOAD_NAMESPACES", "value": "team-a,team-b"} in env
     # The webhook is asked only about the watched namespaces.
     (config,) = by_kind(docs, "ValidatingWebhookConfiguration")
@@ -289,7 +298,7 @@ def test_every_pod_has_requests_and_limits(helm_bin: str) -> None:
 
 
 def test_operator_container_is_non_root_with_a_read_only_root(helm_bin: str) -> None:
-    (deploy,) = by_kind(render(helm_bin), "Deployment")
+    (deploy,) = operator_deployments(render(helm_bin))
     pod = deploy["spec"]["template"]["spec"]
 
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -304,7 +313,7 @@ def test_operator_container_is_non_root_with_a_read_only_root(helm_bin: str) -> 
 def test_database_secret_and_dashboards(helm_bin: str) -> None:
     docs = render(helm_bin, "database.existingSecret=llmload-db")
 
-    env = by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["env"]
+    env = operator_deployments(docs)[0]["spec"]["template"]["spec"]["containers"][0]["env"]
     db = next(e for e in env if e["name"] == "DATABASE_URL")
     assert db["valueFrom"]["secretKeyRef"] == {"name": "llmload-db", "key": "DATABASE_URL"}
     dashboards = next(c for c in by_kind(docs, "ConfigMap") if c["metadata"]["name"].endswith("-dashboards"))
@@ -320,7 +329,7 @@ def test_database_secret_and_dashboards(helm_bin: str) -> None:
 
 
 def pod_spec(docs: list[dict[str, Any]]) -> dict[str, Any]:
-    (deploy,) = by_kind(docs, "Deployment")
+    (deploy,) = operator_deployments(docs)
     spec: dict[str, Any] = deploy["spec"]["template"]["spec"]
     return spec
 
@@ -356,7 +365,7 @@ def test_history_is_kept_on_a_claim_by_default(helm_bin: str) -> None:
     assert env_of(docs)["LLMLOAD_SQLITE_PATH"] == "/var/lib/llmload/llmload.db"
     assert "LLMLOAD_HISTORY_EPHEMERAL" not in env_of(docs)
     # One writer at a time on a ReadWriteOnce volume: the old pod goes before the new one mounts it.
-    (deploy,) = by_kind(docs, "Deployment")
+    (deploy,) = operator_deployments(docs)
     assert deploy["spec"]["strategy"] == {"type": "Recreate"}
     assert "survives operator restarts, upgrades and `helm uninstall`" in notes(helm_bin)
 

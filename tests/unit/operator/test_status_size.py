@@ -127,6 +127,6 @@ def test_the_worst_case_really_fills_what_can_grow() -> None:
     assert len(level["ttftByTurn"]) == MAX_TURNS_SHOWN
     assert len(level["validation"]["checks"]) == len(CheckName)
     for name in ("ttft", "tpot", "itl", "e2e", "ttftFromSend", "e2eFromSend", "scheduleLag"):
-        assert set(level[name]) == {"p50", "p90", "p95", "p99", "p999", "mean"}, name
+        assert set(level[name]) == {"p50", "p90", "p95", "p99", "p999", "mean", "count", "stddev"}, name
     assert "gpu" in level
     assert "server" in level

@@ -1,0 +1,146 @@
+"""Compare maths, leaderboard order and the export tables, on levels written as the store's columns."""
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from loadtest_operator.results.compare import RunLevels, as_json, compare
+from loadtest_operator.results.export import comparison_table, run_table, to_csv
+from loadtest_operator.results.figures import cost_per_million_output_tokens, level_figures, run_gpus
+from loadtest_operator.results.leaderboard import Entry, LeaderboardError, rank
+
+T0 = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def level(n: int, *, ttft: float = 100.0, sd: float | None = 10.0, count: int | None = 1000, otps: float = 500.0,
+          goodput: int | None = 900, requests: int = 1000, errors: int = 0, gpus: int | None = None,
+          joules: float | None = None) -> dict[str, Any]:  # fmt: skip
+    return {
+        "level": n, "requests": requests, "successes": requests - errors, "errors": errors,
+        "requests_per_second": 10.0, "output_tokens_per_second": otps, "total_tokens_per_second": otps * 2,
+        "ttft_p50_ms": ttft, "ttft_p90_ms": ttft * 1.5, "ttft_mean_ms": ttft, "ttft_count": count,
+        "ttft_stddev_ms": sd, "goodput_count": goodput, "goodput_percent": None if goodput is None else 100 * goodput / requests,
+        "goodput_per_second": None if goodput is None else goodput / 100, "gpu_count": gpus,
+        "joules_per_1k_output_tokens": joules, "result": {},
+    }  # fmt: skip
+
+
+def row(body: dict[str, Any], lv: int, metric: str) -> dict[str, Any]:
+    (found,) = [m for x in body["levels"] if x["level"] == lv for m in x["metrics"] if m["metric"] == metric]
+    assert isinstance(found, dict)
+    return found
+
+
+def test_compare_changes_and_verdicts() -> None:
+    a = RunLevels("bench/a:0", "Concurrency", {1: level(1), 4: level(4, ttft=200.0)})
+    b = RunLevels("bench/b:0", "Concurrency", {1: level(1, ttft=100.5), 4: level(4, ttft=260.0, goodput=800)})
+    body = as_json(compare([a, b]))
+    assert body["baseline"] == "bench/a:0"
+    assert body["warnings"] == []
+    (p50,) = row(body, 4, "ttft_p50_ms")["changes"]
+    assert (p50["value"], p50["absolute"], p50["percent"]) == (260.0, 60.0, pytest.approx(30.0))
+    assert p50["test"] == "welch_t"
+    assert p50["verdict"] == "worse"
+    assert "distribution's mean" in p50["basis"]
+    (tiny,) = row(body, 1, "ttft_mean_ms")["changes"]
+    assert tiny["verdict"] == "within noise"  # 0.5 ms on sd 10 ms with 1000 samples each: p ~ 0.26
+    assert 0.2 < tiny["pValue"] < 0.3
+    (good,) = row(body, 4, "goodput_percent")["changes"]
+    assert (good["absolute"], good["test"], good["verdict"]) == (-10.0, "two_proportion_z", "worse")
+    (otps,) = row(body, 4, "output_tokens_per_s")["changes"]
+    assert (otps["absolute"], otps["verdict"], otps["test"]) == (0.0, "unchanged", None)
+
+
+def test_compare_matches_levels_and_warns() -> None:
+    a = RunLevels("bench/a:0", "Concurrency", {1: level(1), 2: level(2)})
+    b = RunLevels("bench/b:0", "Rate", {2: level(2, sd=None), 8: level(8)})
+    c = RunLevels("bench/c:0", "Concurrency", {2: level(2, ttft=50.0)})
+    comparison = compare([a, b, c], ["ttft_p50_ms"])
+    assert [lv.level for lv in comparison.levels] == [1, 2, 8]
+    assert any("Rate mode" in w for w in comparison.warnings)
+    assert any("bench/c:0 has no results for level(s) 1, 8" in w for w in comparison.warnings)
+    two = comparison.levels[1].rows[0]
+    assert [c.verdict for c in two.changes] == ["unchanged", "better"]
+    one = comparison.levels[0].rows[0]
+    assert [c.verdict for c in one.changes] == ["missing", "missing"]
+    untested = compare(
+        [a, RunLevels("x/y:0", "Concurrency", {1: level(1, ttft=90.0, sd=None)})], ["ttft_p50_ms"]
+    )
+    assert untested.levels[0].rows[0].changes[0].verdict == "untested"
+    with pytest.raises(ValueError, match="two or more"):
+        compare([a])
+
+
+def entry(
+    ref: str, levels: dict[int, dict[str, Any]], *, model: str = "m", age: int = 0, gpus: int | None = None
+) -> Entry:
+    return Entry(ref, "bench", ref, model, "service/vllm:8000", T0 - timedelta(hours=age), levels, gpus)
+
+
+def test_leaderboard_orders_by_the_metric() -> None:
+    runs = [
+        entry("slow", {4: level(4, ttft=300.0, goodput=500)}, model="a"),
+        entry("fast", {4: level(4, ttft=100.0, goodput=990)}, model="b"),
+        entry("mid", {4: level(4, ttft=200.0, goodput=700), 8: level(8, ttft=250.0, goodput=995)}, model="a"),
+        entry("none", {1: level(1)}, model="c"),
+    ]
+    board = rank(runs, "ttft_p90_ms", level=4)
+    assert [r.entry.ref for r in board.ranked] == ["fast", "mid", "slow"]
+    assert [r.value for r in board.ranked] == [150.0, 300.0, 450.0]
+    assert board.excluded == ["none"]
+    goodput = rank(runs, "goodput_per_s")  # best level of each run: mid's is level 8
+    assert [(r.entry.ref, r.level) for r in goodput.ranked][:2] == [("mid", 8), ("fast", 4)]
+    by_model = rank(runs, "goodput_per_s", by="model")
+    assert [r.entry.model for r in by_model.ranked] == ["a", "b", "c"]
+    with pytest.raises(LeaderboardError, match="needs a level"):
+        rank(runs, "ttft_p90_ms")
+    with pytest.raises(LeaderboardError, match="unknown metric"):
+        rank(runs, "speed")
+
+
+def test_leaderboard_per_gpu_energy_and_cost() -> None:
+    runs = [
+        entry("one-gpu", {4: level(4, otps=400.0, gpus=1, joules=300.0)}),
+        entry("two-gpus", {4: level(4, otps=600.0, joules=200.0)}, gpus=2),  # GPUs from the run's target
+        entry("no-gpu", {4: level(4)}),
+    ]
+    per_gpu = rank(runs, "output_tokens_per_s_per_gpu")
+    assert [(r.entry.ref, r.value) for r in per_gpu.ranked] == [("one-gpu", 400.0), ("two-gpus", 300.0)]
+    energy = rank(runs, "joules_per_1k_output_tokens")
+    assert [r.entry.ref for r in energy.ranked] == ["two-gpus", "one-gpu"]
+    cost = rank(runs, "cost_per_1m_output_tokens", price_per_gpu_hour=3.6)
+    # 3.6 per GPU-hour = 0.001 per GPU-second; one GPU at 400 tok/s: 1e6 / 400 * 0.001 = 2.5 per 1M tokens.
+    assert [r.entry.ref for r in cost.ranked] == ["one-gpu", "two-gpus"]
+    assert [r.value for r in cost.ranked] == pytest.approx([2.5, 10 / 3])
+    assert cost_per_million_output_tokens(3.6, None, 400.0) is None
+    with pytest.raises(LeaderboardError, match="pricePerGpuHour"):
+        rank(runs, "cost_per_1m_output_tokens")
+
+
+def test_run_gpus_and_figures() -> None:
+    assert run_gpus({"target": {"pods": [{"gpus": 2}, {"gpus": 1}]}}) == 3
+    assert run_gpus({}) is None
+    figures = level_figures(level(1, errors=50, gpus=2) | {"result": {"gpu": {"powerWattsTotalMean": 400.0}}})
+    assert figures["error_percent"] == 5.0
+    assert figures["output_tokens_per_s_per_gpu"] == 250.0
+    assert figures["gpu_power_w"] == 400.0
+
+
+def test_export_tables_carry_units_in_column_names() -> None:
+    run = {"namespace": "bench", "name": "a", "loadtest_uid": "u", "run_id": 0, "model": "m", "target": "t",
+           "mode": "Concurrency", "status": "Succeeded", "started_at": T0, "finished_at": None}  # fmt: skip
+    table = run_table(run, [level(1), level(2, ttft=120.0)])
+    rows = list(csv.DictReader(io.StringIO(to_csv(table).decode())))
+    assert [r["level"] for r in rows] == ["1", "2"]
+    assert rows[1]["ttft_p50_ms"] == "120.0"
+    assert rows[0]["started_at"] == "2026-12-01T00:00:00+00:00"
+    assert rows[0]["finished_at"] == ""
+    assert {"output_tokens_per_s", "joules_per_1k_output_tokens", "goodput_percent"} <= set(rows[0])
+    a = RunLevels("bench/a:0", "Concurrency", {1: level(1)})
+    b = RunLevels("bench/b:0", "Concurrency", {1: level(1, ttft=200.0)})
+    flat = comparison_table(compare([a, b], ["ttft_p50_ms", "goodput_percent"]))
+    assert [r[1] for r in flat.rows] == ["ttft_p50_ms", "goodput_percent"]
+    assert flat.rows[0][5:10] == (100.0, "bench/b:0", 200.0, 100.0, 100.0)
