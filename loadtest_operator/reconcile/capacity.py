@@ -165,7 +165,7 @@ async def _workload(
     if isinstance(access, str):
         unavailable(access)
         return None
-    url, token = access
+    url, token = access.url, access.token
     if url is None:  # checked above; the type checker does not know
         return None
     queries = workload_queries(
@@ -176,7 +176,9 @@ async def _workload(
         peak=source.peak,
     )
     try:
-        peak, prompt, generation = await instant_values(url, token, queries.all(), now)
+        peak, prompt, generation = await instant_values(
+            url, token, queries.all(), now, pin=access.pin, max_bytes=ctx.settings.prometheus_max_bytes
+        )
         derived = derive_workload(peak, prompt, generation)
     except (SourceError, ValueError) as exc:
         unavailable(f"deriving the workload from {url}: {exc}")

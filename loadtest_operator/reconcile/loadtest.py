@@ -23,7 +23,7 @@ from loadtest_operator.core.names import label_selector
 from loadtest_operator.core.owner import Owner
 from loadtest_operator.gpu import GapTolerance, PodRef
 from loadtest_operator.gpu.collect import LevelMetrics, unavailable
-from loadtest_operator.io.addresses import addresses_of
+from loadtest_operator.io.addresses import Pin, pin
 from loadtest_operator.io.prometheus import collect_level_metrics
 from loadtest_operator.loadtest.builders.labels import run_selector
 from loadtest_operator.loadtest.level_status import levels_status
@@ -127,7 +127,9 @@ async def _read_target(ctx: Context, observed: Observed, spec: LoadTestSpec) -> 
         stale = [str(job["metadata"]["name"]) for job in old_jobs]
     ready = [p for p in pods if (p.get("status") or {}).get("phase") == "Running"]
     url = resolve_target(spec, service, ready, nodes).url or ""
-    refused = ctx.fetches.refused_address(url, await addresses_of(url), "spec.target") if url else None
+    # Resolved once: discovery below dials these checked addresses, never the name again (DNS rebinding).
+    pinned = await pin(url, ctx.fetches, "spec.target", ctx.resolver) if url else None
+    refused = pinned if isinstance(pinned, str) else None
     facts = TargetFacts(
         service=service,
         pods=pods,
@@ -138,10 +140,10 @@ async def _read_target(ctx: Context, observed: Observed, spec: LoadTestSpec) -> 
         refused_address=refused,
         secret_read=read_secret or key_ref is None,
     )
-    if refused is None:
-        facts = replace(facts, server_version=await ctx.models.server_version(url))
-    if spec.target.model is None and refused is None:
-        facts = replace(facts, discovered_model=await ctx.models.first_model(url))
+    if isinstance(pinned, Pin):
+        facts = replace(facts, server_version=await ctx.models.server_version(pinned))
+        if spec.target.model is None:
+            facts = replace(facts, discovered_model=await ctx.models.first_model(pinned))
     return facts
 
 
@@ -222,8 +224,15 @@ async def _gpu_figures(ctx: Context, observed: Observed, spec: LoadTestSpec, mer
     if isinstance(access, str):
         refused = unavailable(GpuMetricsReason.PROMETHEUS_NOT_ALLOWED, access)
         return GpuFigures(discovery=refused, levels=[LevelMetrics() for _ in windows])
-    url, token = access
     check = spec.validation
     tolerance = GapTolerance.from_percent(check.tolerance_percent, check.latency_tolerance_milliseconds)
-    discovery, per_level = await collect_level_metrics(url, token, pods, windows, tolerance=tolerance)
+    discovery, per_level = await collect_level_metrics(
+        access.url,
+        access.token,
+        pods,
+        windows,
+        tolerance=tolerance,
+        pin=access.pin,
+        max_bytes=ctx.settings.prometheus_max_bytes,
+    )
     return GpuFigures(discovery=discovery, levels=per_level)

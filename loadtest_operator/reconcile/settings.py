@@ -84,6 +84,12 @@ class OperatorSettings(BaseSettings):
     prometheus_bearer_token: SecretStr | None = Field(
         None, description="bearer token for prometheus_url (the chart passes it from a Secret)"
     )
+    prometheus_max_bytes: int = Field(
+        16 << 20,
+        gt=0,
+        description="the most bytes of one Prometheus answer the operator reads; a larger answer is a "
+        "PrometheusAnswerTooLarge failure of that query",
+    )
     allowed_prometheus_urls: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Prometheus URLs a spec may name besides prometheus_url, comma-separated",

@@ -266,6 +266,7 @@ def test_image_allow_list_fetch_policy_and_prometheus_token(helm_bin: str) -> No
     assert default["LLMLOAD_ALLOWED_IMAGES"] == "localhost/llmload/llmload:dev"  # the operator's own
     assert default["LLMLOAD_REFUSED_FETCH_RANGES"] == "169.254.0.0/16,fe80::/10"
     assert default["LLMLOAD_ALLOWED_PROMETHEUS_URLS"] == ""
+    assert default["LLMLOAD_PROMETHEUS_MAX_BYTES"] == "16777216"
     assert "LLMLOAD_PROMETHEUS_BEARER_TOKEN" not in default
 
     env = env_of(
@@ -274,8 +275,10 @@ def test_image_allow_list_fetch_policy_and_prometheus_token(helm_bin: str) -> No
             "loadGenerator.allowedImages={registry.corp/llmload/*,localhost/llmload/llmload:dev}",
             "prometheus.allowedUrls={http://prom.team:9090}",
             "prometheus.bearerTokenSecret.name=prom-token",
+            "prometheus.maxAnswerBytes=67108864",
         )
     )
+    assert env["LLMLOAD_PROMETHEUS_MAX_BYTES"] == "67108864"
     assert env["LLMLOAD_ALLOWED_IMAGES"] == "registry.corp/llmload/*,localhost/llmload/llmload:dev"
     assert env["LLMLOAD_ALLOWED_PROMETHEUS_URLS"] == "http://prom.team:9090"
     assert env["LLMLOAD_PROMETHEUS_BEARER_TOKEN"] == {"secretKeyRef": {"name": "prom-token", "key": "token"}}

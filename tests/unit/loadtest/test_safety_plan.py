@@ -100,8 +100,8 @@ def test_a_target_in_a_refused_range_is_refused_and_never_fetched() -> None:
     h = harness(merged(spec, {"target": {"model": DELETE}}))
     fetched: list[str] = []
 
-    async def first_model(url: str) -> str | None:
-        fetched.append(url)
+    async def first_model(target: Any) -> str | None:
+        fetched.append(target.url)
         return "m"
 
     h.ctx.models.first_model = first_model  # type: ignore[method-assign]

@@ -127,9 +127,20 @@ def access(prometheus: dict[str, Any] | None, kube: SecretKube, **settings: Any)
         metrics=OperatorMetrics(),
         store=None,
         fetches=FetchPolicy(prometheus_url=s.prometheus_url),
+        resolver=prom_resolver,  # no DNS question leaves the machine
     )
     spec = Prometheus.model_validate(prometheus) if prometheus is not None else None
-    return asyncio.run(prometheus_access(ctx, "team-a", spec))
+    got = asyncio.run(prometheus_access(ctx, "team-a", spec))
+    if isinstance(got, str):
+        return got
+    assert got.pin is not None
+    assert got.pin.addresses == ("10.0.0.9",)  # the queries go to the checked address
+    return got.url, got.token
+
+
+async def prom_resolver(host: str, port: int) -> list[str]:
+    assert (host, port) == ("prom", 9090)
+    return ["10.0.0.9"]
 
 
 TOKEN = {"type": "Opaque", "metadata": {}, "data": {"token": "dG9rZW4="}}
