@@ -14,6 +14,7 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from loadtest_operator.api.capacity import CAPACITY_PLURAL
 from loadtest_operator.api.group import GROUP, KIND, PLURAL, VERSION
 
 JsonDict = dict[str, Any]
@@ -141,6 +142,28 @@ class Kube:
             namespace,
             PLURAL,
             label_selector=selector,
+        )
+
+    async def capacity_recommendation(self, namespace: str, name: str) -> JsonDict | None:
+        return await self.get_object(
+            f"capacityrecommendation {namespace}/{name}",
+            self.custom.get_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            namespace,
+            CAPACITY_PLURAL,
+            name,
+        )
+
+    async def namespace(self, name: str) -> JsonDict | None:
+        return await self.get_object(f"namespace {name}", self.core.read_namespace, name)
+
+    async def webhook_configuration(self, name: str) -> JsonDict | None:
+        """The ValidatingWebhookConfiguration `name` (the chart grants `get` on that one by name)."""
+        return await self.get_object(
+            f"validatingwebhookconfiguration {name}",
+            client.AdmissionregistrationV1Api(self.core.api_client).read_validating_webhook_configuration,
+            name,
         )
 
     async def pod_log_tail(self, namespace: str, pod: str, lines: int = 20) -> str:

@@ -49,6 +49,7 @@ from loadtest_operator.loadtest.validation import parse_spec
 from loadtest_operator.reconcile.context import Context, EventSink
 from loadtest_operator.reconcile.executor import AdoptionRefusedError, execute
 from loadtest_operator.reconcile.prometheus_access import prometheus_access
+from loadtest_operator.reconcile.reviewed import review_of
 
 
 async def reconcile_loadtest(
@@ -86,6 +87,7 @@ async def observe(ctx: Context, body: Mapping[str, Any], now: datetime | None = 
             read_secrets=ctx.settings.read_secrets,
         ),
         deleting=deleting,
+        meta=meta,
     )
     need = reads(raw_spec, raw_status, deleting)
     spec, _ = parse_spec(raw_spec)
@@ -96,6 +98,11 @@ async def observe(ctx: Context, body: Mapping[str, Any], now: datetime | None = 
             return observed
         return replace(observed, in_store=await ctx.store.run_in_store(observed.owner.uid, spec.run_id))
     if need is Reads.TARGET:
+        if spec.target.api_key_secret_ref is not None:
+            # Was this object's author reviewed? Asked only when a Secret hangs on the answer.
+            review = await review_of(ctx, body)
+            reviewed = replace(observed.settings, admission_webhook=review.reviewed, unreviewed=review.gap)
+            observed = replace(observed, settings=reviewed)
         return replace(observed, target=await _read_target(ctx, observed, spec))
     return replace(observed, children=await _read_children(ctx, observed, spec))
 
@@ -220,7 +227,10 @@ async def _gpu_figures(ctx: Context, observed: Observed, spec: LoadTestSpec, mer
     target = LoadTestStatus.model_validate(observed.status).target
     pods = [PodRef(p.name, observed.owner.namespace, p.node) for p in (target.pods if target else None) or []]
     windows = level_windows(merged, levels_status(merged))
-    access = await prometheus_access(ctx, observed.owner.namespace, spec.prometheus)
+    review = None
+    if spec.prometheus is not None and spec.prometheus.bearer_token_secret_ref is not None:
+        review = await review_of(ctx, {"metadata": observed.meta})
+    access = await prometheus_access(ctx, observed.owner.namespace, spec.prometheus, review=review)
     if isinstance(access, str):
         refused = unavailable(GpuMetricsReason.PROMETHEUS_NOT_ALLOWED, access)
         return GpuFigures(discovery=refused, levels=[LevelMetrics() for _ in windows])

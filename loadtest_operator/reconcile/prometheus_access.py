@@ -12,6 +12,7 @@ from loadtest_operator.core.secrets import secret_text
 from loadtest_operator.io.addresses import Pin, pin
 from loadtest_operator.loadtest.safety import prometheus_token_refusal
 from loadtest_operator.reconcile.context import Context
+from loadtest_operator.reconcile.reviewed import Review
 
 FIELD = "spec.prometheus.bearerTokenSecretRef"
 
@@ -24,10 +25,11 @@ class PrometheusAccess:
 
 
 async def prometheus_access(
-    ctx: Context, namespace: str, prometheus: Prometheus | None, *, reviewed: bool | None = None
+    ctx: Context, namespace: str, prometheus: Prometheus | None, *, review: Review | None = None
 ) -> PrometheusAccess | str:
-    """Where to query, with which token, or the refusal's message. `reviewed`: whether the admission
-    webhook reviewed this object's author (default: whether the operator runs with one)."""
+    """Where to query, with which token, or the refusal's message. `review`: whether the admission
+    webhook reviewed this object's author (needed when the spec names a token Secret; None: not
+    reviewed unless the operator runs with a webhook)."""
     spec_url = prometheus.url if prometheus else None
     refused = ctx.fetches.prometheus_refusal(spec_url, "spec.prometheus.url")
     if refused is not None:
@@ -49,9 +51,14 @@ async def prometheus_access(
         )
     settings = ctx.settings
     secret = await ctx.kube.secret(namespace, ref.name) if settings.read_secrets else None
-    webhook = settings.admission_webhook if reviewed is None else reviewed
+    webhook = settings.admission_webhook if review is None else review.reviewed
     refused = prometheus_token_refusal(
-        secret, ref.name, FIELD, webhook=webhook, read_secrets=settings.read_secrets
+        secret,
+        ref.name,
+        FIELD,
+        webhook=webhook,
+        read_secrets=settings.read_secrets,
+        unreviewed=review.gap if review is not None else None,
     )
     if refused is not None:
         return refused

@@ -57,6 +57,12 @@ class OperatorSettings(BaseSettings):
         description="an admission webhook reviews every author's rights (SubjectAccessReview); without "
         "it, Secrets and Deployments are used only when they carry llmload.io/allow-loadtest=true",
     )
+    webhook_configuration: str | None = Field(
+        None,
+        description="the ValidatingWebhookConfiguration that sends this operator's objects to its webhook "
+        "(the chart sets it): an object it did not cover since the object's creation counts as never "
+        "reviewed, and its Secrets and Deployments must opt in",
+    )
     webhook_port: int = Field(0, ge=0, le=65535, description="serve the admission webhook here; 0 = off")
     webhook_address: str = Field("0.0.0.0", description="address the webhook listens on")
     webhook_cert_file: Path | None = Field(None, description="TLS certificate of the webhook (PEM)")
@@ -109,7 +115,9 @@ class OperatorSettings(BaseSettings):
             return [n.strip() for n in value.split(",") if n.strip()]
         return value
 
-    @field_validator("prometheus_url", "database_url", "prometheus_bearer_token", mode="before")
+    @field_validator(
+        "prometheus_url", "database_url", "prometheus_bearer_token", "webhook_configuration", mode="before"
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value

@@ -84,6 +84,15 @@ class FakeKube:
     def put(self, obj: dict[str, Any]) -> None:
         self.objects[(obj["kind"], obj["metadata"]["name"])] = obj
 
+    async def webhook_configuration(self, name: str) -> dict[str, Any] | None:
+        return self.objects.get(("ValidatingWebhookConfiguration", name))
+
+    async def namespace(self, name: str) -> dict[str, Any] | None:
+        return self.objects.get(("Namespace", name))
+
+    async def capacity_recommendation(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.objects.get(("CapacityRecommendation", name))
+
     def kind(self, kind: str, selector: str = "") -> list[dict[str, Any]]:
         return [o for (k, _), o in sorted(self.objects.items()) if k == kind and matches(o, selector)]
 
