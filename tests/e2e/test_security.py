@@ -401,9 +401,7 @@ def test_an_object_the_webhook_never_reviewed_is_held_to_the_opt_in_rule(
     # was created before the configuration, by someone nobody reviewed, so it stays refused.
     cluster.apply(setup.webhook)
     setup.webhook_answers(cluster)
-    cluster.kubectl(
-        "patch", "loadtest", "unreviewed", "-n", ns, "--type=merge", "-p", '{"spec":{"runId":2}}'
-    )
+    cluster.kubectl("patch", "loadtest", "unreviewed", "-n", ns, "--type=merge", "-p", '{"spec":{"runId":2}}')
 
     def second_run() -> dict[str, Any] | None:
         cond = accepted()

@@ -229,3 +229,66 @@ def test_a_child_is_only_as_reviewed_as_its_capacity_recommendation() -> None:
     h.kube.put(secret())
     h.tick()
     assert h.condition("Accepted") == ("True", "Valid")
+
+
+# -- the target's name: resolved once, every address judged, the checked ones fetched -------------------
+
+NAMED_TARGET = merged(
+    SPEC,
+    {"target": {"serviceRef": DELETE, "url": "http://vllm.team:8000", "model": DELETE},
+     "loadGenerator": {"placement": "Anywhere"}},
+)  # fmt: skip
+
+
+def test_a_target_name_with_one_refused_address_is_refused_unfetched() -> None:
+    h = harness(NAMED_TARGET)
+    asked: list[tuple[str, int]] = []
+
+    async def resolver(host: str, port: int) -> list[str]:
+        asked.append((host, port))
+        return ["10.0.0.5", "169.254.169.254"]
+
+    h.ctx.resolver = resolver
+    fetched: list[Any] = []
+
+    async def first_model(target: Any) -> str | None:
+        fetched.append(target)
+        return "m"
+
+    h.ctx.models.first_model = first_model  # type: ignore[method-assign]
+    h.tick()
+
+    assert h.condition("Accepted") == ("False", "AddressRefused")
+    assert "'vllm.team' is 169.254.169.254, in 169.254.0.0/16" in message(h)
+    assert asked == [("vllm.team", 8000)]
+    assert fetched == []
+
+
+def test_discovery_gets_the_addresses_that_were_checked() -> None:
+    h = harness(NAMED_TARGET)
+    asked: list[str] = []
+
+    async def resolver(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return ["10.0.0.5"]
+
+    h.ctx.resolver = resolver
+    fetched: list[Any] = []
+
+    async def first_model(target: Any) -> str | None:
+        fetched.append(target)
+        return "m"
+
+    async def server_version(target: Any) -> str | None:
+        fetched.append(target)
+        return "0.9.1"
+
+    h.ctx.models.first_model = first_model  # type: ignore[method-assign]
+    h.ctx.models.server_version = server_version  # type: ignore[method-assign]
+    h.tick()
+
+    assert h.condition("Accepted") == ("True", "Valid")
+    assert [(t.url, t.host, t.addresses) for t in fetched] == [
+        ("http://vllm.team:8000", "vllm.team", ("10.0.0.5",))
+    ] * 2
+    assert asked == ["vllm.team"]  # once, for both requests
