@@ -177,6 +177,10 @@ class PrometheusSource:
         except ValueError as err:  # a compressed body
             raise SourceError(SourceErrorKind.MALFORMED, f"{self._url} answered {path}: {err}") from None
         except (httpx.HTTPError, OSError) as err:
+            if isinstance(err, httpx.TimeoutException) and self._clock() >= self._deadline:
+                raise SourceError(
+                    SourceErrorKind.TOO_SLOW, f"{self._url} did not answer {path} before the deadline"
+                ) from err
             raise SourceError(
                 SourceErrorKind.UNREACHABLE, f"{self._url} unreachable: {type(err).__name__}: {err}"
             ) from err
