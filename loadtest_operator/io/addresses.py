@@ -67,11 +67,18 @@ async def resolve(
     return Pin(url, host, found)
 
 
-async def pin(url: str, policy: FetchPolicy, field: str, resolver: Resolver = system_resolver) -> Pin | str:
+async def pin(
+    url: str,
+    policy: FetchPolicy,
+    field: str,
+    resolver: Resolver = system_resolver,
+    *,
+    api_server: bool = True,
+) -> Pin | str:
     """The Pin to fetch `url` through, or why the operator will not fetch it (an address in a refused
-    range: every address of the answer is judged, not only the first)."""
+    range, or the API server's own with `api_server`: every address of the answer is judged)."""
     resolved = await resolve(url, resolver)
-    refused = policy.refused_address(url, resolved.addresses, field)
+    refused = policy.refused_address(url, resolved.addresses, field, api_server=api_server)
     return refused if refused is not None else resolved
 
 

@@ -38,7 +38,7 @@ async def prometheus_access(
     checked: Pin | None = None
     if url:
         where = "spec.prometheus.url" if spec_url else "the operator's Prometheus (LLMLOAD_PROMETHEUS_URL)"
-        pinned = await pin(url, ctx.fetches, where, ctx.resolver)
+        pinned = await pin(url, ctx.fetches, where, ctx.resolver, api_server=False)
         if isinstance(pinned, str):
             return pinned
         checked = pinned
