@@ -66,7 +66,8 @@ def fetch_policy(settings: OperatorSettings, api_host: str, log: logging.Logger)
         "the operator never fetches from %s", ", ".join([*settings.refused_fetch_ranges, *own]) or "nothing"
     )
     return FetchPolicy(
-        refused=networks([*settings.refused_fetch_ranges, *own]),
+        refused=networks(settings.refused_fetch_ranges),
+        api_server=networks(own),
         prometheus_url=settings.prometheus_url,
         allowed_prometheus_urls=tuple(settings.allowed_prometheus_urls),
     )

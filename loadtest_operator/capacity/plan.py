@@ -86,6 +86,7 @@ class Observed:
     # The Deployment as read (its opt-in label), and whether an admission webhook reviewed the author.
     deployment: Mapping[str, Any] | None = None
     admission_webhook: bool = False
+    unreviewed: str | None = None  # with a webhook installed, why it never reviewed this object
 
 
 @dataclass(frozen=True)
@@ -365,6 +366,7 @@ def plan(observed: Observed) -> Plan:
             spec.max_replicas,
             observed.deployment,
             webhook=observed.admission_webhook,
+            unreviewed=observed.unreviewed,
         )
         decided = _with_scaled(observed, decided, choice, events)
         if choice.replicas is not None and choice.replicas != observed.deployment_replicas:

@@ -76,13 +76,17 @@ def scale_decision(
     deployment: Mapping[str, Any] | None,
     *,
     webhook: bool,
+    unreviewed: str | None = None,
 ) -> ScaleDecision:
     if max_replicas is None:  # validation refuses this; never scale without a cap
         return ScaleDecision(None, CapacityReason.SCALE_REFUSED, "spec.maxReplicas is required", True)
     if not webhook and not opted_in(deployment):
         field = "spec.target.deploymentRef"
         return ScaleDecision(
-            None, CapacityReason.SCALE_REFUSED, opt_in_refusal("Deployment", name, field), refused=True
+            None,
+            CapacityReason.SCALE_REFUSED,
+            opt_in_refusal("Deployment", name, field, unreviewed),
+            refused=True,
         )
     if recommended > max_replicas:
         return ScaleDecision(

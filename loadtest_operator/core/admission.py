@@ -216,12 +216,30 @@ def opted_in(obj: Mapping[str, Any] | None) -> bool:
     return str(labels.get(OPT_IN_LABEL, "")).lower() == "true"
 
 
-def opt_in_refusal(kind: str, name: str, field: str) -> str:
+def opt_in_refusal(kind: str, name: str, field: str, unreviewed: str | None = None) -> str:
+    """Why a referenced object is not used without its opt-in label: no webhook is installed, or (with
+    `unreviewed`, core/reviewed.py) it never reviewed the object that names it."""
+    if unreviewed:
+        return (
+            f"{field}: {kind} {name!r} does not carry the label {OPT_IN_LABEL}=true, and the admission webhook "
+            f"never checked that you may use it ({unreviewed}); delete this object and create it again so "
+            f"that the webhook reviews it, or ask whoever may change the {kind} to run "
+            f"`kubectl label {kind.lower()} {name} {OPT_IN_LABEL}=true`"
+        )
     return (
         f"{field}: {kind} {name!r} does not carry the label {OPT_IN_LABEL}=true, and no admission webhook "
         "checked that you may use it; ask whoever may change it to run "
         f"`kubectl label {kind.lower()} {name} {OPT_IN_LABEL}=true`, or ask the platform team to install "
         "the chart with webhook.enabled=true"
+    )
+
+
+def unseen_opt_in_refusal(name: str, field: str, unreviewed: str) -> str:
+    """The webhook never reviewed the object, and the operator reads no Secrets to see the opt-in label."""
+    return (
+        f"{field}: the admission webhook never checked that you may use Secret {name!r} ({unreviewed}), and "
+        "the operator reads no Secrets (the chart's rbac.readSecrets=false), so it cannot see the Secret's "
+        f"{OPT_IN_LABEL} label either; delete this object and create it again so that the webhook reviews it"
     )
 
 

@@ -5,7 +5,9 @@ the cloud's metadata service, the API server, or a Prometheus the platform team 
   refused ranges (default: link-local 169.254.0.0/16 and fe80::/10, plus the API server's own addresses,
   added at start-up);
 - Prometheus queries go to the operator's Prometheus (the chart's `prometheus.url`) or to a URL the chart
-  lists in `prometheus.allowedUrls`, never to another URL a spec names.
+  lists in `prometheus.allowedUrls`, never to another URL a spec names, and never to an address in the
+  chart's refused ranges (the API server's own addresses are not refused there: a Prometheus the platform
+  team chose may share a host with it, and no Kubernetes credential goes with its queries).
 """
 
 from __future__ import annotations
@@ -40,18 +42,23 @@ def host_of(url: str) -> str:
 @dataclass(frozen=True)
 class FetchPolicy:
     refused: tuple[Network, ...] = field(default_factory=lambda: networks(DEFAULT_REFUSED_RANGES))
+    api_server: tuple[Network, ...] = ()  # the API server's own addresses, found at start-up
     prometheus_url: str | None = None
     allowed_prometheus_urls: tuple[str, ...] = ()
 
-    def refused_address(self, url: str, addresses: Sequence[str], field: str) -> str | None:
-        """Why the operator will not fetch `url`, whose host resolved to `addresses`, or None."""
+    def refused_address(
+        self, url: str, addresses: Sequence[str], field: str, *, api_server: bool = True
+    ) -> str | None:
+        """Why the operator will not fetch `url`, whose host resolved to `addresses`, or None.
+        `api_server`: refuse the API server's own addresses too (a spec's target: yes)."""
+        ranges = (*self.refused, *self.api_server) if api_server else self.refused
         for address in addresses:
             try:
                 ip = ipaddress.ip_address(address.split("%", 1)[0])
             except ValueError:
                 continue
             mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
-            for net in self.refused:
+            for net in ranges:
                 if ip in net or (mapped is not None and mapped in net):
                     return (
                         f"{field}: {host_of(url)!r} is {ip}, in {net}, a range the operator never sends "

@@ -71,6 +71,7 @@ class SourceErrorKind(StrEnum):
     QUERY_FAILED = "PrometheusQueryFailed"  # any other HTTP error (a bad query, 5xx)
     TOO_SLOW = "PrometheusTooSlow"  # the overall deadline passed
     MALFORMED = "PrometheusMalformedAnswer"  # a body that is not Prometheus' JSON, or not the shape asked for
+    TOO_LARGE = "PrometheusAnswerTooLarge"  # a body over the operator's bound (LLMLOAD_PROMETHEUS_MAX_BYTES)
 
 
 class SourceError(Exception):
@@ -86,8 +87,8 @@ class SourceError(Exception):
 
     @property
     def reason(self) -> GpuMetricsReason:
-        """The `GpuMetricsAvailable` reason (a malformed answer counts as a failed query there)."""
-        if self.kind is SourceErrorKind.MALFORMED:
+        """The `GpuMetricsAvailable` reason (a malformed or oversized answer counts as a failed query)."""
+        if self.kind in (SourceErrorKind.MALFORMED, SourceErrorKind.TOO_LARGE):
             return GpuMetricsReason.PROMETHEUS_QUERY_FAILED
         return GpuMetricsReason(self.kind.value)
 

@@ -185,6 +185,20 @@ class Kube:
             name,
         )
 
+    async def capacity_recommendation(self, namespace: str, name: str) -> JsonDict | None:
+        return await self.custom_object(CAPACITY_PLURAL, namespace, name)
+
+    async def namespace(self, name: str) -> JsonDict | None:
+        return await self.get_object(f"namespace {name}", self.core.read_namespace, name)
+
+    async def webhook_configuration(self, name: str) -> JsonDict | None:
+        """The ValidatingWebhookConfiguration `name` (the chart grants `get` on that one by name)."""
+        return await self.get_object(
+            f"validatingwebhookconfiguration {name}",
+            client.AdmissionregistrationV1Api(self.core.api_client).read_validating_webhook_configuration,
+            name,
+        )
+
     async def pod_log_tail(self, namespace: str, pod: str, lines: int = 20) -> str:
         try:
             text: str = await asyncio.to_thread(

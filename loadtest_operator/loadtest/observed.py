@@ -102,6 +102,9 @@ class Settings:
     allowed_images: Sequence[str] = ()
     admission_webhook: bool = False
     read_secrets: bool = True
+    # With a webhook installed: why it never reviewed this LoadTest (core/reviewed.py); the opt-in rule
+    # of an operator without a webhook then holds for it (admission_webhook is False).
+    unreviewed: str | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,7 @@ class Observed:
     now: datetime
     settings: Settings
     deleting: bool = False
+    meta: Mapping[str, Any] = field(default_factory=dict)  # the object's metadata (who reviewed it)
     target: TargetFacts | None = None
     children: Children | None = None
     in_store: InStore | None = None  # asked for a finished run when a store is configured

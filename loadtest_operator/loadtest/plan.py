@@ -261,7 +261,13 @@ def _safety_problems(observed: Observed, spec: LoadTestSpec, facts: TargetFacts)
     return (
         image_problems(observed.spec, allowed)
         or address_problems(facts.refused_address)
-        or secret_problems(spec, facts.secret, webhook=settings.admission_webhook)
+        or secret_problems(
+            spec,
+            facts.secret,
+            webhook=settings.admission_webhook,
+            unreviewed=settings.unreviewed,
+            secret_read=facts.secret_read,
+        )
     )
 
 

@@ -14,6 +14,7 @@ from loadtest_operator.core.admission import (
     opt_in_refusal,
     opted_in,
     service_account_token_refusal,
+    unseen_opt_in_refusal,
 )
 from loadtest_operator.core.problems import Problem
 
@@ -25,22 +26,34 @@ def image_problems(spec: Mapping[str, Any], allowed: Sequence[str]) -> list[Prob
     return [Problem(R.IMAGE_NOT_ALLOWED, message, "spec.loadGenerator.image")] if message else []
 
 
-def secret_refusal(secret: Mapping[str, Any] | None, name: str, field: str, *, webhook: bool) -> str | None:
+def secret_refusal(
+    secret: Mapping[str, Any] | None, name: str, field: str, *, webhook: bool, unreviewed: str | None = None
+) -> str | None:
     """Why the operator will not use this Secret (already read), or None. A missing Secret is for the
-    caller to report."""
+    caller to report. `webhook`: the admission webhook reviewed the author (`unreviewed`: why it did not,
+    though installed)."""
     if secret is None:
         return None
     if is_service_account_token(secret):
         return service_account_token_refusal(name, field)
     if not webhook and not opted_in(secret):
-        return opt_in_refusal("Secret", name, field)
+        return opt_in_refusal("Secret", name, field, unreviewed)
     return None
 
 
-def secret_problems(spec: LoadTestSpec, secret: Mapping[str, Any] | None, *, webhook: bool) -> list[Problem]:
+def secret_problems(
+    spec: LoadTestSpec,
+    secret: Mapping[str, Any] | None,
+    *,
+    webhook: bool,
+    unreviewed: str | None = None,
+    secret_read: bool = True,
+) -> list[Problem]:
     ref = spec.target.api_key_secret_ref
     field = "spec.target.apiKeySecretRef"
-    message = secret_refusal(secret, ref.name, field, webhook=webhook) if ref is not None else None
+    if ref is not None and not webhook and unreviewed and not secret_read:
+        return [Problem(R.NOT_OPTED_IN, unseen_opt_in_refusal(ref.name, field, unreviewed), field)]
+    message = secret_refusal(secret, ref.name, field, webhook=webhook, unreviewed=unreviewed) if ref else None
     if message is None:
         return []
     reason = R.SERVICE_ACCOUNT_TOKEN_REFUSED if is_service_account_token(secret) else R.NOT_OPTED_IN
@@ -52,7 +65,13 @@ def address_problems(refused: str | None) -> list[Problem]:
 
 
 def prometheus_token_refusal(
-    secret: Mapping[str, Any] | None, name: str, field: str, *, webhook: bool, read_secrets: bool
+    secret: Mapping[str, Any] | None,
+    name: str,
+    field: str,
+    *,
+    webhook: bool,
+    read_secrets: bool,
+    unreviewed: str | None = None,
 ) -> str | None:
     """Why the operator will not use the Prometheus bearer token Secret `name`, or None."""
     if not read_secrets:
@@ -64,4 +83,4 @@ def prometheus_token_refusal(
         )
     if secret is None:
         return f"{field}: no Secret {name!r} in this namespace"
-    return secret_refusal(secret, name, field, webhook=webhook)
+    return secret_refusal(secret, name, field, webhook=webhook, unreviewed=unreviewed)

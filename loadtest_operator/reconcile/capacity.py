@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from loadtest_operator.api import (
+    CAPACITY_KIND,
     CapacityReason,
     CapacityRecommendationSpec,
     CapacityRecommendationStatus,
@@ -34,6 +35,7 @@ from loadtest_operator.loadtest.target import is_pod_ready, service_selector
 from loadtest_operator.reconcile.context import Context, EventSink
 from loadtest_operator.reconcile.executor import execute
 from loadtest_operator.reconcile.prometheus_access import prometheus_access
+from loadtest_operator.reconcile.reviewed import Review, review_of
 
 
 @dataclass
@@ -71,9 +73,12 @@ async def observe(
     spec_problems = validate_capacity_spec(spec)
     target = TargetFacts()
     workload: ResolvedWorkload | None = None
+    review = Review(ctx.settings.admission_webhook)
     if not spec_problems:
+        if spec.scale_deployment or (spec.prometheus and spec.prometheus.bearer_token_secret_ref):
+            review = await review_of(ctx, body, CAPACITY_KIND)  # a scale or a token hangs on the answer
         target = await _read_target(ctx, parent, spec)
-        workload = await _workload(ctx, parent, spec, previous, target, now)
+        workload = await _workload(ctx, parent, spec, previous, target, now, review)
     children = await ctx.kube.loadtests(parent.namespace, children_selector(parent))
     replicas = ((target.deployment or {}).get("spec") or {}).get("replicas")
     return Observed(
@@ -92,7 +97,8 @@ async def observe(
         created_at=_created_at(body),
         store_configured=ctx.store is not None,
         deployment=target.deployment,
-        admission_webhook=ctx.settings.admission_webhook,
+        admission_webhook=review.reviewed,
+        unreviewed=review.gap,
     )
 
 
@@ -142,6 +148,7 @@ async def _workload(
     previous: CapacityRecommendationStatus,
     target: TargetFacts,
     now: datetime,
+    review: Review,
 ) -> ResolvedWorkload | None:
     kept = previous.workload
     source = spec.workload.from_prometheus
@@ -161,11 +168,11 @@ async def _workload(
     if not target.pods:
         unavailable("no ready pod of the target to select vLLM's series by")
         return None
-    access = await prometheus_access(ctx, parent.namespace, spec.prometheus)
+    access = await prometheus_access(ctx, parent.namespace, spec.prometheus, review=review)
     if isinstance(access, str):
         unavailable(access)
         return None
-    url, token = access
+    url, token = access.url, access.token
     if url is None:  # checked above; the type checker does not know
         return None
     queries = workload_queries(
@@ -176,7 +183,9 @@ async def _workload(
         peak=source.peak,
     )
     try:
-        peak, prompt, generation = await instant_values(url, token, queries.all(), now)
+        peak, prompt, generation = await instant_values(
+            url, token, queries.all(), now, pin=access.pin, max_bytes=ctx.settings.prometheus_max_bytes
+        )
         derived = derive_workload(peak, prompt, generation)
     except (SourceError, ValueError) as exc:
         unavailable(f"deriving the workload from {url}: {exc}")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from loadtest_operator.core.fetches import FetchPolicy
 from loadtest_operator.io.access import AccessReviewer
+from loadtest_operator.io.addresses import Resolver, system_resolver
 from loadtest_operator.io.kube import Kube
 from loadtest_operator.io.metrics import OperatorMetrics
 from loadtest_operator.io.openai import ModelDiscovery
@@ -31,3 +32,5 @@ class Context:
     reviewer: AccessReviewer | None = None
     # Where the operator itself may send requests (model discovery, Prometheus).
     fetches: FetchPolicy = field(default_factory=FetchPolicy)
+    # How those requests' hosts are resolved (once per fetch; the request dials the checked answer).
+    resolver: Resolver = system_resolver

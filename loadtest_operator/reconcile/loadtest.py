@@ -21,7 +21,7 @@ from loadtest_operator.core.names import label_selector
 from loadtest_operator.core.owner import Owner
 from loadtest_operator.gpu import GapTolerance, PodRef
 from loadtest_operator.gpu.collect import LevelMetrics, unavailable
-from loadtest_operator.io.addresses import addresses_of
+from loadtest_operator.io.addresses import Pin, pin
 from loadtest_operator.io.prometheus import collect_level_metrics
 from loadtest_operator.loadtest.builders.labels import run_selector
 from loadtest_operator.loadtest.level_status import levels_status
@@ -48,6 +48,7 @@ from loadtest_operator.loadtest.validation import parse_spec
 from loadtest_operator.reconcile.context import Context, EventSink
 from loadtest_operator.reconcile.executor import AdoptionRefusedError, execute
 from loadtest_operator.reconcile.prometheus_access import prometheus_access
+from loadtest_operator.reconcile.reviewed import review_of
 
 
 async def reconcile_loadtest(
@@ -85,6 +86,7 @@ async def observe(ctx: Context, body: Mapping[str, Any], now: datetime | None = 
             read_secrets=ctx.settings.read_secrets,
         ),
         deleting=deleting,
+        meta=meta,
     )
     need = reads(raw_spec, raw_status, deleting)
     spec, _ = parse_spec(raw_spec)
@@ -95,6 +97,11 @@ async def observe(ctx: Context, body: Mapping[str, Any], now: datetime | None = 
             return observed
         return replace(observed, in_store=await ctx.store.run_in_store(observed.owner.uid, spec.run_id))
     if need is Reads.TARGET:
+        if spec.target.api_key_secret_ref is not None:
+            # Was this object's author reviewed? Asked only when a Secret hangs on the answer.
+            review = await review_of(ctx, body)
+            reviewed = replace(observed.settings, admission_webhook=review.reviewed, unreviewed=review.gap)
+            observed = replace(observed, settings=reviewed)
         return replace(observed, target=await _read_target(ctx, observed, spec))
     return replace(observed, children=await _read_children(ctx, observed, spec))
 
@@ -126,7 +133,9 @@ async def _read_target(ctx: Context, observed: Observed, spec: LoadTestSpec) -> 
         stale = [str(job["metadata"]["name"]) for job in old_jobs]
     ready = [p for p in pods if (p.get("status") or {}).get("phase") == "Running"]
     url = resolve_target(spec, service, ready, nodes).url or ""
-    refused = ctx.fetches.refused_address(url, await addresses_of(url), "spec.target") if url else None
+    # Resolved once: discovery below dials these checked addresses, never the name again (DNS rebinding).
+    pinned = await pin(url, ctx.fetches, "spec.target", ctx.resolver) if url else None
+    refused = pinned if isinstance(pinned, str) else None
     facts = TargetFacts(
         service=service,
         pods=pods,
@@ -137,10 +146,10 @@ async def _read_target(ctx: Context, observed: Observed, spec: LoadTestSpec) -> 
         refused_address=refused,
         secret_read=read_secret or key_ref is None,
     )
-    if refused is None:
-        facts = replace(facts, server_version=await ctx.models.server_version(url))
-    if spec.target.model is None and refused is None:
-        facts = replace(facts, discovered_model=await ctx.models.first_model(url))
+    if isinstance(pinned, Pin):
+        facts = replace(facts, server_version=await ctx.models.server_version(pinned))
+        if spec.target.model is None:
+            facts = replace(facts, discovered_model=await ctx.models.first_model(pinned))
     return facts
 
 
@@ -200,12 +209,22 @@ async def _gpu_figures(ctx: Context, observed: Observed, spec: LoadTestSpec, mer
     target = LoadTestStatus.model_validate(observed.status).target
     pods = [PodRef(p.name, observed.owner.namespace, p.node) for p in (target.pods if target else None) or []]
     windows = level_windows(merged, levels_status(merged))
-    access = await prometheus_access(ctx, observed.owner.namespace, spec.prometheus)
+    review = None
+    if spec.prometheus is not None and spec.prometheus.bearer_token_secret_ref is not None:
+        review = await review_of(ctx, {"metadata": observed.meta})
+    access = await prometheus_access(ctx, observed.owner.namespace, spec.prometheus, review=review)
     if isinstance(access, str):
         refused = unavailable(GpuMetricsReason.PROMETHEUS_NOT_ALLOWED, access)
         return GpuFigures(discovery=refused, levels=[LevelMetrics() for _ in windows])
-    url, token = access
     check = spec.validation
     tolerance = GapTolerance.from_percent(check.tolerance_percent, check.latency_tolerance_milliseconds)
-    discovery, per_level = await collect_level_metrics(url, token, pods, windows, tolerance=tolerance)
+    discovery, per_level = await collect_level_metrics(
+        access.url,
+        access.token,
+        pods,
+        windows,
+        tolerance=tolerance,
+        pin=access.pin,
+        max_bytes=ctx.settings.prometheus_max_bytes,
+    )
     return GpuFigures(discovery=discovery, levels=per_level)

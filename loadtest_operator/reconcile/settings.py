@@ -57,6 +57,12 @@ class OperatorSettings(BaseSettings):
         description="an admission webhook reviews every author's rights (SubjectAccessReview); without "
         "it, Secrets and Deployments are used only when they carry llmload.io/allow-loadtest=true",
     )
+    webhook_configuration: str | None = Field(
+        None,
+        description="the ValidatingWebhookConfiguration that sends this operator's objects to its webhook "
+        "(the chart sets it): an object it did not cover since the object's creation counts as never "
+        "reviewed, and its Secrets and Deployments must opt in",
+    )
     webhook_port: int = Field(0, ge=0, le=65535, description="serve the admission webhook here; 0 = off")
     webhook_address: str = Field("0.0.0.0", description="address the webhook listens on")
     webhook_cert_file: Path | None = Field(None, description="TLS certificate of the webhook (PEM)")
@@ -84,6 +90,12 @@ class OperatorSettings(BaseSettings):
     prometheus_bearer_token: SecretStr | None = Field(
         None, description="bearer token for prometheus_url (the chart passes it from a Secret)"
     )
+    prometheus_max_bytes: int = Field(
+        16 << 20,
+        gt=0,
+        description="the most bytes of one Prometheus answer the operator reads; a larger answer is a "
+        "PrometheusAnswerTooLarge failure of that query",
+    )
     allowed_prometheus_urls: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Prometheus URLs a spec may name besides prometheus_url, comma-separated",
@@ -103,7 +115,9 @@ class OperatorSettings(BaseSettings):
             return [n.strip() for n in value.split(",") if n.strip()]
         return value
 
-    @field_validator("prometheus_url", "database_url", "prometheus_bearer_token", mode="before")
+    @field_validator(
+        "prometheus_url", "database_url", "prometheus_bearer_token", "webhook_configuration", mode="before"
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value

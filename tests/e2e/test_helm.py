@@ -130,8 +130,13 @@ def test_helm_installed_operator_runs_a_loadtest_with_its_own_rbac_and_keeps_his
         print(f"\n==== operator log ====\n{logs.stdout}{logs.stderr}")
         helm(cluster, "uninstall", "llmload", "--namespace", namespace, "--wait")
         # Nothing cluster-wide stays behind (other tests share the node).
-        left = cluster.kubectl("get", "validatingwebhookconfiguration", f"llmload-{namespace}", check=False)
-        assert left.returncode != 0, "the chart's webhook configuration outlived the release"
+        configs = cluster.get_json("validatingwebhookconfigurations")["items"]
+        left = [
+            c["metadata"]["name"]
+            for c in configs
+            if c["metadata"]["name"].startswith(f"llmload-{namespace}-")
+        ]
+        assert not left, f"the chart's webhook configuration {left} outlived the release"
         if directory is not None:
             # The claim is kept by `helm uninstall` and goes with the namespace; the volume is ours.
             cluster.kubectl("delete", "pv", f"llmload-history-{namespace}", "--wait=false", check=False)

@@ -143,6 +143,19 @@ class Setup:
     alice: User
     operator: OperatorProcess
     db: Path
+    webhook: dict[str, Any]  # the ValidatingWebhookConfiguration the operator runs with
+
+    def webhook_answers(self, cluster: Cluster) -> None:
+        """Wait until the webhook answers (it refuses a dry run with a foreign image)."""
+        probe = json.dumps(loadtest("probe", loadGenerator={"image": "localhost/llmload/probe:1"}))
+
+        def refuses() -> bool:
+            dry = cluster.kubectl(
+                "create", "--dry-run=server", "-n", self.namespace, "-f", "-", input=probe, check=False
+            )
+            return dry.returncode != 0 and "allow-list" in dry.stderr
+
+        wait_until(refuses, timeout=60, what="the operator's webhook to answer")
 
 
 @pytest.fixture
@@ -162,6 +175,7 @@ def setup(cluster: Cluster, namespace: str, tmp_path: Path, mock_vllm: str) -> I
         webhook_address="127.0.0.1",
         webhook_cert_file=str(cert),
         webhook_key_file=str(key),
+        webhook_configuration=webhook["metadata"]["name"],
     )
     try:
         for role in roles:
@@ -205,17 +219,9 @@ def setup(cluster: Cluster, namespace: str, tmp_path: Path, mock_vllm: str) -> I
         )
         operator.start()
         cluster.apply(webhook)
-        # The webhook answers (it refuses a dry run with a foreign image) before the test starts.
-        probe = json.dumps(loadtest("probe", loadGenerator={"image": "localhost/llmload/probe:1"}))
-
-        def refuses() -> bool:
-            dry = cluster.kubectl(
-                "create", "--dry-run=server", "-n", namespace, "-f", "-", input=probe, check=False
-            )
-            return dry.returncode != 0 and "allow-list" in dry.stderr
-
-        wait_until(refuses, timeout=60, what="the operator's webhook to answer")
-        yield Setup(namespace, alice, operator, operator.sqlite_path)
+        setup = Setup(namespace, alice, operator, operator.sqlite_path, webhook)
+        setup.webhook_answers(cluster)  # before the test starts
+        yield setup
     finally:
         cluster.kubectl(
             "delete",
@@ -368,3 +374,42 @@ def test_a_scale_the_author_may_make_is_capped_at_max_replicas(cluster: Cluster,
     assert (cond["status"], cond["reason"]) == ("True", "ScaleCapped"), cond
     assert "above spec.maxReplicas" in cond["message"]
     assert cluster.get_json("deployment", "mock-vllm", "-n", ns)["spec"]["replicas"] == 2
+
+
+def test_an_object_the_webhook_never_reviewed_is_held_to_the_opt_in_rule(
+    cluster: Cluster, setup: Setup
+) -> None:
+    ns, alice, name = setup.namespace, setup.alice, setup.webhook["metadata"]["name"]
+
+    def accepted() -> dict[str, Any] | None:
+        return condition(get_lt(cluster, ns, "unreviewed"), "Accepted")
+
+    # While the configuration is gone (deleted to get through an outage, say), the API server asks nobody:
+    # Alice can name the Secret she may not read. The operator does not trust what nobody reviewed.
+    cluster.kubectl("delete", "validatingwebhookconfiguration", name)
+    created = alice.create(keyed("unreviewed", "hidden", load={"levels": [2], "requestsPerLevel": 4}), ns)
+    assert created.returncode == 0, created.stderr
+    wait_until(lambda: accepted() is not None, 60, "the unreviewed LoadTest refused")
+    first = accepted()
+    assert first is not None
+    assert (first["status"], first["reason"]) == ("False", "NotOptedIn"), first
+    assert f"the ValidatingWebhookConfiguration '{name}' does not exist" in first["message"]
+    assert "delete this object and create it again" in first["message"]
+
+    # The configuration is back (a new object: a later creationTimestamp). An admin, who may read the
+    # Secret, starts a new run of the same LoadTest: the webhook allows that update, but the object itself
+    # was created before the configuration, by someone nobody reviewed, so it stays refused.
+    cluster.apply(setup.webhook)
+    setup.webhook_answers(cluster)
+    cluster.kubectl("patch", "loadtest", "unreviewed", "-n", ns, "--type=merge", "-p", '{"spec":{"runId":2}}')
+
+    def second_run() -> dict[str, Any] | None:
+        cond = accepted()
+        return cond if cond is not None and "before the admission webhook" in cond["message"] else None
+
+    wait_until(lambda: second_run() is not None, 60, "the second run refused")
+    again = second_run()
+    assert again is not None
+    assert (again["status"], again["reason"]) == ("False", "NotOptedIn")
+    assert f"before the admission webhook '{name}'" in again["message"]
+    assert cluster.get_json("jobs", "-n", ns, "-l", "llmload.io/loadtest=unreviewed")["items"] == []

@@ -72,6 +72,16 @@ ephemeral
 {{- end -}}
 {{- end -}}
 
+{{/*
+The ValidatingWebhookConfiguration's name. It changes with what the configuration covers (the watched
+namespaces, the failure policy), so its creationTimestamp is when that coverage began: the operator holds
+objects created before it to the opt-in rule (docs/security.md, core/reviewed.py).
+*/}}
+{{- define "llmload.webhookConfigurationName" -}}
+{{- $coverage := dict "namespaces" .Values.watchNamespaces "failurePolicy" .Values.webhook.failurePolicy -}}
+{{- printf "%s-%s-%s" (include "llmload.fullname" .) .Release.Namespace (toJson $coverage | sha256sum | trunc 8) -}}
+{{- end -}}
+
 {{- define "llmload.webhookName" -}}
 {{- printf "%s-webhook" (include "llmload.fullname" .) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}

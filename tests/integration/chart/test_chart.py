@@ -92,7 +92,10 @@ CLUSTER_RULES: dict[tuple[str, str], set[str]] = {
     ("", "namespaces"): {"get", "list", "watch"},
     ("apiextensions.k8s.io", "customresourcedefinitions"): {"get", "list", "watch"},
 }
-REVIEWS = {("authorization.k8s.io", "subjectaccessreviews"): {"create"}}
+REVIEWS = {
+    ("authorization.k8s.io", "subjectaccessreviews"): {"create"},
+    ("admissionregistration.k8s.io", "validatingwebhookconfigurations"): {"get"},  # its own, by name
+}
 SECRETS = {("", "secrets"): {"get"}}
 
 
@@ -190,7 +193,7 @@ def test_the_webhook_configuration_reaches_the_operator_over_the_charts_tls(
     docs = render(helm_bin)
 
     (config,) = by_kind(docs, "ValidatingWebhookConfiguration")
-    assert config["metadata"]["name"] == "llmload-ops"
+    assert config["metadata"]["name"].startswith("llmload-ops-")
     (tls,) = [s for s in by_kind(docs, "Secret") if s["metadata"]["name"] == "llmload-webhook-tls"]
     hooks = {h["name"]: h for h in config["webhooks"]}
     assert set(hooks) == {"validate-loadtest.llmload.io", "validate-capacityrecommendation.llmload.io"}
@@ -275,6 +278,7 @@ def test_image_allow_list_fetch_policy_and_prometheus_token(helm_bin: str) -> No
     assert default["LLMLOAD_ALLOWED_IMAGES"] == "localhost/llmload/llmload:dev"  # the operator's own
     assert default["LLMLOAD_REFUSED_FETCH_RANGES"] == "169.254.0.0/16,fe80::/10"
     assert default["LLMLOAD_ALLOWED_PROMETHEUS_URLS"] == ""
+    assert default["LLMLOAD_PROMETHEUS_MAX_BYTES"] == "16777216"
     assert "LLMLOAD_PROMETHEUS_BEARER_TOKEN" not in default
 
     env = env_of(
@@ -283,8 +287,10 @@ def test_image_allow_list_fetch_policy_and_prometheus_token(helm_bin: str) -> No
             "loadGenerator.allowedImages={registry.corp/llmload/*,localhost/llmload/llmload:dev}",
             "prometheus.allowedUrls={http://prom.team:9090}",
             "prometheus.bearerTokenSecret.name=prom-token",
+            "prometheus.maxAnswerBytes=67108864",
         )
     )
+    assert env["LLMLOAD_PROMETHEUS_MAX_BYTES"] == "67108864"
     assert env["LLMLOAD_ALLOWED_IMAGES"] == "registry.corp/llmload/*,localhost/llmload/llmload:dev"
     assert env["LLMLOAD_ALLOWED_PROMETHEUS_URLS"] == "http://prom.team:9090"
     assert env["LLMLOAD_PROMETHEUS_BEARER_TOKEN"] == {"secretKeyRef": {"name": "prom-token", "key": "token"}}
@@ -426,3 +432,35 @@ def test_service_monitor_keeps_the_loadtests_namespace_label(helm_bin: str) -> N
     docs = render(helm_bin, "metrics.serviceMonitor.enabled=true")
     (monitor,) = by_kind(docs, "ServiceMonitor")
     assert monitor["spec"]["endpoints"][0]["honorLabels"] is True
+
+
+def webhook_configuration_name(docs: list[dict[str, Any]]) -> str:
+    (config,) = by_kind(docs, "ValidatingWebhookConfiguration")
+    name = str(config["metadata"]["name"])
+    # The operator is told which configuration reviews its objects, and may read that one only.
+    assert env_of(docs)["LLMLOAD_WEBHOOK_CONFIGURATION"] == name
+    (rule,) = [
+        r for r in operator_cluster_role(docs)["rules"] if "validatingwebhookconfigurations" in r["resources"]
+    ]
+    assert rule == {
+        "apiGroups": ["admissionregistration.k8s.io"],
+        "resources": ["validatingwebhookconfigurations"],
+        "resourceNames": [name],
+        "verbs": ["get"],
+    }
+    return name
+
+
+def test_the_webhook_configuration_is_renamed_when_what_it_covers_changes(helm_bin: str) -> None:
+    # A new name is a new object, whose creationTimestamp tells the operator since when its objects are
+    # reviewed (docs/security.md): objects from before a change in coverage were not.
+    default = webhook_configuration_name(render(helm_bin))
+    assert webhook_configuration_name(render(helm_bin)) == default  # stable across renders and upgrades
+    namespaced = webhook_configuration_name(render(helm_bin, "watchNamespaces={team-a}"))
+    widened = webhook_configuration_name(render(helm_bin, "watchNamespaces={team-a,team-b}"))
+    ignoring = webhook_configuration_name(render(helm_bin, "webhook.failurePolicy=Ignore"))
+    assert len({default, namespaced, widened, ignoring}) == 4
+    assert all(n.startswith("llmload-ops-") for n in (default, namespaced, widened, ignoring))
+    off = render(helm_bin, "webhook.enabled=false")
+    assert "LLMLOAD_WEBHOOK_CONFIGURATION" not in env_of(off)
+    assert rule_table(operator_cluster_role(off)["rules"]).keys().isdisjoint(REVIEWS)

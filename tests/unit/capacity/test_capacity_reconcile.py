@@ -20,6 +20,8 @@ from loadtest_operator.reconcile.settings import OperatorSettings
 from tests.unit.capacity.specs import PARENT, raw_spec
 from tests.unit.capacity.test_plan import finish
 from tests.unit.merge_patch import apply_merge_patch
+from tests.unit.webhook_config import NAME as WEBHOOK
+from tests.unit.webhook_config import configuration
 
 KNEE = 4
 NODE = "node-a"
@@ -64,6 +66,8 @@ class FakeKube:
         self.created: list[str] = []
         self.scaled: list[int] = []
         self.deleted: list[str] = []
+        # The chart's webhook configuration, installed long before this test's objects.
+        self.webhook_obj: dict[str, Any] | None = configuration()
 
     async def deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self.deployment_obj
@@ -79,6 +83,12 @@ class FakeKube:
 
     async def secret(self, namespace: str, name: str) -> dict[str, Any] | None:
         return None
+
+    async def webhook_configuration(self, name: str) -> dict[str, Any] | None:
+        return self.webhook_obj if self.webhook_obj and self.webhook_obj["metadata"]["name"] == name else None
+
+    async def namespace(self, name: str) -> dict[str, Any] | None:
+        return {"metadata": {"name": name, "labels": {"kubernetes.io/metadata.name": name}}}
 
     async def loadtests(self, namespace: str, selector: str) -> list[dict[str, Any]]:
         return list(self.loadtest_objs.values())
@@ -205,7 +215,8 @@ def test_the_search_ends_in_the_formulas_recommendation_and_the_store(engine: En
     assert gauge == 3
 
 
-REVIEWED = OperatorSettings(admission_webhook=True)  # an admission webhook checked the author's rights
+# An admission webhook checked the author's rights: installed, and older than the object.
+REVIEWED = OperatorSettings(admission_webhook=True, webhook_configuration=WEBHOOK)
 
 
 def scaled(h: Harness) -> dict[str, Any]:
@@ -248,6 +259,43 @@ def test_scale_deployment_needs_max_replicas() -> None:
     assert (h.ready()["status"], h.ready()["reason"]) == ("False", "InvalidSpec")
     assert "spec.maxReplicas" in h.ready()["message"]
     assert h.kube.created == []
+
+
+def test_a_recommendation_created_before_the_webhook_scales_only_an_opted_in_deployment() -> None:
+    spec = {**SPEC, "scaleDeployment": True, "maxReplicas": 10}
+    kube = FakeKube(deployment())
+    kube.webhook_obj = configuration(created="2026-11-24T00:00:00Z")  # after the object (11-23)
+    refused = Harness(kube, spec, settings=REVIEWED)
+
+    refused.search()
+    refused.reconcile()
+
+    assert refused.kube.scaled == []
+    assert (scaled(refused)["status"], scaled(refused)["reason"]) == ("False", "ScaleRefused")
+    assert (
+        "was created at 2026-11-23T05:00:00+00:00, before the admission webhook" in scaled(refused)["message"]
+    )
+    assert "kubectl label deployment vllm llmload.io/allow-loadtest=true" in scaled(refused)["message"]
+    assert refused.body["status"]["recommendation"]["replicas"] == 3  # published all the same
+
+    opted = deployment()
+    opted["metadata"]["labels"] = {"llmload.io/allow-loadtest": "true"}
+    kube = FakeKube(opted)
+    kube.webhook_obj = configuration(created="2026-11-24T00:00:00Z")
+    allowed = Harness(kube, spec, settings=REVIEWED)
+    allowed.search()
+    allowed.reconcile()
+    assert allowed.kube.scaled == [3]
+
+
+def test_a_deleted_webhook_configuration_reviews_nothing() -> None:
+    kube = FakeKube(deployment())
+    kube.webhook_obj = None
+    h = Harness(kube, {**SPEC, "scaleDeployment": True, "maxReplicas": 10}, settings=REVIEWED)
+    h.search()
+    h.reconcile()
+    assert h.kube.scaled == []
+    assert f"the ValidatingWebhookConfiguration '{WEBHOOK}' does not exist" in scaled(h)["message"]
 
 
 def test_without_a_webhook_only_an_opted_in_deployment_is_scaled() -> None:

@@ -45,3 +45,10 @@ def test_prometheus_only_the_charts_or_an_allowed_one() -> None:
     assert message is not None
     assert "'http://169.254.169.254' is not a Prometheus the operator may query" in message
     assert "http://prom:9090/, http://team-prom:9090" in message
+
+
+def test_the_api_servers_addresses_are_refused_for_targets_not_for_the_platforms_prometheus() -> None:
+    policy = FetchPolicy(refused=networks(["169.254.0.0/16"]), api_server=networks(["198.18.0.1"]))
+    assert policy.refused_address("http://api:6443", ["198.18.0.1"], "spec.target") is not None
+    assert policy.refused_address("http://prom:9090", ["198.18.0.1"], "p", api_server=False) is None
+    assert policy.refused_address("http://prom:9090", ["169.254.169.254"], "p", api_server=False) is not None

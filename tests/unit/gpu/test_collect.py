@@ -172,6 +172,8 @@ def test_the_error_says_its_kind_and_maps_to_a_condition_reason() -> None:
     assert str(err) == "PrometheusMalformedAnswer: http://p answered unexpectedly"
     assert err.kind is SourceErrorKind.MALFORMED
     assert err.reason is GpuMetricsReason.PROMETHEUS_QUERY_FAILED
+    # An answer over the operator's size bound is a failed query there too.
+    assert SourceError(SourceErrorKind.TOO_LARGE, "x").reason is GpuMetricsReason.PROMETHEUS_QUERY_FAILED
     # Every other kind is a GpuMetricsAvailable reason of the same name.
-    for kind in set(SourceErrorKind) - {SourceErrorKind.MALFORMED}:
+    for kind in set(SourceErrorKind) - {SourceErrorKind.MALFORMED, SourceErrorKind.TOO_LARGE}:
         assert SourceError(kind, "x").reason.value == kind.value

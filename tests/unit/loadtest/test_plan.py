@@ -19,6 +19,7 @@ from loadgen.compact import encode_compact
 from loadtest_operator.api import LevelResult, LoadTestSpec
 from loadtest_operator.core.conditions import MAX_CONDITION_MESSAGE, fit_message
 from loadtest_operator.core.plan import InStore, RecommendationRecord, RunRecord
+from loadtest_operator.io.addresses import Pin
 from loadtest_operator.io.kube import Kube, KubeError
 from loadtest_operator.io.metrics import OperatorMetrics
 from loadtest_operator.io.openai import ModelDiscovery
@@ -82,6 +83,15 @@ class FakeKube:
 
     def put(self, obj: dict[str, Any]) -> None:
         self.objects[(obj["kind"], obj["metadata"]["name"])] = obj
+
+    async def webhook_configuration(self, name: str) -> dict[str, Any] | None:
+        return self.objects.get(("ValidatingWebhookConfiguration", name))
+
+    async def namespace(self, name: str) -> dict[str, Any] | None:
+        return self.objects.get(("Namespace", name))
+
+    async def capacity_recommendation(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.objects.get(("CapacityRecommendation", name))
 
     def kind(self, kind: str, selector: str = "") -> list[dict[str, Any]]:
         return [o for (k, _), o in sorted(self.objects.items()) if k == kind and matches(o, selector)]
@@ -218,10 +228,10 @@ class FakeStore:
 
 
 class FakeModels(ModelDiscovery):
-    async def first_model(self, url: str) -> str | None:
+    async def first_model(self, target: Pin) -> str | None:
         return "discovered-model"
 
-    async def server_version(self, url: str) -> str | None:
+    async def server_version(self, target: Pin) -> str | None:
         return "0.9.1"
 
 

@@ -5,10 +5,14 @@ Secrets does not read one."""
 
 from typing import Any
 
+import pytest
+
 from loadtest_operator.core.fetches import FetchPolicy, networks
 from loadtest_operator.reconcile.settings import OperatorSettings
 from tests.unit.loadtest.test_plan import SPEC, Harness
 from tests.unit.operator.specs import DELETE, merged
+from tests.unit.webhook_config import NAME as WEBHOOK
+from tests.unit.webhook_config import configuration
 
 KEYED = merged(SPEC, {"target": {"apiKeySecretRef": {"name": "vllm-key", "key": "token"}}})
 
@@ -22,8 +26,15 @@ def secret(kind: str = "Opaque", labels: dict[str, str] | None = None) -> dict[s
     }
 
 
+CREATED = "2026-12-01T11:00:00Z"  # the LoadTest's creation: after the chart's webhook (INSTALLED)
+
+
 def harness(spec: dict[str, Any], **settings: Any) -> Harness:
     h = Harness(spec)
+    h.body["metadata"]["creationTimestamp"] = CREATED
+    if settings.get("admission_webhook"):
+        settings.setdefault("webhook_configuration", WEBHOOK)
+        h.kube.put(configuration())
     h.ctx.settings = OperatorSettings(**settings)
     return h
 
@@ -100,8 +111,8 @@ def test_a_target_in_a_refused_range_is_refused_and_never_fetched() -> None:
     h = harness(merged(spec, {"target": {"model": DELETE}}))
     fetched: list[str] = []
 
-    async def first_model(url: str) -> str | None:
-        fetched.append(url)
+    async def first_model(target: Any) -> str | None:
+        fetched.append(target.url)
         return "m"
 
     h.ctx.models.first_model = first_model  # type: ignore[method-assign]
@@ -118,3 +129,166 @@ def test_the_api_servers_own_address_is_refused() -> None:
     h.tick()
 
     assert h.condition("Accepted") == ("False", "AddressRefused")
+
+
+# -- objects the webhook never reviewed (core/reviewed.py) ---------------------------------------------
+
+
+def test_a_loadtest_created_before_the_webhook_is_held_to_the_opt_in_rule() -> None:
+    h = harness(KEYED, admission_webhook=True)
+    h.kube.put(configuration(created="2026-12-01T11:30:00Z"))  # installed after the LoadTest was created
+    h.kube.put(secret())
+    h.tick()
+
+    assert h.condition("Accepted") == ("False", "NotOptedIn")
+    assert "the admission webhook never checked that you may use it" in message(h)
+    assert f"was created at 2026-12-01T11:00:00+00:00, before the admission webhook '{WEBHOOK}'" in message(h)
+    assert "delete this object and create it again" in message(h)
+    assert h.kube.created == []
+
+    labelled = harness(KEYED, admission_webhook=True)
+    labelled.kube.put(configuration(created="2026-12-01T11:30:00Z"))
+    labelled.kube.put(secret(labels={"llmload.io/allow-loadtest": "true"}))
+    labelled.tick()
+    assert labelled.condition("Accepted") == ("True", "Valid")  # opted in: usable without a review
+
+
+def test_a_loadtest_created_after_the_webhook_needs_no_opt_in() -> None:
+    h = harness(KEYED, admission_webhook=True)
+    h.kube.put(secret())
+    h.tick()
+    assert h.condition("Accepted") == ("True", "Valid")
+
+
+@pytest.mark.parametrize(
+    ("installed", "said"),
+    [
+        (None, f"the ValidatingWebhookConfiguration '{WEBHOOK}' does not exist"),
+        (configuration(failure_policy="Ignore"), "failurePolicy Ignore"),
+        (configuration(namespaces=["team-b"]), "does not select namespace"),
+        (configuration(plurals=("capacityrecommendations",)), "does not send loadtests to the operator"),
+        (configuration(created=CREATED), "before the admission webhook"),  # the same second: not after
+    ],
+    ids=["deleted", "Ignore", "other namespaces", "other kinds", "same second"],
+)
+def test_a_webhook_that_did_not_cover_the_loadtest_reviewed_nothing(
+    installed: dict[str, Any] | None, said: str
+) -> None:
+    h = harness(KEYED, admission_webhook=True)
+    del h.kube.objects[("ValidatingWebhookConfiguration", WEBHOOK)]
+    if installed is not None:
+        h.kube.put(installed)
+    h.kube.put({"kind": "Namespace", "metadata": {"name": "bench", "labels": {}}})
+    h.kube.put(secret())
+    h.tick()
+
+    assert h.condition("Accepted") == ("False", "NotOptedIn")
+    assert said in message(h)
+
+
+def test_unreviewed_with_no_secret_access_is_refused_unread() -> None:
+    h = harness(KEYED, admission_webhook=True, read_secrets=False)
+    h.kube.put(configuration(created="2026-12-01T11:30:00Z"))
+    reads: list[str] = []
+
+    async def spy(namespace: str, name: str) -> dict[str, Any] | None:
+        reads.append(name)
+        return None
+
+    h.kube.secret = spy  # type: ignore[method-assign]
+    h.tick()
+
+    assert reads == []
+    assert h.condition("Accepted") == ("False", "NotOptedIn")
+    assert "the operator reads no Secrets" in message(h)
+    assert "delete this object and create it again" in message(h)
+
+
+def test_a_child_is_only_as_reviewed_as_its_capacity_recommendation() -> None:
+    # The webhook lets the operator's own writes through: a child LoadTest created after the webhook, from
+    # a CapacityRecommendation created before it, carries a spec nobody reviewed.
+    h = harness(KEYED, admission_webhook=True)
+    h.body["metadata"]["ownerReferences"] = [
+        {"apiVersion": "llmload.io/v1alpha1", "kind": "CapacityRecommendation", "name": "sizing",
+         "uid": "cr-uid", "controller": True}
+    ]  # fmt: skip
+    parent: dict[str, Any] = {"kind": "CapacityRecommendation",
+              "metadata": {"name": "sizing", "namespace": "bench", "creationTimestamp": "2025-06-01T00:00:00Z"}}  # fmt: skip
+    h.kube.put(parent)
+    h.kube.put(secret())
+    h.tick()
+    assert h.condition("Accepted") == ("False", "NotOptedIn")
+    assert "it was copied from CapacityRecommendation 'sizing'" in message(h)
+
+    h = harness(KEYED, admission_webhook=True)
+    h.body["metadata"]["ownerReferences"] = [
+        {"apiVersion": "llmload.io/v1alpha1", "kind": "CapacityRecommendation", "name": "sizing",
+         "uid": "cr-uid", "controller": True}
+    ]  # fmt: skip
+    h.kube.put({**parent, "metadata": {**parent["metadata"], "creationTimestamp": "2026-11-30T00:00:00Z"}})
+    h.kube.put(secret())
+    h.tick()
+    assert h.condition("Accepted") == ("True", "Valid")
+
+
+# -- the target's name: resolved once, every address judged, the checked ones fetched -------------------
+
+NAMED_TARGET = merged(
+    SPEC,
+    {"target": {"serviceRef": DELETE, "url": "http://vllm.team:8000", "model": DELETE},
+     "loadGenerator": {"placement": "Anywhere"}},
+)  # fmt: skip
+
+
+def test_a_target_name_with_one_refused_address_is_refused_unfetched() -> None:
+    h = harness(NAMED_TARGET)
+    asked: list[tuple[str, int]] = []
+
+    async def resolver(host: str, port: int) -> list[str]:
+        asked.append((host, port))
+        return ["10.0.0.5", "169.254.169.254"]
+
+    h.ctx.resolver = resolver
+    fetched: list[Any] = []
+
+    async def first_model(target: Any) -> str | None:
+        fetched.append(target)
+        return "m"
+
+    h.ctx.models.first_model = first_model  # type: ignore[method-assign]
+    h.tick()
+
+    assert h.condition("Accepted") == ("False", "AddressRefused")
+    assert "'vllm.team' is 169.254.169.254, in 169.254.0.0/16" in message(h)
+    assert asked == [("vllm.team", 8000)]
+    assert fetched == []
+
+
+def test_discovery_gets_the_addresses_that_were_checked() -> None:
+    h = harness(NAMED_TARGET)
+    asked: list[str] = []
+
+    async def resolver(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return ["10.0.0.5"]
+
+    h.ctx.resolver = resolver
+    fetched: list[Any] = []
+
+    async def first_model(target: Any) -> str | None:
+        fetched.append(target)
+        return "m"
+
+    async def server_version(target: Any) -> str | None:
+        fetched.append(target)
+        return "0.9.1"
+
+    h.ctx.models.first_model = first_model  # type: ignore[method-assign]
+    h.ctx.models.server_version = server_version  # type: ignore[method-assign]
+    h.tick()
+
+    assert h.condition("Accepted") == ("True", "Valid")
+    assert [(t.url, t.host, t.addresses) for t in fetched] == [
+        ("http://vllm.team:8000", "vllm.team", ("10.0.0.5",))
+    ] * 2
+    assert asked == ["vllm.team"]  # once, for both requests

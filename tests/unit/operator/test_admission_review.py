@@ -127,9 +127,20 @@ def access(prometheus: dict[str, Any] | None, kube: SecretKube, **settings: Any)
         metrics=OperatorMetrics(),
         store=None,
         fetches=FetchPolicy(prometheus_url=s.prometheus_url),
+        resolver=prom_resolver,  # no DNS question leaves the machine
     )
     spec = Prometheus.model_validate(prometheus) if prometheus is not None else None
-    return asyncio.run(prometheus_access(ctx, "team-a", spec))
+    got = asyncio.run(prometheus_access(ctx, "team-a", spec))
+    if isinstance(got, str):
+        return got
+    assert got.pin is not None
+    assert got.pin.addresses == ("10.0.0.9",)  # the queries go to the checked address
+    return got.url, got.token
+
+
+async def prom_resolver(host: str, port: int) -> list[str]:
+    assert (host, port) == ("prom", 9090)
+    return ["10.0.0.9"]
 
 
 TOKEN = {"type": "Opaque", "metadata": {}, "data": {"token": "dG9rZW4="}}
@@ -168,3 +179,22 @@ def test_a_token_secret_with_secret_access(secret: Any, webhook: bool, expected:
     else:
         assert isinstance(got, str)
         assert expected in got
+
+
+def test_a_prometheus_whose_name_resolves_into_a_refused_range_is_not_queried() -> None:
+    s = OperatorSettings(prometheus_url="http://prom:9090")
+
+    async def rebound(host: str, port: int) -> list[str]:
+        return ["10.0.0.9", "169.254.169.254"]  # e.g. an ExternalName Service turned to the metadata server
+
+    ctx = Context(
+        kube=cast(Kube, SecretKube(None)),
+        settings=s,
+        metrics=OperatorMetrics(),
+        store=None,
+        fetches=FetchPolicy(prometheus_url=s.prometheus_url),
+        resolver=rebound,
+    )
+    refused = asyncio.run(prometheus_access(ctx, "team-a", None))
+    assert isinstance(refused, str)
+    assert "the operator's Prometheus (LLMLOAD_PROMETHEUS_URL): 'prom' is 169.254.169.254" in refused

@@ -12,9 +12,9 @@ import tracemalloc
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-import httpx
 import pytest
 
+from loadtest_operator.io.addresses import resolve
 from loadtest_operator.io.openai import MAX_MODELS_BYTES, ModelDiscovery
 
 Handler = Callable[[asyncio.StreamWriter], Awaitable[None]]
@@ -102,12 +102,12 @@ async def nested(writer: asyncio.StreamWriter) -> None:
 
 async def discover(handler: Handler, deadline: float = 1.0) -> tuple[str | None, float, int]:
     """The model found, the seconds it took, and the peak of Python allocations meanwhile."""
-    async with serve(handler) as url, httpx.AsyncClient() as client:
-        discovery = ModelDiscovery(client, timeout_seconds=deadline)
+    async with serve(handler) as url:
+        discovery = ModelDiscovery(timeout_seconds=deadline)
         tracemalloc.start()
         started = time.perf_counter()
         try:
-            model = await discovery.first_model(url)
+            model = await discovery.first_model(await resolve(url))
             elapsed = time.perf_counter() - started
             _, peak = tracemalloc.get_traced_memory()
         finally:
@@ -160,8 +160,8 @@ def answer(body: bytes) -> Handler:
 
 
 async def version_of(handler: Handler) -> str | None:
-    async with serve(handler) as url, httpx.AsyncClient() as client:
-        return await ModelDiscovery(client, timeout_seconds=1.0).server_version(url)
+    async with serve(handler) as url:
+        return await ModelDiscovery(timeout_seconds=1.0).server_version(await resolve(url))
 
 
 async def test_the_vllm_version_as_vllm_serves_it() -> None:
@@ -185,8 +185,8 @@ async def test_anything_else_is_no_version(body: bytes) -> None:
 
 async def test_a_version_that_never_comes_is_none_in_bounded_time() -> None:
     started = time.perf_counter()
-    async with serve(silent) as url, httpx.AsyncClient() as client:
-        assert await ModelDiscovery(client, timeout_seconds=0.3).server_version(url) is None
+    async with serve(silent) as url:
+        assert await ModelDiscovery(timeout_seconds=0.3).server_version(await resolve(url)) is None
     assert time.perf_counter() - started < 1.5
-    async with serve(endless) as url, httpx.AsyncClient() as client:
-        assert await ModelDiscovery(client, timeout_seconds=5.0).server_version(url) is None
+    async with serve(endless) as url:
+        assert await ModelDiscovery(timeout_seconds=5.0).server_version(await resolve(url)) is None
