@@ -5,8 +5,7 @@ does nothing."""
 from __future__ import annotations
 
 from loadtest_operator.capacity.settled import capacity_rest_key
-from loadtest_operator.reconcile.settings import OperatorSettings
-from tests.unit.capacity.test_capacity_reconcile import SPEC, FakeKube, Harness, deployment
+from tests.unit.capacity.test_capacity_reconcile import REVIEWED, SPEC, FakeKube, Harness, deployment
 from tests.unit.capacity.test_plan import finish
 
 
@@ -62,7 +61,7 @@ def test_with_scale_deployment_the_replicas_are_kept_so_it_never_rests() -> None
     h = Harness(
         FakeKube(deployment()),
         {**SPEC, "scaleDeployment": True, "maxReplicas": 10},
-        settings=OperatorSettings(admission_webhook=True),
+        settings=REVIEWED,
     )
     search(h, knee=4)
     assert h.ready()["reason"] == "Recommended"
