@@ -127,6 +127,18 @@ class LogHistogram:
             )
         return [values[low] + (values[high] - values[low]) * fraction for low, high, fraction in wanted]
 
+    def stddev(self) -> float | None:
+        """Sample standard deviation over the buckets' representatives (each clamped to the exact min and
+        max) about the exact mean: each deviation is off by at most the relative error of its value."""
+        if self.count < 2:
+            return None
+        mean = self.mean
+        squares = math.fsum(
+            times * (min(max(self.bucket_value(key), self.min), self.max) - mean) ** 2
+            for key, times in self.buckets.items()
+        )
+        return math.sqrt(squares / (self.count - 1))
+
     def coarsened(self) -> LogHistogram:
         """The same samples at gamma squared: bucket i of gamma**2 is buckets 2i - 1 and 2i of gamma, so
         no sample changes side; the relative error roughly doubles (0.5 % -> 1.0 % -> 2.0 %)."""

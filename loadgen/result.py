@@ -408,8 +408,10 @@ def histogram_stats(hist: LogHistogram) -> MetricStats:
         return empty_stats()
     ms = 1e3
     p50, p90, p95, p99, p999 = (v * ms for v in hist.percentiles(PERCENTILES))
+    stddev = hist.stddev()
     return MetricStats(
         count=hist.count,
+        stddev=None if stddev is None else stddev * ms,
         mean=hist.mean * ms,
         min=hist.min * ms,
         max=hist.max * ms,

@@ -1,3 +1,5 @@
+import math
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -108,3 +110,29 @@ def test_many_values_in_microseconds_give_the_histogram_of_adding_each() -> None
         one.add(v / 1e6)
     many.add_counts_us(values)
     assert one.to_data() == many.to_data()
+
+
+@settings(deadline=None)  # timing limits flake on a busy CI machine
+@given(st.lists(values_s, min_size=2, max_size=200))
+def test_stddev_is_within_the_relative_error_of_the_exact_one(values: list[float]) -> None:
+    # Each representative is within RELATIVE_ERROR * v of its value, so (triangle inequality) the
+    # standard deviation moves by at most RELATIVE_ERROR * sqrt(sum v^2 / (n - 1)).
+    hist = LogHistogram()
+    for v in values:
+        hist.add(v)
+    n = len(values)
+    mean = math.fsum(values) / n
+    exact = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
+    bound = RELATIVE_ERROR * math.sqrt(math.fsum(v * v for v in values) / (n - 1)) + 1e-8
+    reported = hist.stddev()
+    assert reported is not None
+    assert abs(reported - exact) <= bound
+
+
+def test_stddev_needs_two_values() -> None:
+    hist = LogHistogram()
+    assert hist.stddev() is None
+    hist.add(0.25)
+    assert hist.stddev() is None
+    hist.add(0.25)
+    assert hist.stddev() == 0.0
