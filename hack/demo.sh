@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's main command: a local single-node Kubernetes, the operator installed with Helm, a mock
-# vLLM Deployment (stand-in GPUs), examples/loadtest.yaml applied, and its per-level results printed.
+# vLLM Deployment (stand-in GPUs), examples/loadtest.yaml applied twice (demo, demo-again), the per-level
+# results printed, and their history, comparison and CSV export read back from the results service.
 # The cluster stays up afterwards for you to explore: `make cluster-down` removes it.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -55,30 +56,63 @@ sed -e "s|@MOCK_IMAGE@|$MOCK_IMAGE|" -e "s|@NODE@|$node|" -e "s|@NAMESPACE@|$NS|
   -e "s|@POD_IP@|$pod_ip|" "$here/dcgm-standin.yaml" | kc apply -n "$NS" -f - >/dev/null
 kc wait --for=condition=Ready pod/dcgm-exporter -n "$NS" --timeout=60s >/dev/null
 ok "DCGM stand-in exporting GPU 0 of $pod_name; Prometheus on $PROMETHEUS_URL scrapes both"
-# A re-run of the demo starts a fresh LoadTest (a finished one never re-runs on its own).
-kc delete loadtest demo -n "$NS" --ignore-not-found --wait=true >/dev/null
-sed "s/name: mock-vllm,/name: $SERVER,/" examples/loadtest.yaml | kc apply -n "$NS" -f - >/dev/null
-ok "kubectl apply -f examples/loadtest.yaml (target Service $SERVER)"
+# A re-run of the demo starts fresh LoadTests (a finished one never re-runs on its own). Two identical
+# runs, so the history has something to compare: their differences should be within noise.
+kc delete loadtest demo demo-again -n "$NS" --ignore-not-found --wait=true >/dev/null
 
-deadline=$(( $(date +%s) + 600 ))
-last=""
-while :; do
-  line=$(kc get loadtest demo -n "$NS" -o jsonpath='{.status.phase} {.status.progress.completedRequests}/{.status.progress.totalRequests} requests, level {.status.progress.currentLevel}' 2>/dev/null || true)
-  if [ "$line" != "$last" ]; then
-    # One updating line on a terminal, one line per change in a log.
-    if [ -t 2 ]; then printf '\r    %-70s' "$line" >&2; else printf '    %s\n' "$line" >&2; fi
-    last=$line
-  fi
-  case "$line" in Succeeded*|Failed*|Rejected*) break ;; esac
-  [ "$(date +%s)" -lt "$deadline" ] || { echo >&2; die "the LoadTest did not finish in 10 minutes" "kubectl describe loadtest demo -n $NS"; }
-  sleep 2
+wait_loadtest() {  # NAME: one updating progress line until it ends, at most 10 minutes
+  local name=$1 deadline=$(( $(date +%s) + 600 )) last="" line
+  while :; do
+    line=$(kc get loadtest "$name" -n "$NS" -o jsonpath='{.status.phase} {.status.progress.completedRequests}/{.status.progress.totalRequests} requests, level {.status.progress.currentLevel}' 2>/dev/null || true)
+    if [ "$line" != "$last" ]; then
+      # One updating line on a terminal, one line per change in a log.
+      if [ -t 2 ]; then printf '\r    %s: %-70s' "$name" "$line" >&2; else printf '    %s: %s\n' "$name" "$line" >&2; fi
+      last=$line
+    fi
+    case "$line" in Succeeded*|Failed*|Rejected*) break ;; esac
+    [ "$(date +%s)" -lt "$deadline" ] || { echo >&2; die "the LoadTest $name did not finish in 10 minutes" "kubectl describe loadtest $name -n $NS"; }
+    sleep 2
+  done
+  echo >&2
+}
+
+for name in demo demo-again; do
+  sed -e "s/name: mock-vllm,/name: $SERVER,/" -e "s/^  name: demo$/  name: $name/" examples/loadtest.yaml \
+    | kc apply -n "$NS" -f - >/dev/null
+  ok "kubectl apply -f examples/loadtest.yaml as $name (target Service $SERVER)"
+  wait_loadtest "$name"
 done
-echo >&2
 echo
 kc get loadtests -n "$NS"
 echo
 KUBECONFIG=$ADMIN_KUBECONFIG .venv/bin/llmload show demo -n "$NS"
 echo
+
+# The results service decides with the caller's Kubernetes rights, from a bearer token; the admin
+# kubeconfig holds a client certificate, so the demo reads history as a ServiceAccount given the chart's
+# view role in this namespace (how a team member would be given it).
+kc create serviceaccount demo-viewer -n "$NS" --dry-run=client -o yaml | kc apply -f - >/dev/null
+kc create rolebinding demo-viewer -n "$NS" --clusterrole=llmload-view --serviceaccount="$NS:demo-viewer" \
+  --dry-run=client -o yaml | kc apply -f - >/dev/null
+for _ in $(seq 30); do
+  secret=$(kc get serviceaccount demo-viewer -n "$NS" -o jsonpath='{.secrets[0].name}' 2>/dev/null || true)
+  [ -n "$secret" ] && break
+  sleep 1
+done
+[ -n "$secret" ] || die "no token Secret for ServiceAccount demo-viewer" "kubectl describe serviceaccount demo-viewer -n $NS"
+token=$(kc get secret "$secret" -n "$NS" -o jsonpath='{.data.token}' | base64 -d)
+kc rollout status -n "$NS" deployment/llmload-results --timeout=120s >/dev/null \
+  || die "the results service is not ready" "kubectl logs -n $NS deployment/llmload-results"
+results() {  # the llmload CLI, through its own port-forward to the results service, as demo-viewer
+  echo "\$ kubectl llmload $*"
+  KUBECONFIG=$ADMIN_KUBECONFIG .venv/bin/llmload "$@" --results-namespace "$NS" --token "$token"
+  echo
+}
+results history -n "$NS"
+results compare demo demo-again -n "$NS"
+results export demo -n "$NS" --format csv -o "$root/demo.csv"
+ok "demo.csv: the demo run's levels, units in the column names"
 ok "run history (SQLite, every demo run so far): $HISTORY_DIR/llmload.db"
 ok "done. Explore: export KUBECONFIG=$ADMIN_KUBECONFIG; kubectl describe loadtest demo -n $NS"
+echo "    History as demo-viewer: kubectl llmload history -n $NS --results-namespace $NS --token \$(kubectl get secret $secret -n $NS -o jsonpath='{.data.token}' | base64 -d)"
 echo "    Remove the local node: make cluster-down"

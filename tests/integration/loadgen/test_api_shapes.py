@@ -27,8 +27,12 @@ async def test_every_request_succeeds_with_exact_token_counts(
         assert summary.ttft.min is not None
         assert summary.ttft.min >= 20.0
         assert summary.itl.count == 12 * 7
-        assert summary.itl.mean == pytest.approx(2.0, abs=1.0)
-        assert summary.tpot.p50 == pytest.approx(2.0, abs=1.0)
+        # The mock waits 2 ms between tokens: the client sees at least that (within timer jitter); a busy
+        # machine only adds to it (CI saw 4.1 ms while vLLM was stopping on the same cores).
+        assert summary.itl.mean is not None
+        assert summary.tpot.p50 is not None
+        assert 1.0 <= summary.itl.mean <= 50.0
+        assert 1.0 <= summary.tpot.p50 <= 50.0
         assert len(server.truth.read) == 12
     else:
         # The whole reply arrives at once: no TTFT to measure, and none is reported (not E2E, not 0).
