@@ -308,7 +308,7 @@ def test_a_deletion_while_the_operator_is_down_waits_and_the_documented_remedy_r
     """kopf's timers need a finalizer while an object has work left (a finished one rests without it);
     docs/operations.md says what happens when the operator is away and how to release the objects. Both
     hold here, for a run still loading the mock."""
-    cluster.apply(loadtest("orphan", load={"levels": [1], "requestsPerLevel": 100_000}), namespace)
+    cluster.apply(loadtest("orphan", load={"levels": [2], "requestsPerLevel": 100_000}), namespace)
     wait_until(
         lambda: (
             "llmload.io/finalizer" in get_lt(cluster, namespace, "orphan")["metadata"].get("finalizers", [])
