@@ -17,40 +17,23 @@ from typing import Any
 
 from loadtest_operator.api.conditions import CapacityReason
 from loadtest_operator.core.admission import opt_in_refusal, opted_in
+from loadtest_operator.core.selectors import selector_matches
 
 
-def selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
-    """A metav1.LabelSelector against a label set; an empty selector matches nothing here (a Deployment
-    always has one, so an empty one is not a Deployment's)."""
-    match_labels: Mapping[str, Any] = selector.get("matchLabels") or {}
-    expressions: Sequence[Mapping[str, Any]] = selector.get("matchExpressions") or []
-    if not match_labels and not expressions:
+def deployment_selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    """An empty selector matches nothing here (a Deployment always has one, so an empty one is not a
+    Deployment's), unlike the API server's rule for selectors in general."""
+    if not selector.get("matchLabels") and not selector.get("matchExpressions"):
         return False
-    if any(labels.get(k) != str(v) for k, v in match_labels.items()):
-        return False
-    for expr in expressions:
-        key, op, values = (
-            str(expr.get("key")),
-            expr.get("operator"),
-            [str(v) for v in expr.get("values") or []],
-        )
-        present = key in labels
-        if op == "In" and not (present and labels[key] in values):
-            return False
-        if op == "NotIn" and present and labels[key] in values:
-            return False
-        if op == "Exists" and not present:
-            return False
-        if op == "DoesNotExist" and present:
-            return False
-        if op not in ("In", "NotIn", "Exists", "DoesNotExist"):
-            return False
-    return True
+    return selector_matches(selector, labels)
 
 
 def backs_target(deployment: Mapping[str, Any], target_pods: Sequence[Mapping[str, Any]]) -> bool:
     selector = (deployment.get("spec") or {}).get("selector") or {}
-    return any(selector_matches(selector, (p.get("metadata") or {}).get("labels") or {}) for p in target_pods)
+    return any(
+        deployment_selector_matches(selector, (p.get("metadata") or {}).get("labels") or {})
+        for p in target_pods
+    )
 
 
 def not_behind_target(name: str, service: str) -> str:

@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from loadtest_operator.core.selectors import selector_matches
+
 GROUP = "llmload.io"
 
 
@@ -30,29 +32,6 @@ def timestamp(meta: Mapping[str, Any]) -> datetime | None:
         return datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
     except ValueError:
         return None
-
-
-def selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
-    """A metav1.LabelSelector against labels (an empty or absent selector matches everything)."""
-    if not selector:
-        return True
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-        present = key in labels
-        if op == "In" and not (present and labels[key] in values):
-            return False
-        if op == "NotIn" and present and labels[key] in values:
-            return False
-        if op == "Exists" and not present:
-            return False
-        if op == "DoesNotExist" and present:
-            return False
-        if op not in ("In", "NotIn", "Exists", "DoesNotExist"):
-            return False  # unknown: the API server would not have matched it either
-    return True
 
 
 def _has(values: Sequence[str] | None, *wanted: str) -> bool:

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from loadtest_operator.api.conditions import CapacityReason
-from loadtest_operator.capacity.scaling import backs_target, scale_decision, selector_matches
+from loadtest_operator.capacity.scaling import backs_target, deployment_selector_matches, scale_decision
 
 LABELS = {"app": "vllm", "tier": "serve"}
 
@@ -24,7 +24,7 @@ LABELS = {"app": "vllm", "tier": "serve"}
     ],
 )
 def test_selector_matches(selector: dict[str, Any], matches: bool) -> None:
-    assert selector_matches(selector, LABELS) is matches
+    assert deployment_selector_matches(selector, LABELS) is matches
 
 
 def test_a_deployment_backs_the_target_when_it_selects_one_of_its_pods() -> None:

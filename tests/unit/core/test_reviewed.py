@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from loadtest_operator.core.reviewed import hook_covers, review_gap, selector_matches
+from loadtest_operator.core.reviewed import hook_covers, review_gap
+from loadtest_operator.core.selectors import selector_matches
 from tests.unit.webhook_config import NAME, configuration
 
 AFTER = "2026-06-01T10:00:00Z"  # the configuration is from 2026-01-01
