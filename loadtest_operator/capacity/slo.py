@@ -1,6 +1,6 @@
 """Which objective a measured level misses, in words, for SloUnreachable and the reasoning."""
 
-from loadtest_operator.api import CapacitySlo, LatencySummary, LevelResult
+from loadtest_operator.api import CapacitySlo, LatencySummary, LevelResult, Slo
 
 # The percentiles a LatencySummary reports: (its field, how it is written).
 _REPORTED = (
@@ -24,9 +24,9 @@ def _value(summary: LatencySummary | None, field: str) -> float | None:
     return value
 
 
-def slo_text(slo: CapacitySlo) -> str:
-    """ "ttft <= 500 ms, tpot <= 50 ms at p95 for >= 95% of requests"."""
-    parts = [
+def objectives(slo: Slo) -> list[str]:
+    """["ttft <= 500 ms", "tpot <= 50 ms"]: the latency objectives the SLO sets."""
+    return [
         f"{name} <= {limit} ms"
         for name, limit in (
             ("ttft", slo.ttft_milliseconds),
@@ -35,7 +35,11 @@ def slo_text(slo: CapacitySlo) -> str:
         )
         if limit is not None
     ]
-    return f"{', '.join(parts)} at p{slo.percentile} for >= {slo.goodput_percent}% of requests"
+
+
+def slo_text(slo: CapacitySlo) -> str:
+    """ "ttft <= 500 ms, tpot <= 50 ms at p95 for >= 95% of requests"."""
+    return f"{', '.join(objectives(slo))} at p{slo.percentile} for >= {slo.goodput_percent}% of requests"
 
 
 def slo_misses(slo: CapacitySlo, result: LevelResult) -> list[str]:

@@ -19,6 +19,7 @@ from loadtest_operator.api import (
     LoadTestStatus,
     Slo,
 )
+from loadtest_operator.capacity.slo import objectives
 from loadtest_operator.report.rules import Figure, Finding, RunFigures, Severity, findings, not_judged
 
 LEVEL_COLUMNS = (
@@ -102,18 +103,8 @@ def level_row(lv: LevelResult) -> tuple[str, ...]:
 
 
 def _slo_text(slo: Slo | None) -> str:
-    if slo is None:
-        return "none"
-    parts = [
-        f"{name} <= {limit} ms"
-        for name, limit in (
-            ("ttft", slo.ttft_milliseconds),
-            ("tpot", slo.tpot_milliseconds),
-            ("e2e", slo.e2e_milliseconds),
-        )
-        if limit is not None
-    ]
-    return f"{', '.join(parts)} at p{slo.percentile}" if parts else "none"
+    parts = objectives(slo) if slo is not None else []
+    return f"{', '.join(parts)} at p{slo.percentile}" if slo is not None and parts else "none"
 
 
 def _validated(model: Any, data: Any, what: str) -> Any:
