@@ -25,6 +25,7 @@ GROUP = "llmload.io"
 
 
 def timestamp(meta: Mapping[str, Any]) -> datetime | None:
+    """An object's metadata.creationTimestamp, or None when absent or unreadable."""
     stamp = meta.get("creationTimestamp")
     if not stamp:
         return None

@@ -30,6 +30,7 @@ from loadtest_operator.capacity.workload import needs_prometheus, resolve_worklo
 from loadtest_operator.core.names import label_selector
 from loadtest_operator.core.owner import Owner
 from loadtest_operator.core.problems import Problem
+from loadtest_operator.core.reviewed import timestamp
 from loadtest_operator.io.prometheus import SourceError, instant_values
 from loadtest_operator.loadtest.target import is_pod_ready, service_selector
 from loadtest_operator.reconcile.context import Context, EventSink
@@ -94,7 +95,7 @@ async def observe(
         target_problems=target.problems,
         energy_by_child=energy_by_child(children),
         deployment_replicas=replicas if isinstance(replicas, int) else None,
-        created_at=_created_at(body),
+        created_at=timestamp(body.get("metadata") or {}),
         store_configured=ctx.store is not None,
         deployment=target.deployment,
         admission_webhook=review.reviewed,
@@ -191,13 +192,3 @@ async def _workload(
         unavailable(f"deriving the workload from {url}: {exc}")
         return None
     return resolve_workload(spec, kept, derived, queries=queries.all(), now=now)
-
-
-def _created_at(body: Mapping[str, Any]) -> datetime | None:
-    stamp = (body.get("metadata") or {}).get("creationTimestamp")
-    if not stamp:
-        return None
-    try:
-        return datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
-    except ValueError:
-        return None
