@@ -1,5 +1,7 @@
 """Which objective a measured level misses, in words, for SloUnreachable and the reasoning."""
 
+from dataclasses import dataclass
+
 from loadtest_operator.api import CapacitySlo, LatencySummary, LevelResult, Slo
 
 # The percentiles a LatencySummary reports: (its field, how it is written).
@@ -42,10 +44,18 @@ def slo_text(slo: CapacitySlo) -> str:
     return f"{', '.join(objectives(slo))} at p{slo.percentile} for >= {slo.goodput_percent}% of requests"
 
 
-def slo_misses(slo: CapacitySlo, result: LevelResult) -> list[str]:
-    """Every way `result` misses `slo`, worst objective first, e.g. "ttft p90 812 ms > 500 ms"."""
+@dataclass(frozen=True)
+class LatencyMiss:
+    metric: str  # "ttft", "tpot" or "e2e"
+    percentile: str  # "p95", as the status reports it
+    value: float  # ms
+    limit: int  # ms
+
+
+def latency_misses(slo: Slo, result: LevelResult) -> list[LatencyMiss]:
+    """The latency objectives `result` misses, at the SLO's percentile (or the next stricter reported one)."""
     field, label = reported_percentile(slo.percentile)
-    misses: list[tuple[float, str]] = []
+    misses = []
     for name, limit, summary in (
         ("ttft", slo.ttft_milliseconds, result.ttft),
         ("tpot", slo.tpot_milliseconds, result.tpot),
@@ -53,7 +63,16 @@ def slo_misses(slo: CapacitySlo, result: LevelResult) -> list[str]:
     ):
         value = _value(summary, field)
         if limit is not None and value is not None and value > limit:
-            misses.append((value / limit, f"{name} {label} {value:.0f} ms > {limit} ms"))
+            misses.append(LatencyMiss(name, label, value, limit))
+    return misses
+
+
+def slo_misses(slo: CapacitySlo, result: LevelResult) -> list[str]:
+    """Every way `result` misses `slo`, worst objective first, e.g. "ttft p90 812 ms > 500 ms"."""
+    misses = [
+        (m.value / m.limit, f"{m.metric} {m.percentile} {m.value:.0f} ms > {m.limit} ms")
+        for m in latency_misses(slo, result)
+    ]
     texts = [text for _, text in sorted(misses, key=lambda m: -m[0])]
     errors = result.requests - result.successes
     if errors:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from loadtest_operator.api import LevelResult, Slo
-from loadtest_operator.capacity.slo import reported_percentile
+from loadtest_operator.capacity.slo import latency_misses
 from loadtest_operator.loadtest.barrier import MIN_SHARD_OVERLAP
 
 # One load step that multiplies the latency by at least this much is a jump ...
@@ -111,17 +111,7 @@ class Miss:
 
 def slo_misses(slo: Slo, lv: LevelResult) -> list[Miss]:
     """The objectives `lv` misses at the SLO's percentile (the closest reported one at or above it)."""
-    field, label = reported_percentile(slo.percentile)
-    misses = []
-    for name, limit, summary in (
-        ("TTFT", slo.ttft_milliseconds, lv.ttft),
-        ("TPOT", slo.tpot_milliseconds, lv.tpot),
-        ("E2E", slo.e2e_milliseconds, lv.e2e),
-    ):
-        value = getattr(summary, field, None) if summary else None
-        if limit is not None and value is not None and value > limit:
-            misses.append(Miss(f"{name} {label}", value, limit))
-    return misses
+    return [Miss(f"{m.metric.upper()} {m.percentile}", m.value, m.limit) for m in latency_misses(slo, lv)]
 
 
 def knee(run: RunFigures) -> Finding | None:
