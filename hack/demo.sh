@@ -18,7 +18,7 @@ REAL_VLLM=false
 case "${1:-}" in --real-vllm) REAL_VLLM=true ;; "") ;; *) die "unknown option $1" "use --real-vllm or nothing" ;; esac
 SERVER=mock-vllm; $REAL_VLLM && SERVER=vllm
 echo "First run: about 15 minutes (Debian packages, Kubernetes built from source, base image)."
-echo "Later runs reuse $LLMLOAD_CACHE and take about 2 minutes."
+echo "Later runs reuse $LLMLOAD_CACHE and take about 4 minutes."
 step "1/6 Debian packages";               "$here/install-deps.sh"
 step "2/6 Python environment";            "$here/setup-venv.sh"
 if $REAL_VLLM; then "$here/setup-vllm.sh" >/dev/null; fi
