@@ -341,7 +341,10 @@ async def test_hostname_fallback_without_pod_mapping(scenario: Scenario) -> None
     # A few power snapshots cannot pin down a polled integral, so bound it by what the script allows.
     assert idle.gpu.power_watts_max == IDLE_WATTS
     assert idle.gpu.energy_joules == approx(IDLE_WATTS * WINDOW_SECONDS, rel=0.03)
-    assert loaded.gpu.power_watts_max == IDLE_WATTS + WATTS_PER_LOAD * LOAD
+    # A scrape may fall between one stream's end and its next request (seen with the two cores busy: 3 of 4
+    # running at every scrape), so the peak is a scripted value with at least half the streams running.
+    scripted_peaks = {IDLE_WATTS + WATTS_PER_LOAD * k for k in range(LOAD // 2, LOAD + 1)}
+    assert loaded.gpu.power_watts_max in scripted_peaks, loaded.gpu
     assert loaded.gpu.energy_joules is not None
     assert loaded.gpu.energy_joules > 2 * IDLE_WATTS * WINDOW_SECONDS
     assert loaded.gpu.energy_joules <= 1.03 * (IDLE_WATTS + WATTS_PER_LOAD * LOAD) * WINDOW_SECONDS
