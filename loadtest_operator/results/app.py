@@ -4,6 +4,7 @@ server accepts, and shows only what the caller's Kubernetes rights allow (authz.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Awaitable, Callable
@@ -17,6 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from loadtest_operator.core.admission import Requester
+from loadtest_operator.core.selectors import SELECTOR_EXAMPLE, SelectorError, parse_selector
 from loadtest_operator.io.access import AccessReviewError
 from loadtest_operator.io.identity import TokenReviewError
 from loadtest_operator.io.store import (
@@ -31,6 +33,7 @@ from loadtest_operator.io.store import (
 from loadtest_operator.io.store.models import LevelResultRow, Run
 from loadtest_operator.io.store.recommendations import recommendation_namespaces
 from loadtest_operator.io.store.repository import (
+    AmbiguousRunError,
     RunQuery,
     delete_run,
     delete_runs_before,
@@ -38,6 +41,7 @@ from loadtest_operator.io.store.repository import (
     levels_of_runs,
     list_runs,
     run_namespaces,
+    shared_refs,
 )
 from loadtest_operator.results import compare as compare_mod
 from loadtest_operator.results import export, leaderboard
@@ -52,6 +56,7 @@ from loadtest_operator.results.query import (
     check_limit,
     check_name,
     check_outcome,
+    check_uid,
     decode_continue,
     encode_continue,
     filters_digest,
@@ -59,6 +64,7 @@ from loadtest_operator.results.query import (
     parse_time,
 )
 from loadtest_operator.results.views import (
+    distinct_refs,
     level_map,
     recommendation_json,
     run_json,
@@ -139,10 +145,33 @@ Refs = Annotated[
     list[str], Query(alias="run", description="NAMESPACE/NAME[:RUNID]; the first is the baseline")
 ]
 Metrics = Annotated[list[str] | None, Query(alias="metric", description="Only these figures (default: all)")]
+Selector = Annotated[
+    str | None,
+    Query(alias="labelSelector", description=f"The LoadTests' labels, as kubectl -l: {SELECTOR_EXAMPLE}"),
+]
+MinChange = Annotated[
+    float,
+    Query(
+        alias="minChange",
+        ge=0,
+        le=1000,
+        description="Smallest change, in percent of the baseline, called better or worse (default 5)",
+    ),
+]
 
 
 def _bad_request(exc: QueryError) -> HTTPException:
     return HTTPException(400, str(exc))
+
+
+def label_selector(text: str | None) -> dict[str, Any] | None:
+    """labelSelector= parsed (kubectl's syntax), or a 400 saying what is wrong with it."""
+    if not text:
+        return None
+    try:
+        return parse_selector(text)
+    except SelectorError as exc:
+        raise QueryError(f"labelSelector={text!r}: {exc} (e.g. {SELECTOR_EXAMPLE})") from None
 
 
 def create_app(service: Service) -> FastAPI:
@@ -177,7 +206,16 @@ def create_app(service: Service) -> FastAPI:
                 403, f"{user.username} may not {right.describe(namespace)}: that right is needed here"
             )
 
-    async def readable(user: Requester, right: Right, candidates: list[str]) -> frozenset[str] | None:
+    async def readable(
+        user: Requester, right: Right, candidates: Callable[[], Awaitable[list[str]]]
+    ) -> frozenset[str] | None:
+        """The namespaces among `candidates()` where `user` holds `right`; None for every namespace (asked
+        first: a cluster-wide reader costs no scan for the namespaces holding runs)."""
+        if await reviewed(service.authz.allowed(user, right, "")):
+            return None
+        return await namespaces_among(user, right, await candidates())
+
+    async def namespaces_among(user: Requester, right: Right, candidates: list[str]) -> frozenset[str] | None:
         if len(candidates) > MAX_NAMESPACES_PER_REQUEST:
             raise HTTPException(
                 400,
@@ -193,17 +231,23 @@ def create_app(service: Service) -> FastAPI:
             parse_time(until, now, "until") if until else None,
         )
 
-    async def one_run(user: Requester, ref: RunRef, right: Right = READ, uid: str | None = None) -> Run:
+    async def one_run(user: Requester, ref: RunRef, right: Right = READ) -> Run:
         await require(user, right, ref.namespace)
-        run = await service.store(find_run, ref.namespace, ref.name, ref.run_id, uid)
+        try:
+            run = await service.store(find_run, ref.namespace, ref.name, ref.run_id, ref.uid)
+        except AmbiguousRunError as exc:
+            raise QueryError(f"run {ref}: {exc}; give more of the uid") from None
         if run is None:
             raise HTTPException(
                 404,
-                f"no stored run of LoadTest {ref}"
-                + ("" if ref.run_id is None else f" with runId {ref.run_id}")
-                + " (llmload history -n NAMESPACE lists the stored ones)",
+                f"no stored run of LoadTest {ref} (llmload history -n {ref.namespace} --name {ref.name} lists the stored ones)",
             )
         return run
+
+    async def shown(runs: list[Run]) -> list[dict[str, Any]]:
+        """runs as JSON, each with the ref that names it alone (uniqueRef)."""
+        shared = await service.store(shared_refs, runs) if runs else set()
+        return [run_json(r, shared=(r.namespace, r.name, r.run_id) in shared) for r in runs]
 
     async def levels(runs: list[Run]) -> dict[tuple[str, int], list[LevelResultRow]]:
         return await service.store(levels_of_runs, [(r.loadtest_uid, r.run_id) for r in runs])
@@ -241,15 +285,8 @@ def create_app(service: Service) -> FastAPI:
         continue_: Annotated[
             str | None, Query(alias="continue", description="Token from the last page")
         ] = None,
-        labelSelector: Annotated[
-            str | None, Query(description="Not supported: labels are not stored")
-        ] = None,
+        selector: Selector = None,
     ) -> dict[str, Any]:
-        if labelSelector:
-            raise QueryError(
-                "labelSelector: the store does not keep LoadTests' labels; filter with name=, model=, "
-                "target= (kubectl get lt -l ... lists the live objects by label)"
-            )
         check_limit(limit)
         if namespace:
             check_name(namespace, "namespace")
@@ -258,7 +295,7 @@ def create_app(service: Service) -> FastAPI:
         start, end = parse_times(since, until)
         query = RunQuery(
             namespace=namespace, name=name, model=model, target=target, status=check_outcome(outcome),
-            since=start, until=end, limit=limit + 1,
+            since=start, until=end, limit=limit + 1, selector=label_selector(selector),
         )  # fmt: skip
         digest = filters_digest(
             {
@@ -270,6 +307,7 @@ def create_app(service: Service) -> FastAPI:
                 "since": start,
                 "until": end,
                 "limit": limit,
+                "labels": selector,
             }
         )
         offset = decode_continue(continue_, digest) if continue_ else 0
@@ -278,14 +316,14 @@ def create_app(service: Service) -> FastAPI:
             allowed: frozenset[str] | None = None
         else:
             allowed = await readable(
-                user, READ, await service.store(run_namespaces, query, MAX_NAMESPACES_PER_REQUEST + 1)
+                user, READ, lambda: service.store(run_namespaces, query, MAX_NAMESPACES_PER_REQUEST + 1)
             )
         found: list[Run] = []
         if allowed is None or allowed:
             found = await service.store(list_runs, _with(query, allowed, offset))
         more = len(found) > limit
         return {
-            "items": [run_json(r) for r in found[:limit]],
+            "items": await shown(found[:limit]),
             "continue": encode_continue(offset + limit, digest) if more else None,
         }
 
@@ -295,13 +333,12 @@ def create_app(service: Service) -> FastAPI:
         namespace: str,
         name: str,
         runId: int | None = None,
-        uid: str | None = None,
+        uid: Annotated[str | None, Query(description="The LoadTest's uid, or its start")] = None,
     ) -> dict[str, Any]:
-        found = await one_run(
-            user, RunRef(check_name(namespace, "namespace"), check_name(name, "name"), runId), uid=uid
-        )
+        found = await one_run(user, _ref(namespace, name, runId, uid))
         stored = await levels([found])
-        return run_json(found, stored[(found.loadtest_uid, found.run_id)], detail=True)
+        shared = await service.store(shared_refs, [found])
+        return run_json(found, stored[(found.loadtest_uid, found.run_id)], detail=True, shared=bool(shared))
 
     @app.delete("/api/v1/namespaces/{namespace}/runs/{name}", tags=["purge"], summary="Delete one stored run")
     async def delete_one(
@@ -309,12 +346,11 @@ def create_app(service: Service) -> FastAPI:
         namespace: str,
         name: str,
         runId: int | None = None,
-        uid: str | None = None,
+        uid: Annotated[str | None, Query(description="The LoadTest's uid, or its start")] = None,
     ) -> dict[str, Any]:
-        ref = RunRef(check_name(namespace, "namespace"), check_name(name, "name"), runId)
-        found = await one_run(user, ref, PURGE, uid)
+        found = await one_run(user, _ref(namespace, name, runId, uid), PURGE)
         await service.store(delete_run, found.loadtest_uid, found.run_id)
-        return {"deleted": [run_ref(found)], "count": 1}
+        return {"deleted": [run_ref(found, with_uid=uid is not None)], "count": 1}
 
     @app.delete("/api/v1/runs", tags=["purge"], summary="Delete the stored runs started before a time")
     async def purge(
@@ -332,7 +368,7 @@ def create_app(service: Service) -> FastAPI:
             candidates = await service.store(
                 run_namespaces, RunQuery(until=before), MAX_NAMESPACES_PER_REQUEST + 1
             )
-            allowed = await readable(user, PURGE, candidates)
+            allowed = await namespaces_among(user, PURGE, candidates)
             skipped = 0 if allowed is None else len(set(candidates) - allowed)
             if allowed is not None and not allowed and candidates:
                 raise HTTPException(
@@ -360,12 +396,15 @@ def create_app(service: Service) -> FastAPI:
             await require(user, READ, check_name(namespace, "namespace"))
             allowed: frozenset[str] | None = frozenset({namespace})
         else:
-            candidates = await service.store(
-                lambda engine: recommendation_namespaces(
-                    engine, name=name, limit=MAX_NAMESPACES_PER_REQUEST + 1
-                )
+            allowed = await readable(
+                user,
+                READ,
+                lambda: service.store(
+                    lambda engine: recommendation_namespaces(
+                        engine, name=name, limit=MAX_NAMESPACES_PER_REQUEST + 1
+                    )
+                ),
             )
-            allowed = await readable(user, READ, candidates)
         rows = []
         if allowed is None or allowed:
             rows = await service.store(
@@ -408,7 +447,9 @@ def create_app(service: Service) -> FastAPI:
 
     # -- compare, leaderboard, export --------------------------------------------------------------------
 
-    async def compared(user: Requester, refs: list[str], metrics: list[str] | None) -> compare_mod.Comparison:
+    async def compared(
+        user: Requester, refs: list[str], metrics: list[str] | None, min_change: float
+    ) -> compare_mod.Comparison:
         if not 2 <= len(refs) <= MAX_COMPARED:
             raise QueryError(f"compare takes 2 to {MAX_COMPARED} runs (run=NAMESPACE/NAME[:RUNID], repeated)")
         for m in metrics or ():
@@ -419,22 +460,32 @@ def create_app(service: Service) -> FastAPI:
         return compare_mod.compare(
             [
                 compare_mod.RunLevels(
-                    run_ref(r), r.mode, level_map(stored[(r.loadtest_uid, r.run_id)]), run_gpus(r.summary)
+                    ref, r.mode, level_map(stored[(r.loadtest_uid, r.run_id)]), run_gpus(r.summary)
                 )
-                for r in found
+                for r, ref in zip(found, distinct_refs(found), strict=True)
             ],
             metrics,
+            min_change=min_change,
         )
 
     @app.get("/api/v1/compare", tags=["compare"], summary="Two or more runs level by level, with noise tests")
-    async def compare(user: User, refs: Refs, metrics: Metrics = None) -> dict[str, Any]:
-        return compare_mod.as_json(await compared(user, refs, metrics))
+    async def compare(
+        user: User,
+        refs: Refs,
+        metrics: Metrics = None,
+        min_change: MinChange = compare_mod.MIN_CHANGE_PERCENT,
+    ) -> dict[str, Any]:
+        return compare_mod.as_json(await compared(user, refs, metrics, min_change))
 
     @app.get("/api/v1/compare/export", tags=["export"], summary="A comparison as CSV, XLSX or JSON")
     async def compare_export(
-        user: User, refs: Refs, metrics: Metrics = None, format: str = "csv"
+        user: User,
+        refs: Refs,
+        metrics: Metrics = None,
+        format: str = "csv",
+        min_change: MinChange = compare_mod.MIN_CHANGE_PERCENT,
     ) -> Response:
-        comparison = await compared(user, refs, metrics)
+        comparison = await compared(user, refs, metrics, min_change)
         table = export.comparison_table(comparison)
         return _file(format, "comparison", table, lambda: compare_mod.as_json(comparison))
 
@@ -449,10 +500,9 @@ def create_app(service: Service) -> FastAPI:
         name: str,
         runId: int | None = None,
         format: str = "csv",
+        uid: Annotated[str | None, Query(description="The LoadTest's uid, or its start")] = None,
     ) -> Response:
-        found = await one_run(
-            user, RunRef(check_name(namespace, "namespace"), check_name(name, "name"), runId)
-        )
+        found = await one_run(user, _ref(namespace, name, runId, uid))
         stored = (await levels([found]))[(found.loadtest_uid, found.run_id)]
         table = export.run_table(
             found.model_dump(), [lv.model_dump() for lv in stored], run_gpus(found.summary)
@@ -475,12 +525,13 @@ def create_app(service: Service) -> FastAPI:
         since: str | None = None,
         until: str | None = None,
         limit: int = 20,
+        selector: Selector = None,
     ) -> dict[str, Any]:
         check_limit(limit)
         start, end = parse_times(since, until)
         query = RunQuery(
             namespace=namespace, model=model, target=target, status=check_outcome(outcome or None),
-            since=start, until=end, limit=MAX_LEADERBOARD_RUNS + 1,
+            since=start, until=end, limit=MAX_LEADERBOARD_RUNS + 1, selector=label_selector(selector),
         )  # fmt: skip
         leaderboard.metric_for(metric)  # a bad metric is a 400 before any review
         if namespace:
@@ -488,7 +539,7 @@ def create_app(service: Service) -> FastAPI:
             allowed: frozenset[str] | None = None
         else:
             allowed = await readable(
-                user, READ, await service.store(run_namespaces, query, MAX_NAMESPACES_PER_REQUEST + 1)
+                user, READ, lambda: service.store(run_namespaces, query, MAX_NAMESPACES_PER_REQUEST + 1)
             )
         found = await service.store(list_runs, _with(query, allowed, 0)) if allowed is None or allowed else []
         truncated = len(found) > MAX_LEADERBOARD_RUNS
@@ -515,10 +566,13 @@ def create_app(service: Service) -> FastAPI:
 
 
 def _with(query: RunQuery, namespaces: frozenset[str] | None, offset: int) -> RunQuery:
-    return RunQuery(
-        namespace=query.namespace, name=query.name, model=query.model, target=query.target, status=query.status,
-        since=query.since, until=query.until, limit=query.limit, namespaces=namespaces, offset=offset,
-    )  # fmt: skip
+    return dataclasses.replace(query, namespaces=namespaces, offset=offset)
+
+
+def _ref(namespace: str, name: str, run_id: int | None, uid: str | None) -> RunRef:
+    return RunRef(
+        check_name(namespace, "namespace"), check_name(name, "name"), run_id, check_uid(uid) if uid else None
+    )
 
 
 def _file(format: str, stem: str, table: export.Table, as_json: Callable[[], dict[str, Any]]) -> Response:

@@ -7,17 +7,28 @@ from typing import Any
 
 from loadtest_operator.io.store.models import LevelResultRow, RecommendationRow, Run
 from loadtest_operator.results.figures import level_figures, run_gpus
+from loadtest_operator.results.query import SHORT_UID
 
 
-def run_ref(run: Run) -> str:
-    return f"{run.namespace}/{run.name}:{run.run_id}"
+def run_ref(run: Run, *, with_uid: bool = False) -> str:
+    """NAMESPACE/NAME:RUNID, and @ the uid's start when other LoadTests of that name stored that runId."""
+    ref = f"{run.namespace}/{run.name}:{run.run_id}"
+    return f"{ref}@{run.loadtest_uid[:SHORT_UID]}" if with_uid else ref
+
+
+def distinct_refs(runs: Sequence[Run]) -> list[str]:
+    """The refs of `runs`, with the uid's start on those whose NAMESPACE/NAME:RUNID repeats among them."""
+    plain = [run_ref(r) for r in runs]
+    return [run_ref(r, with_uid=plain.count(p) > 1) for r, p in zip(runs, plain, strict=True)]
 
 
 def run_json(
-    run: Run, levels: Sequence[LevelResultRow] | None = None, *, detail: bool = False
+    run: Run, levels: Sequence[LevelResultRow] | None = None, *, detail: bool = False, shared: bool = False
 ) -> dict[str, Any]:
+    """`shared`: other LoadTests of this name stored this runId too; `uniqueRef` then carries @UID."""
     body: dict[str, Any] = {
         "ref": run_ref(run),
+        "uniqueRef": run_ref(run, with_uid=shared),
         "namespace": run.namespace,
         "name": run.name,
         "uid": run.loadtest_uid,
@@ -33,6 +44,7 @@ def run_json(
         "bestGoodputLevel": run.best_goodput_level,
         "vllmVersion": run.vllm_version,
         "gpus": run_gpus(run.summary),
+        "labels": run.labels or {},
     }
     if detail:
         body["spec"] = run.spec

@@ -1,18 +1,18 @@
 """Writes and history queries. Writes are upserts keyed by (LoadTest uid, runId): a retry, or an operator
 that restarts halfway through ingesting a run, never duplicates it."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, desc, or_
+from sqlalchemy import delete, desc, func, insert, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, SQLModel, col, select
 
 from loadtest_operator.api import Phase
-from loadtest_operator.io.store.models import LevelResultRow, Run
+from loadtest_operator.io.store.models import LevelResultRow, Run, RunLabelRow
 
 
 def save_run(engine: Engine, run: Run, levels: Sequence[LevelResultRow] | None = None) -> None:
@@ -26,7 +26,8 @@ def save_run(engine: Engine, run: Run, levels: Sequence[LevelResultRow] | None =
         if (row.loadtest_uid, row.run_id) != (run.loadtest_uid, run.run_id):
             raise ValueError(f"level {row.level} belongs to another run")
     with engine.begin() as connection:
-        upsert(connection, run, ("loadtest_uid", "run_id"), keep_finished=True)
+        if upsert(connection, run, ("loadtest_uid", "run_id"), keep_finished=True):
+            _replace_labels(connection, run)
         if levels is not None:
             kept = [row.level for row in levels]
             connection.execute(
@@ -47,10 +48,10 @@ def upsert(
     *,
     keep: tuple[str, ...] = (),
     keep_finished: bool = False,
-) -> None:
+) -> bool:
     """INSERT ... ON CONFLICT (keys) DO UPDATE every column but the keys and `keep` (columns that keep
     their first value). With `keep_finished`, a stored row with finished_at set is only updated by
-    another finished row."""
+    another finished row. Whether a row was written."""
     table = type(row).__table__  # type: ignore[attr-defined]
     values: dict[str, Any] = {c.name: getattr(row, c.name) for c in table.columns}
     dialect = connection.dialect.name
@@ -65,9 +66,22 @@ def upsert(
     condition = None
     if keep_finished:
         condition = table.c.finished_at.is_(None) | statement.excluded.finished_at.is_not(None)
-    connection.execute(
+    result = connection.execute(
         statement.on_conflict_do_update(index_elements=list(keys), set_=updates, where=condition)
     )
+    return bool(result.rowcount)
+
+
+def _replace_labels(connection: Connection, run: Run) -> None:
+    """run_labels of `run` exactly as its `labels` column says (what label selectors match)."""
+    key = (col(RunLabelRow.loadtest_uid) == run.loadtest_uid, col(RunLabelRow.run_id) == run.run_id)
+    connection.execute(delete(RunLabelRow).where(*key))
+    rows = [
+        {"loadtest_uid": run.loadtest_uid, "run_id": run.run_id, "key": k, "value": v}
+        for k, v in sorted((run.labels or {}).items())
+    ]
+    if rows:
+        connection.execute(insert(RunLabelRow), rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +99,8 @@ class RunQuery:
     # Only these namespaces (the ones a caller may read); None: every namespace.
     namespaces: frozenset[str] | None = None
     offset: int = 0
+    # A metav1.LabelSelector (core/selectors.py parses kubectl's syntax into one); None: any labels.
+    selector: Mapping[str, Any] | None = None
 
 
 def _filtered(statement: Any, query: RunQuery) -> Any:
@@ -103,7 +119,32 @@ def _filtered(statement: Any, query: RunQuery) -> Any:
         statement = statement.where(col(Run.started_at) >= query.since)
     if query.until is not None:
         statement = statement.where(col(Run.started_at) < query.until)
+    for condition in _label_conditions(query.selector or {}):
+        statement = statement.where(condition)
     return statement
+
+
+def _label_conditions(selector: Mapping[str, Any]) -> list[Any]:
+    """One EXISTS / NOT EXISTS on run_labels per requirement, as the API server matches them: In needs
+    the label with one of the values, NotIn and DoesNotExist also hold for a run without the label."""
+    expressions = [
+        {"key": k, "operator": "In", "values": [v]} for k, v in (selector.get("matchLabels") or {}).items()
+    ] + list(selector.get("matchExpressions") or [])
+    conditions = []
+    for expr in expressions:
+        key, operator, values = str(expr["key"]), expr["operator"], [str(v) for v in expr.get("values") or []]
+        label = select(RunLabelRow.key).where(
+            col(RunLabelRow.loadtest_uid) == col(Run.loadtest_uid),
+            col(RunLabelRow.run_id) == col(Run.run_id),
+            col(RunLabelRow.key) == key,
+        )
+        if operator in ("In", "NotIn"):
+            label = label.where(col(RunLabelRow.value).in_(values))
+        elif operator not in ("Exists", "DoesNotExist"):
+            raise ValueError(f"label selector operator {operator!r}")
+        found = label.exists()
+        conditions.append(found if operator in ("In", "Exists") else ~found)
+    return conditions
 
 
 def list_runs(engine: Engine, query: RunQuery | None = None) -> list[Run]:
@@ -134,19 +175,49 @@ def _fields(query: RunQuery) -> dict[str, Any]:
     return {name: getattr(query, name) for name in RunQuery.__dataclass_fields__}
 
 
+class AmbiguousRunError(ValueError):
+    """A uid prefix that picks more than one LoadTest of that name."""
+
+    def __init__(self, uids: Sequence[str]) -> None:
+        super().__init__(f"the uid prefix matches {len(uids)} LoadTests of that name: {', '.join(uids)}")
+        self.uids = list(uids)
+
+
 def find_run(
     engine: Engine, namespace: str, name: str, run_id: int | None = None, uid: str | None = None
 ) -> Run | None:
-    """The newest run of LoadTest `namespace/name` (a re-created LoadTest has a new uid; `uid` picks
-    one), or its run `run_id`."""
-    statement = select(Run).where(col(Run.namespace) == namespace, col(Run.name) == name)
+    """The newest run of LoadTest `namespace/name` (a re-created LoadTest has a new uid; `uid`, the uid
+    or its start, picks one: AmbiguousRunError when that start fits several), or its run `run_id`."""
+    where = [col(Run.namespace) == namespace, col(Run.name) == name]
     if run_id is not None:
-        statement = statement.where(col(Run.run_id) == run_id)
+        where.append(col(Run.run_id) == run_id)
     if uid is not None:
-        statement = statement.where(col(Run.loadtest_uid) == uid)
-    statement = statement.order_by(desc(col(Run.started_at)), desc(col(Run.run_id))).limit(1)
+        where.append(col(Run.loadtest_uid).startswith(uid, autoescape=True))
     with Session(engine) as session:
-        return session.exec(statement).first()
+        if uid is not None:
+            uids = sorted(
+                str(u) for u in session.exec(select(Run.loadtest_uid).where(*where).distinct().limit(3))
+            )
+            if len(uids) > 1:
+                raise AmbiguousRunError(uids)
+        statement = select(Run).where(*where).order_by(desc(col(Run.started_at)), desc(col(Run.run_id)))
+        return session.exec(statement.limit(1)).first()
+
+
+def shared_refs(engine: Engine, runs: Sequence[Run]) -> set[tuple[str, str, int]]:
+    """Which (namespace, name, runId) of `runs` more than one LoadTest uid has stored: runs a name and
+    runId alone do not pick (a LoadTest deleted and re-created under its name starts at runId 0 again)."""
+    pairs = sorted({(r.namespace, r.name) for r in runs})
+    if not pairs:
+        return set()
+    statement = (
+        select(Run.namespace, Run.name, Run.run_id)
+        .where(or_(*((col(Run.namespace) == ns) & (col(Run.name) == n) for ns, n in pairs)))
+        .group_by(col(Run.namespace), col(Run.name), col(Run.run_id))
+        .having(func.count(col(Run.loadtest_uid).distinct()) > 1)
+    )
+    with engine.connect() as connection:
+        return {(str(ns), str(n), int(rid)) for ns, n, rid in connection.execute(statement).all()}
 
 
 def levels_of_runs(
@@ -175,6 +246,9 @@ def delete_run(engine: Engine, uid: str, run_id: int) -> bool:
                 col(LevelResultRow.loadtest_uid) == uid, col(LevelResultRow.run_id) == run_id
             )
         )
+        connection.execute(
+            delete(RunLabelRow).where(col(RunLabelRow.loadtest_uid) == uid, col(RunLabelRow.run_id) == run_id)
+        )
         result = connection.execute(
             delete(Run).where(col(Run.loadtest_uid) == uid, col(Run.run_id) == run_id)
         )
@@ -197,7 +271,11 @@ def delete_runs_before(engine: Engine, before: datetime, namespaces: frozenset[s
                     for u, r in chunk
                 )
             )
+            labels = or_(
+                *((col(RunLabelRow.loadtest_uid) == u) & (col(RunLabelRow.run_id) == r) for u, r in chunk)
+            )
             connection.execute(delete(LevelResultRow).where(levels))
+            connection.execute(delete(RunLabelRow).where(labels))
             connection.execute(delete(Run).where(runs))
         return len(found)
 
