@@ -547,10 +547,10 @@ def create_app(service: Service) -> FastAPI:
         stored = await levels(found)
         entries = [
             leaderboard.Entry(
-                run_ref(r), r.namespace, r.name, r.model, r.target, r.started_at,
+                ref, r.namespace, r.name, r.model, r.target, r.started_at,
                 level_map(stored[(r.loadtest_uid, r.run_id)]), run_gpus(r.summary),
             )
-            for r in found
+            for r, ref in zip(found, distinct_refs(found), strict=True)
         ]  # fmt: skip
         try:
             ranked = leaderboard.rank(entries, metric, level=level, by=by, price_per_gpu_hour=pricePerGpuHour)

@@ -106,15 +106,13 @@ class RunRef:
 
 
 SHORT_UID = 8
-_UID = re.compile(r"^[0-9a-f-]{4,64}$")
+_UID = re.compile(r"^[0-9a-f-]{1,64}$")
 REF_EXAMPLE = "bench/sweep, bench/sweep:2 or bench/sweep:2@1f0c9a3b"
 
 
 def check_uid(value: str, what: str = "uid") -> str:
     if not _UID.match(value):
-        raise QueryError(
-            f"{what} {value!r}: a LoadTest uid, or at least its first 4 characters (lower-case hex and '-')"
-        )
+        raise QueryError(f"{what} {value!r}: a LoadTest uid or its start (lower-case hex and '-')")
     return value
 
 

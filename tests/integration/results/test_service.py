@@ -420,7 +420,7 @@ def test_a_name_reused_by_a_new_loadtest_is_told_apart_by_its_uid(harness: Harne
     ambiguous = harness.get("/api/v1/compare", run=["team-a/demo:0@0a1b", "team-a/demo:1"])
     assert ambiguous.status_code == 400
     assert "the uid prefix matches 2 LoadTests" in ambiguous.json()["detail"]
-    assert harness.get("/api/v1/namespaces/team-a/runs/demo", uid="XY").status_code == 400
+    assert harness.get("/api/v1/namespaces/team-a/runs/demo", uid="XY").status_code == 400  # not hex
     gone = harness.call("DELETE", "/api/v1/namespaces/team-a/runs/demo", runId=0, uid="0a1b2c3d")
     assert gone.json()["deleted"] == ["team-a/demo:0@0a1b2c3d"]
     assert [i["uid"] for i in harness.ok("/api/v1/runs", name="demo")["items"]][-1].startswith("0a1b9999")
