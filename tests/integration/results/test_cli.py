@@ -210,7 +210,7 @@ def test_history_by_label_and_with_unique_refs(
     )
     code, out, err = run(capsys, "history", "--url", url, "--token", "token-alice", "-l", "tier=nightly")
     assert code == 0, err
-    (header, row) = out.splitlines()
+    (_header, row) = out.splitlines()
     # Two LoadTests named base stored runId 0: RUN carries the uid's start, the one to copy.
     assert row.split()[:3] == ["team-a/base:0@5e5e5e5e", "5e5e5e5e", "Succeeded"]
     code, out, _ = run(capsys, "history", "--url", url, "--token", "token-alice", "-l", "!tier")
