@@ -40,6 +40,7 @@ from loadtest_operator.io.store.repository import (
     find_run,
     levels_of_runs,
     list_runs,
+    ranking_rows,
     run_namespaces,
     shared_refs,
 )
@@ -47,7 +48,7 @@ from loadtest_operator.results import compare as compare_mod
 from loadtest_operator.results import export, leaderboard
 from loadtest_operator.results.authz import MAX_NAMESPACES_PER_REQUEST, PURGE, READ, Authorizer, Right
 from loadtest_operator.results.docs import add_docs
-from loadtest_operator.results.figures import BY_KEY, run_gpus
+from loadtest_operator.results.figures import BY_KEY, FROM_RESULT, run_gpus
 from loadtest_operator.results.observability import ServiceMetrics, access_middleware
 from loadtest_operator.results.query import (
     DEFAULT_LIMIT,
@@ -57,7 +58,9 @@ from loadtest_operator.results.query import (
     check_name,
     check_outcome,
     check_uid,
+    decode_after,
     decode_continue,
+    encode_after,
     encode_continue,
     filters_digest,
     parse_run_ref,
@@ -310,7 +313,7 @@ def create_app(service: Service) -> FastAPI:
                 "labels": selector,
             }
         )
-        offset = decode_continue(continue_, digest) if continue_ else 0
+        after = decode_after(continue_, digest) if continue_ else None
         if namespace:
             await require(user, READ, namespace)
             allowed: frozenset[str] | None = None
@@ -320,11 +323,16 @@ def create_app(service: Service) -> FastAPI:
             )
         found: list[Run] = []
         if allowed is None or allowed:
-            found = await service.store(list_runs, _with(query, allowed, offset))
-        more = len(found) > limit
+            found = await service.store(
+                list_runs, dataclasses.replace(query, namespaces=allowed, after=after)
+            )
+        page = found[:limit]
+        last = page[-1] if page else None
         return {
-            "items": await shown(found[:limit]),
-            "continue": encode_continue(offset + limit, digest) if more else None,
+            "items": await shown(page),
+            "continue": encode_after((last.started_at, last.loadtest_uid, last.run_id), digest)
+            if last is not None and len(found) > limit
+            else None,
         }
 
     @app.get("/api/v1/namespaces/{namespace}/runs/{name}", tags=["runs"], summary="One run: levels and spec")
@@ -541,16 +549,25 @@ def create_app(service: Service) -> FastAPI:
             allowed = await readable(
                 user, READ, lambda: service.store(run_namespaces, query, MAX_NAMESPACES_PER_REQUEST + 1)
             )
-        found = await service.store(list_runs, _with(query, allowed, 0)) if allowed is None or allowed else []
-        truncated = len(found) > MAX_LEADERBOARD_RUNS
-        found = found[:MAX_LEADERBOARD_RUNS]
-        stored = await levels(found)
+        runs_found: list[Any] = []
+        levels_found: dict[tuple[str, int], list[Any]] = {}
+        if allowed is None or allowed:
+            runs_found, levels_found = await service.store(
+                lambda engine: ranking_rows(
+                    engine,
+                    dataclasses.replace(query, namespaces=allowed),
+                    level=level,
+                    with_result=metric in FROM_RESULT,
+                )
+            )
+        truncated = len(runs_found) > MAX_LEADERBOARD_RUNS
+        runs_found = runs_found[:MAX_LEADERBOARD_RUNS]
         entries = [
             leaderboard.Entry(
                 ref, r.namespace, r.name, r.model, r.target, r.started_at,
-                level_map(stored[(r.loadtest_uid, r.run_id)]), run_gpus(r.summary),
+                {lv["level"]: lv for lv in levels_found[(r.loadtest_uid, r.run_id)]}, run_gpus(r.summary),
             )
-            for r, ref in zip(found, distinct_refs(found), strict=True)
+            for r, ref in zip(runs_found, distinct_refs(runs_found), strict=True)
         ]  # fmt: skip
         try:
             ranked = leaderboard.rank(entries, metric, level=level, by=by, price_per_gpu_hour=pricePerGpuHour)
@@ -558,15 +575,11 @@ def create_app(service: Service) -> FastAPI:
             raise QueryError(str(exc)) from exc
         body = leaderboard.as_json(ranked)
         body["items"] = body["items"][:limit]
-        body["runsRead"] = len(found)
+        body["runsRead"] = len(runs_found)
         body["truncated"] = truncated
         return body
 
     return app
-
-
-def _with(query: RunQuery, namespaces: frozenset[str] | None, offset: int) -> RunQuery:
-    return dataclasses.replace(query, namespaces=namespaces, offset=offset)
 
 
 def _ref(namespace: str, name: str, run_id: int | None, uid: str | None) -> RunRef:

@@ -18,6 +18,7 @@ from loadtest_operator.results.figures import (
     Metric,
     Noise,
     cost_per_million_output_tokens,
+    level_figure,
     level_figures,
 )
 
@@ -124,14 +125,14 @@ def _score(entry: Entry, metric: Metric, level: int | None, price: float | None)
     for lv, row in entry.levels.items():
         if level is not None and lv != level:
             continue
-        figures = level_figures(row, entry.gpus)
         if metric is COST:
             assert price is not None
+            figures = level_figures(row, entry.gpus)
             value = cost_per_million_output_tokens(
                 price, figures["gpu_count"], figures["output_tokens_per_s"]
             )
         else:
-            value = figures.get(metric.key)
+            value = level_figure(row, metric.key, entry.gpus)
         if value is not None:
             candidates.append((value, lv))
     if not candidates:

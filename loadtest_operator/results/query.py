@@ -86,6 +86,29 @@ def decode_continue(token: str, digest: str) -> int:
     return offset
 
 
+def encode_after(key: tuple[datetime, str, int], digest: str) -> str:
+    """A keyset page token: the last run shown (started_at, uid, runId), bound to the query's filters."""
+    started, uid, run_id = key
+    raw = json.dumps({"k": [started.isoformat(), uid, run_id], "q": digest}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_after(token: str, digest: str) -> tuple[datetime, str, int]:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        data = json.loads(raw)
+        started, uid, run_id = data["k"]
+        key = (datetime.fromisoformat(started), str(uid), int(run_id))
+        bound = str(data["q"])
+    except (binascii.Error, ValueError, KeyError, TypeError):
+        raise QueryError("continue: not a token this service gave out; start again without it") from None
+    if bound != digest:
+        raise QueryError(
+            "continue: the token belongs to a query with other filters; repeat that query's filters or start again"
+        )
+    return key
+
+
 @dataclass(frozen=True, slots=True)
 class RunRef:
     """A run as people name it: NAMESPACE/NAME (its newest run), NAMESPACE/NAME:RUNID, and either with

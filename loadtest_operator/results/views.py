@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,7 +20,8 @@ def run_ref(run: Run, *, with_uid: bool = False) -> str:
 def distinct_refs(runs: Sequence[Run]) -> list[str]:
     """The refs of `runs`, with the uid's start on those whose NAMESPACE/NAME:RUNID repeats among them."""
     plain = [run_ref(r) for r in runs]
-    return [run_ref(r, with_uid=plain.count(p) > 1) for r, p in zip(runs, plain, strict=True)]
+    repeated = {ref for ref, n in Counter(plain).items() if n > 1}
+    return [run_ref(r, with_uid=p in repeated) for r, p in zip(runs, plain, strict=True)]
 
 
 def run_json(

@@ -20,6 +20,7 @@ class Run(SQLModel, table=True):
     __tablename__ = "runs"
     __table_args__ = (
         Index("ix_runs_started_at", "started_at"),
+        Index("ix_runs_started_at_key", "started_at", "loadtest_uid", "run_id"),  # keyset pages (0007)
         Index("ix_runs_status_started_at", "status", "started_at"),
         Index("ix_runs_model_started_at", "model", "started_at"),
         Index("ix_runs_target_started_at", "target", "started_at"),

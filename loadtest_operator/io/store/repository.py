@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, desc, func, insert, or_
+from sqlalchemy import Integer, String, bindparam, delete, desc, func, insert, or_, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, SQLModel, col, select
 
 from loadtest_operator.api import Phase
 from loadtest_operator.io.store.models import LevelResultRow, Run, RunLabelRow
+from loadtest_operator.io.store.types import UtcDateTime
 
 
 def save_run(engine: Engine, run: Run, levels: Sequence[LevelResultRow] | None = None) -> None:
@@ -101,6 +102,8 @@ class RunQuery:
     offset: int = 0
     # A metav1.LabelSelector (core/selectors.py parses kubectl's syntax into one); None: any labels.
     selector: Mapping[str, Any] | None = None
+    # Keyset paging: only runs after this (started_at, loadtest_uid, run_id) in the list's order.
+    after: tuple[datetime, str, int] | None = None
 
 
 def _filtered(statement: Any, query: RunQuery) -> Any:
@@ -121,7 +124,22 @@ def _filtered(statement: Any, query: RunQuery) -> Any:
         statement = statement.where(col(Run.started_at) < query.until)
     for condition in _label_conditions(query.selector or {}):
         statement = statement.where(condition)
+    if query.after is not None:
+        started, uid, run_id = query.after
+        statement = statement.where(
+            tuple_(col(Run.started_at), col(Run.loadtest_uid), col(Run.run_id))
+            < tuple_(
+                bindparam(None, started, type_=UtcDateTime),
+                bindparam(None, uid, type_=String()),
+                bindparam(None, run_id, type_=Integer()),
+            )
+        )
     return statement
+
+
+# The list's order: newest first, then by key (every column descending, so a keyset page is one row-value
+# comparison that ix_runs_started_at_key answers).
+NEWEST_FIRST = (desc(col(Run.started_at)), desc(col(Run.loadtest_uid)), desc(col(Run.run_id)))
 
 
 def _label_conditions(selector: Mapping[str, Any]) -> list[Any]:
@@ -150,14 +168,48 @@ def _label_conditions(selector: Mapping[str, Any]) -> list[Any]:
 def list_runs(engine: Engine, query: RunQuery | None = None) -> list[Run]:
     """Runs matching `query`, newest (by started_at) first."""
     query = query or RunQuery()
-    statement = _filtered(select(Run), query)
-    statement = (
-        statement.order_by(desc(col(Run.started_at)), col(Run.loadtest_uid), desc(col(Run.run_id)))
-        .offset(query.offset)
-        .limit(query.limit)
-    )
+    statement = _filtered(select(Run), query).order_by(*NEWEST_FIRST).offset(query.offset).limit(query.limit)
     with Session(engine) as session:
         return list(session.exec(statement).all())
+
+
+# What a leaderboard reads of a run: who it is and its summary (the target's GPUs); never the spec.
+_RANKED_RUN = ("loadtest_uid", "run_id", "namespace", "name", "model", "target", "started_at", "summary")
+
+
+def ranking_rows(
+    engine: Engine, query: RunQuery, *, level: int | None = None, with_result: bool = False
+) -> tuple[list[Any], dict[tuple[str, int], list[Any]]]:
+    """The newest `query.limit` runs matching `query` (rows with _RANKED_RUN's columns) and their levels
+    (rows of level_results' columns, `result` only `with_result`; only `level` when given): what a
+    leaderboard ranks, in two queries and without building a model per row."""
+    table = Run.__table__  # type: ignore[attr-defined]
+    newest = (
+        _filtered(select(*(table.c[c] for c in _RANKED_RUN)), query)
+        .order_by(*NEWEST_FIRST)
+        .limit(query.limit)
+        .subquery()
+    )
+    levels_table = LevelResultRow.__table__  # type: ignore[attr-defined]
+    columns = [c for c in levels_table.columns if with_result or c.name != "result"]
+    levels = select(*columns).join(
+        newest,
+        (levels_table.c.loadtest_uid == newest.c.loadtest_uid) & (levels_table.c.run_id == newest.c.run_id),
+    )
+    if level is not None:
+        levels = levels.where(levels_table.c.level == level)
+    with engine.connect() as connection:
+        runs = list(
+            connection.execute(
+                select(newest).order_by(
+                    *(desc(newest.c[k]) for k in ("started_at", "loadtest_uid", "run_id"))
+                )
+            ).all()
+        )
+        found: dict[tuple[str, int], list[Any]] = {(r.loadtest_uid, r.run_id): [] for r in runs}
+        for row in connection.execute(levels.order_by(levels_table.c.level)).mappings():
+            found.setdefault((row["loadtest_uid"], row["run_id"]), []).append(row)
+    return runs, found
 
 
 def run_namespaces(engine: Engine, query: RunQuery, limit: int) -> list[str]:

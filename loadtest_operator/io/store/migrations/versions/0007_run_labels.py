@@ -1,7 +1,8 @@
 """The LoadTests' labels: runs.labels (the label set as written, shown by the results service) and a
 run_labels table, one row per (run, label key), indexed by (key, value), that a kubectl-style label
 selector is matched against in SQL (EXISTS / NOT EXISTS per requirement, the same on SQLite and
-PostgreSQL: no JSON operators).
+PostgreSQL: no JSON operators). And ix_runs_started_at_key on runs (started_at, loadtest_uid, run_id):
+the results service's list pages by that key (keyset), newest first, instead of by offset.
 
 Revision ID: 0007
 Revises: 0006
@@ -29,6 +30,7 @@ JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 # A label key is an optional DNS-subdomain prefix (253) and '/' and a name (63); a value is at most 63.
 KEY_LENGTH, VALUE_LENGTH = 317, 63
 INDEX = "ix_run_labels_key_value"
+KEYSET_INDEX = "ix_runs_started_at_key"
 
 
 def upgrade() -> None:
@@ -49,9 +51,11 @@ def upgrade() -> None:
         ),
     )
     op.create_index(INDEX, "run_labels", ["key", "value"])
+    op.create_index(KEYSET_INDEX, "runs", ["started_at", "loadtest_uid", "run_id"])
 
 
 def downgrade() -> None:
+    op.drop_index(KEYSET_INDEX, table_name="runs")
     op.drop_index(INDEX, table_name="run_labels")
     op.drop_table("run_labels")
     with op.batch_alter_table("runs") as batch:
