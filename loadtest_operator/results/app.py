@@ -35,6 +35,7 @@ from loadtest_operator.io.store.recommendations import recommendation_namespaces
 from loadtest_operator.io.store.repository import (
     AmbiguousRunError,
     RunQuery,
+    best_values,
     delete_run,
     delete_runs_before,
     find_run,
@@ -48,7 +49,7 @@ from loadtest_operator.results import compare as compare_mod
 from loadtest_operator.results import export, leaderboard
 from loadtest_operator.results.authz import MAX_NAMESPACES_PER_REQUEST, PURGE, READ, Authorizer, Right
 from loadtest_operator.results.docs import add_docs
-from loadtest_operator.results.figures import BY_KEY, FROM_RESULT, run_gpus
+from loadtest_operator.results.figures import BY_KEY, Better, column_of, columns_for, run_gpus
 from loadtest_operator.results.observability import ServiceMetrics, access_middleware
 from loadtest_operator.results.query import (
     DEFAULT_LIMIT,
@@ -324,7 +325,9 @@ def create_app(service: Service) -> FastAPI:
         found: list[Run] = []
         if allowed is None or allowed:
             found = await service.store(
-                list_runs, dataclasses.replace(query, namespaces=allowed, after=after)
+                lambda engine: list_runs(
+                    engine, dataclasses.replace(query, namespaces=allowed, after=after), without_spec=True
+                )
             )
         page = found[:limit]
         last = page[-1] if page else None
@@ -550,25 +553,18 @@ def create_app(service: Service) -> FastAPI:
                 user, READ, lambda: service.store(run_namespaces, query, MAX_NAMESPACES_PER_REQUEST + 1)
             )
         runs_found: list[Any] = []
-        levels_found: dict[tuple[str, int], list[Any]] = {}
         if allowed is None or allowed:
-            runs_found, levels_found = await service.store(
-                lambda engine: ranking_rows(
-                    engine,
-                    dataclasses.replace(query, namespaces=allowed),
-                    level=level,
-                    with_result=metric in FROM_RESULT,
-                )
+            runs_found = await service.store(
+                ranked_runs, dataclasses.replace(query, namespaces=allowed), metric, level
             )
         truncated = len(runs_found) > MAX_LEADERBOARD_RUNS
         runs_found = runs_found[:MAX_LEADERBOARD_RUNS]
         entries = [
-            leaderboard.Entry(
-                ref, r.namespace, r.name, r.model, r.target, r.started_at,
-                {lv["level"]: lv for lv in levels_found[(r.loadtest_uid, r.run_id)]}, run_gpus(r.summary),
+            leaderboard.Entry(ref, r.namespace, r.name, r.model, r.target, r.started_at, levels, gpus)
+            for (r, levels, gpus), ref in zip(
+                runs_found, distinct_refs([r for r, _, _ in runs_found]), strict=True
             )
-            for r, ref in zip(runs_found, distinct_refs(runs_found), strict=True)
-        ]  # fmt: skip
+        ]
         try:
             ranked = leaderboard.rank(entries, metric, level=level, by=by, price_per_gpu_hour=pricePerGpuHour)
         except leaderboard.LeaderboardError as exc:
@@ -580,6 +576,27 @@ def create_app(service: Service) -> FastAPI:
         return body
 
     return app
+
+
+RankedRun = tuple[Any, dict[int, dict[str, Any]], int | None]
+
+
+def ranked_runs(engine: Any, query: RunQuery, metric: str, level: int | None) -> list[RankedRun]:
+    """What a leaderboard ranks: the newest runs of `query`, each with its levels as leaderboard.rank reads
+    them and its target's GPUs. A figure that is one column is chosen in the database (one row per run);
+    the others are computed here from the few columns they need."""
+    column = column_of(metric)
+    if column is not None:
+        better = leaderboard.metric_for(metric).better
+        rows = best_values(engine, query, column, higher_is_better=better is Better.HIGHER, level=level)
+        return [
+            (r, {} if r.value is None else {r.level: {"level": r.level, column: r.value}}, None) for r in rows
+        ]
+    needs = columns_for("output_tokens_per_s_per_gpu" if metric == leaderboard.COST.key else metric)
+    runs, levels = ranking_rows(engine, query, needs, level=level)
+    return [
+        (r, {lv["level"]: lv for lv in levels[(r.loadtest_uid, r.run_id)]}, run_gpus(r.summary)) for r in runs
+    ]
 
 
 def _ref(namespace: str, name: str, run_id: int | None, uid: str | None) -> RunRef:

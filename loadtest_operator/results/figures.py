@@ -98,8 +98,26 @@ _COLUMNS = {
     "joules_per_1k_output_tokens": "joules_per_1k_output_tokens",
     **{f"{f}_{s}_ms": f"{f}_{s}_ms" for f in LATENCY_FAMILIES for s, _ in _STATS},
 }
-# Figures read from a level's `result` JSON (the rest come from its columns).
-FROM_RESULT = frozenset({"gpu_utilization_percent", "gpu_power_w"})
+# The columns the figures that are not one column are computed from (level_figures()).
+_DERIVED = {
+    "error_percent": {"errors", "requests"},
+    "gpu_count": {"gpu_count"},
+    "output_tokens_per_s_per_gpu": {"gpu_count", "output_tokens_per_second"},
+    "gpu_utilization_percent": {"result"},
+    "gpu_power_w": {"result"},
+}
+
+
+def column_of(key: str) -> str | None:
+    """The level_results column that is figure `key`, when it is one."""
+    return _COLUMNS.get(key)
+
+
+def columns_for(key: str) -> frozenset[str]:
+    """The level_results columns level_figure(row, key) reads (a leaderboard fetches only these)."""
+    if key in _COLUMNS:
+        return frozenset({"level", _COLUMNS[key]})
+    return frozenset({"level", *_DERIVED.get(key, {"result", *_COLUMNS.values(), "errors", "requests"})})
 
 
 def level_figure(row: Mapping[str, Any], key: str, run_gpus: int | None = None) -> float | None:

@@ -1,14 +1,16 @@
 """Writes and history queries. Writes are upserts keyed by (LoadTest uid, runId): a retry, or an operator
 that restarts halfway through ingesting a run, never duplicates it."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import Integer, String, bindparam, delete, desc, func, insert, or_, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import defer
 from sqlmodel import Session, SQLModel, col, select
 
 from loadtest_operator.api import Phase
@@ -165,10 +167,14 @@ def _label_conditions(selector: Mapping[str, Any]) -> list[Any]:
     return conditions
 
 
-def list_runs(engine: Engine, query: RunQuery | None = None) -> list[Run]:
-    """Runs matching `query`, newest (by started_at) first."""
+def list_runs(engine: Engine, query: RunQuery | None = None, *, without_spec: bool = False) -> list[Run]:
+    """Runs matching `query`, newest (by started_at) first. `without_spec`: spec and fingerprint are not
+    read (a list shows neither; they are most of a row's bytes), and are None on the runs returned."""
     query = query or RunQuery()
     statement = _filtered(select(Run), query).order_by(*NEWEST_FIRST).offset(query.offset).limit(query.limit)
+    if without_spec:
+        heavy = (Run.spec, Run.fingerprint)
+        statement = statement.options(*(defer(c, raiseload=True) for c in heavy))  # type: ignore[arg-type]
     with Session(engine) as session:
         return list(session.exec(statement).all())
 
@@ -177,12 +183,57 @@ def list_runs(engine: Engine, query: RunQuery | None = None) -> list[Run]:
 _RANKED_RUN = ("loadtest_uid", "run_id", "namespace", "name", "model", "target", "started_at", "summary")
 
 
+def best_values(
+    engine: Engine, query: RunQuery, column: str, *, higher_is_better: bool, level: int | None = None
+) -> list[Any]:
+    """The newest `query.limit` runs matching `query`, each with the level where level_results.`column`
+    is best (highest or lowest; a tie goes to the higher level), or only at `level`: rows with
+    _RANKED_RUN's columns (without the summary) and `level`, `value` (None when the run has none). One
+    query, the choice made by a window function in the database: a leaderboard of one stored figure."""
+    table = Run.__table__  # type: ignore[attr-defined]
+    levels = LevelResultRow.__table__  # type: ignore[attr-defined]
+    newest = (
+        _filtered(sa.select(*(table.c[c] for c in _RANKED_RUN if c != "summary")), query)
+        .order_by(*NEWEST_FIRST)
+        .limit(query.limit)
+        .subquery()
+    )
+    value = levels.c[column]
+    same_run = (levels.c.loadtest_uid == newest.c.loadtest_uid) & (levels.c.run_id == newest.c.run_id)
+    pick = func.row_number().over(
+        partition_by=(levels.c.loadtest_uid, levels.c.run_id),
+        order_by=(value.desc() if higher_is_better else value.asc(), levels.c.level.desc()),
+    )
+    candidates = (
+        sa.select(
+            levels.c.loadtest_uid, levels.c.run_id, levels.c.level, value.label("value"), pick.label("pick")
+        )
+        .join(newest, same_run)
+        .where(value.is_not(None))
+    )
+    if level is not None:
+        candidates = candidates.where(levels.c.level == level)
+    best = candidates.subquery()
+    statement = (
+        sa.select(newest, best.c.level, best.c.value)
+        .outerjoin(
+            best,
+            (best.c.loadtest_uid == newest.c.loadtest_uid)
+            & (best.c.run_id == newest.c.run_id)
+            & (best.c.pick == 1),
+        )
+        .order_by(*(desc(newest.c[k]) for k in ("started_at", "loadtest_uid", "run_id")))
+    )
+    with engine.connect() as connection:
+        return list(connection.execute(statement).all())
+
+
 def ranking_rows(
-    engine: Engine, query: RunQuery, *, level: int | None = None, with_result: bool = False
+    engine: Engine, query: RunQuery, columns: Collection[str], *, level: int | None = None
 ) -> tuple[list[Any], dict[tuple[str, int], list[Any]]]:
     """The newest `query.limit` runs matching `query` (rows with _RANKED_RUN's columns) and their levels
-    (rows of level_results' columns, `result` only `with_result`; only `level` when given): what a
-    leaderboard ranks, in two queries and without building a model per row."""
+    (mappings of the level_results `columns` asked for; only `level` when given): what a leaderboard
+    ranks, in two queries and without building a model per row."""
     table = Run.__table__  # type: ignore[attr-defined]
     newest = (
         _filtered(select(*(table.c[c] for c in _RANKED_RUN)), query)
@@ -191,8 +242,8 @@ def ranking_rows(
         .subquery()
     )
     levels_table = LevelResultRow.__table__  # type: ignore[attr-defined]
-    columns = [c for c in levels_table.columns if with_result or c.name != "result"]
-    levels = select(*columns).join(
+    wanted = {"loadtest_uid", "run_id", "level", *columns}
+    levels = select(*(c for c in levels_table.columns if c.name in wanted)).join(
         newest,
         (levels_table.c.loadtest_uid == newest.c.loadtest_uid) & (levels_table.c.run_id == newest.c.run_id),
     )
@@ -264,7 +315,7 @@ def shared_refs(engine: Engine, runs: Sequence[Run]) -> set[tuple[str, str, int]
         return set()
     statement = (
         select(Run.namespace, Run.name, Run.run_id)
-        .where(or_(*((col(Run.namespace) == ns) & (col(Run.name) == n) for ns, n in pairs)))
+        .where(tuple_(col(Run.namespace), col(Run.name)).in_(pairs))
         .group_by(col(Run.namespace), col(Run.name), col(Run.run_id))
         .having(func.count(col(Run.loadtest_uid).distinct()) > 1)
     )

@@ -198,3 +198,15 @@ def test_csv_and_xlsx_never_carry_a_formula_from_users_words() -> None:
     assert (model.value, model.data_type, target.data_type) == ("=1+1", "s", "s")
     p50 = sheet.cell(2, header.index("ttft_p50_ms") + 1)
     assert (p50.value, p50.data_type) == (-3.0, "n")
+
+
+def test_a_leaderboard_reads_only_the_columns_its_figure_needs() -> None:
+    from loadtest_operator.results.figures import BY_KEY, columns_for, level_figure
+
+    full = level(4, ttft=120.0, gpus=2, joules=150.0, errors=7) | {
+        "result": {"gpu": {"utilizationPercentMean": 71.0, "powerWattsTotalMean": 420.0}},
+        "tpot_p99_ms": 31.0, "e2e_p50_ms": 900.0,
+    }  # fmt: skip
+    for key in BY_KEY:
+        reduced = {k: v for k, v in full.items() if k in columns_for(key)}
+        assert level_figure(reduced, key, 1) == level_figures(full, 1)[key], key
