@@ -552,7 +552,7 @@ def create_app(service: Service) -> FastAPI:
             allowed = await readable(
                 user, READ, lambda: service.store(run_namespaces, query, MAX_NAMESPACES_PER_REQUEST + 1)
             )
-        runs_found: list[Any] = []
+        runs_found: list[RankedRun] = []
         if allowed is None or allowed:
             runs_found = await service.store(
                 ranked_runs, dataclasses.replace(query, namespaces=allowed), metric, level
@@ -560,17 +560,14 @@ def create_app(service: Service) -> FastAPI:
         truncated = len(runs_found) > MAX_LEADERBOARD_RUNS
         runs_found = runs_found[:MAX_LEADERBOARD_RUNS]
         entries = [
-            leaderboard.Entry(ref, r.namespace, r.name, r.model, r.target, r.started_at, levels, gpus)
-            for (r, levels, gpus), ref in zip(
-                runs_found, distinct_refs([r for r, _, _ in runs_found]), strict=True
-            )
+            leaderboard.Entry(ref, r.namespace, r.name, r.model, r.target, r.started_at, r.levels, r.gpus)
+            for r, ref in zip(runs_found, distinct_refs(runs_found), strict=True)
         ]
         try:
             ranked = leaderboard.rank(entries, metric, level=level, by=by, price_per_gpu_hour=pricePerGpuHour)
         except leaderboard.LeaderboardError as exc:
             raise QueryError(str(exc)) from exc
-        body = leaderboard.as_json(ranked)
-        body["items"] = body["items"][:limit]
+        body = leaderboard.as_json(ranked, limit)
         body["runsRead"] = len(runs_found)
         body["truncated"] = truncated
         return body
@@ -578,24 +575,44 @@ def create_app(service: Service) -> FastAPI:
     return app
 
 
-RankedRun = tuple[Any, dict[int, dict[str, Any]], int | None]
+@dataclass(frozen=True, slots=True)
+class RankedRun:
+    """A run as a leaderboard ranks it: who it is, its levels as leaderboard.rank reads them, its GPUs.
+    (Plain attributes: a leaderboard touches 2,000 of these; a database row's are slower to read.)"""
+
+    loadtest_uid: str
+    run_id: int
+    namespace: str
+    name: str
+    model: str | None
+    target: str
+    started_at: datetime
+    levels: dict[int, dict[str, Any]]
+    gpus: int | None
+
+
+def _who(row: Any) -> tuple[str, int, str, str, str | None, str, datetime]:
+    """A ranked row's first columns (repository._RANKED_RUN's order): who the run is."""
+    return row[0], row[1], row[2], row[3], row[4], row[5], row[6]
 
 
 def ranked_runs(engine: Any, query: RunQuery, metric: str, level: int | None) -> list[RankedRun]:
-    """What a leaderboard ranks: the newest runs of `query`, each with its levels as leaderboard.rank reads
-    them and its target's GPUs. A figure that is one column is chosen in the database (one row per run);
-    the others are computed here from the few columns they need."""
+    """What a leaderboard ranks: the newest runs of `query`. A figure that is one column is chosen in the
+    database (one row per run, its best level); the others are computed here from the few columns they
+    need."""
     column = column_of(metric)
     if column is not None:
         better = leaderboard.metric_for(metric).better
         rows = best_values(engine, query, column, higher_is_better=better is Better.HIGHER, level=level)
         return [
-            (r, {} if r.value is None else {r.level: {"level": r.level, column: r.value}}, None) for r in rows
+            RankedRun(*_who(row), {} if row[8] is None else {row[7]: {"level": row[7], column: row[8]}}, None)
+            for row in rows
         ]
     needs = columns_for("output_tokens_per_s_per_gpu" if metric == leaderboard.COST.key else metric)
     runs, levels = ranking_rows(engine, query, needs, level=level)
     return [
-        (r, {lv["level"]: lv for lv in levels[(r.loadtest_uid, r.run_id)]}, run_gpus(r.summary)) for r in runs
+        RankedRun(*_who(row), {lv["level"]: lv for lv in levels[(row[0], row[1])]}, run_gpus(row.summary))
+        for row in runs
     ]
 
 

@@ -141,7 +141,8 @@ def _score(entry: Entry, metric: Metric, level: int | None, price: float | None)
     return pick(candidates, key=lambda c: (c[0], -c[1]) if metric.better is Better.LOWER else (c[0], c[1]))
 
 
-def as_json(board: Board) -> dict[str, Any]:
+def as_json(board: Board, limit: int | None = None) -> dict[str, Any]:
+    """The board as the API answers it: its first `limit` places (all without one)."""
     return {
         "metric": board.metric.key,
         "unit": board.metric.unit,
@@ -160,7 +161,7 @@ def as_json(board: Board) -> dict[str, Any]:
                 "target": r.entry.target,
                 "startedAt": r.entry.started_at.isoformat(),
             }
-            for r in board.ranked
+            for r in board.ranked[:limit]
         ],
         "excluded": board.excluded,
     }
