@@ -312,9 +312,10 @@ async def measure(engine: Engine, samples: int) -> None:
             )
             walk = await walk_pages(client)
             report(
-                "list, every page of a full walk (limit 500, continue tokens)",
+                "list, every page of a full walk (limit 500, the largest page; continue tokens)",
                 walk,
-                f"{len(walk)} pages",
+                f"{len(walk)} pages; p50 of the first 20 {p(walk[:20], 50):.0f} ms, of the last 20 "
+                f"{p(walk[-20:], 50):.0f} ms (keyset: a deep page costs what the first does)",
             )
             first = (
                 await client.get(
@@ -375,7 +376,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=100_000, help="runs in the store (default 100,000)")
     parser.add_argument("--samples", type=int, default=200, help="timed requests per query (default 200)")
     args = parser.parse_args()
-    print(f"results service, {args.runs:,} runs in PostgreSQL", flush=True)
+    load = os.getloadavg()
+    print(
+        f"results service, {args.runs:,} runs in PostgreSQL (load average {load[0]:.1f} on "
+        f"{os.cpu_count()} CPUs: a loaded machine stretches every tail)",
+        flush=True,
+    )
     with postgres() as url:
         engine = create_store_engine(url)
         try:
