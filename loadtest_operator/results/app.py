@@ -41,6 +41,7 @@ from loadtest_operator.io.store.repository import (
     find_run,
     levels_of_runs,
     list_runs,
+    namespaces_to_check,
     ranking_rows,
     run_namespaces,
     shared_refs,
@@ -320,7 +321,7 @@ def create_app(service: Service) -> FastAPI:
             allowed: frozenset[str] | None = None
         else:
             allowed = await readable(
-                user, READ, lambda: service.store(run_namespaces, query, MAX_NAMESPACES_PER_REQUEST + 1)
+                user, READ, lambda: service.store(namespaces_to_check, query, MAX_NAMESPACES_PER_REQUEST + 1)
             )
         found: list[Run] = []
         if allowed is None or allowed:
@@ -554,7 +555,7 @@ def create_app(service: Service) -> FastAPI:
             allowed: frozenset[str] | None = None
         else:
             allowed = await readable(
-                user, READ, lambda: service.store(run_namespaces, query, MAX_NAMESPACES_PER_REQUEST + 1)
+                user, READ, lambda: service.store(namespaces_to_check, query, MAX_NAMESPACES_PER_REQUEST + 1)
             )
         runs_found: list[RankedRun] = []
         if allowed is None or allowed:

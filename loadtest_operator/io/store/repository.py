@@ -291,6 +291,14 @@ _EVERY_NAMESPACE = text(
 )
 
 
+def namespaces_to_check(engine: Engine, query: RunQuery, limit: int) -> list[str]:
+    """Namespaces a caller's rights are checked in for `query`: every namespace holding runs when there are
+    fewer than `limit` (one skip scan, however many runs match: the rights decide, the filters then
+    select), else those holding runs that match (run_namespaces), at most `limit`."""
+    every = run_namespaces(engine, RunQuery(limit=query.limit), limit)
+    return every if len(every) < limit else run_namespaces(engine, query, limit)
+
+
 def _fields(query: RunQuery) -> dict[str, Any]:
     return {name: getattr(query, name) for name in RunQuery.__dataclass_fields__}
 
