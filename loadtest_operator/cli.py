@@ -259,10 +259,10 @@ def main(argv: list[str] | None = None) -> int:
     show.add_argument(
         "-o",
         "--output",
-        choices=("table", "wide", "json"),
+        choices=("table", "wide", "json", "yaml"),
         default="table",
         help="table (default); wide: tail percentiles, Rate mode's from-send latency and schedule lag, "
-        "the client's lags; json: the per-level status for machines",
+        "the client's lags; json or yaml: the per-level status for machines",
     )
     show.add_argument("--json", action="store_true", help="the same as -o json")
     show.add_argument("--level", type=int, help="every figure of this one load level")
@@ -287,11 +287,16 @@ def main(argv: list[str] | None = None) -> int:
         body = found
     else:
         parser.error("give a LoadTest name or -f FILE")
-    if args.json or args.output == "json":
+    if args.json or args.output in ("json", "yaml"):
         levels = body.get("status", {}).get("levels", [])
         if args.level is not None:
             levels = [lv for lv in levels if lv.get("level") == args.level]
-        print(json.dumps(levels, indent=2))
+        if args.output == "yaml" and not args.json:
+            import yaml
+
+            print(yaml.safe_dump(levels, sort_keys=False), end="")
+        else:
+            print(json.dumps(levels, indent=2))
     else:
         print(render(body, wide=args.output == "wide", level=args.level))
     return 0

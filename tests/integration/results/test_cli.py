@@ -238,6 +238,8 @@ def test_show_reads_the_stored_run_when_the_loadtest_is_gone(
     code, out, _ = run(capsys, "show", "team-a/next:0", "--url", url, "--token", "token-alice", "-o", "json")
     assert [lv["level"] for lv in json.loads(out)] == [1, 4]
     assert json.loads(out)[0]["ttft"]["p50"] == 150.0
+    code, out, _ = run(capsys, "show", "team-a/next:0", "--url", url, "--token", "token-alice", "-o", "yaml")
+    assert out.startswith("- level: 1\n")
     code, _, err = run(capsys, "show", "gone", "-n", "team-a", "--url", url, "--token", "token-alice")
     assert code == 1
     assert "team-a/gone: no LoadTest of that name, no stored run of it (llmload history -n team-a" in err
