@@ -244,33 +244,33 @@ def render(body: dict[str, Any], wide: bool = False, level: int | None = None) -
     return "\n".join([*head, "", table, *(["", *tail] if tail else [])])
 
 
-def _fetch(name: str, namespace: str) -> dict[str, Any]:
-    from loadtest_operator.io.kube import read_loadtest  # only this subcommand talks to a cluster
-
-    return read_loadtest(name, namespace)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="llmload", description="Read LoadTest results.")
     sub = parser.add_subparsers(dest="command", required=True)
     show = sub.add_parser("show", help="per-level results of a LoadTest as a table (or -o wide, -o json)")
-    show.add_argument("name", nargs="?", help="LoadTest name (fetched with your kubeconfig)")
+    show.add_argument(
+        "name",
+        nargs="?",
+        help="LoadTest name (fetched with your kubeconfig; when gone, its stored run), or a stored run "
+        "NAMESPACE/NAME[:RUNID][@UID]",
+    )
     show.add_argument("-n", "--namespace", default="default")
     show.add_argument("-f", "--file", help="read the LoadTest JSON from a file, or - for stdin")
     show.add_argument(
         "-o",
         "--output",
-        choices=("table", "wide", "json"),
+        choices=("table", "wide", "json", "yaml"),
         default="table",
         help="table (default); wide: tail percentiles, Rate mode's from-send latency and schedule lag, "
-        "the client's lags; json: the per-level status for machines",
+        "the client's lags; json or yaml: the per-level status for machines",
     )
     show.add_argument("--json", action="store_true", help="the same as -o json")
     show.add_argument("--level", type=int, help="every figure of this one load level")
     report_cli.add_parser(sub)
     # The stored history, through the results service (results_cli.py).
-    from loadtest_operator.results_cli import add_commands, run_command
+    from loadtest_operator.results_cli import add_commands, add_show_arguments, run_command, show_body
 
+    add_show_arguments(show)
     add_commands(sub)
     args = parser.parse_args(argv)
     if args.command == "report":
@@ -281,14 +281,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.file:
         body = json.load(sys.stdin if args.file == "-" else open(args.file))  # noqa: SIM115
     elif args.name:
-        body = _fetch(args.name, args.namespace)
+        found = show_body(args)  # the live LoadTest, else its stored run
+        if found is None:
+            return 1
+        body = found
     else:
         parser.error("give a LoadTest name or -f FILE")
-    if args.json or args.output == "json":
+    if args.json or args.output in ("json", "yaml"):
         levels = body.get("status", {}).get("levels", [])
         if args.level is not None:
             levels = [lv for lv in levels if lv.get("level") == args.level]
-        print(json.dumps(levels, indent=2))
+        if args.output == "yaml" and not args.json:
+            import yaml
+
+            print(yaml.safe_dump(levels, sort_keys=False), end="")
+        else:
+            print(json.dumps(levels, indent=2))
     else:
         print(render(body, wide=args.output == "wide", level=args.level))
     return 0

@@ -67,6 +67,8 @@ class RunRecord:
     best_goodput_level: int | None
     summary: dict[str, Any]
     levels: tuple[LevelResult, ...] | None
+    # metadata.labels, for the results service's label selectors (as sorted pairs: the record is hashable)
+    labels: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,32 @@ def kubeconfig_token(context: str | None = None) -> str | None:
     return token if scheme.lower() == "bearer" and token else None
 
 
+def live_loadtest(name: str, namespace: str, context: str | None = None) -> dict[str, Any] | None:
+    """The LoadTest through the kubeconfig, or None when the API server says it does not exist or there is
+    no kubeconfig to ask with (for `llmload show`, which then asks the results service for the stored
+    run)."""
+    from kubernetes import client, config
+    from kubernetes.client.exceptions import ApiException
+
+    from loadtest_operator.api.group import GROUP, PLURAL, VERSION
+
+    try:
+        api = client.CustomObjectsApi(config.new_client_from_config(context=context))
+    except config.ConfigException:
+        return None
+    try:
+        body: dict[str, Any] = api.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise ResultsError(
+            f"cannot read LoadTest {namespace}/{name}: HTTP {exc.status} {exc.reason}"
+        ) from exc
+    finally:
+        api.api_client.close()
+    return body
+
+
 @contextlib.contextmanager
 def port_forward(namespace: str, service: str, *, context: str | None = None) -> Iterator[str]:
     """`kubectl port-forward svc/SERVICE :8080` on a free local port; yields its base URL."""

@@ -553,6 +553,7 @@ def _store(tick: _Tick, spec: LoadTestSpec, *, final: bool, model: str | None = 
         best_goodput_level=status.best_goodput_level,
         summary={k: v for k, v in to_wire(status).items() if k != "levels"},
         levels=tuple(status.levels or ()),
+        labels=tuple(sorted((str(k), str(v)) for k, v in (tick.observed.meta.get("labels") or {}).items())),
     )
     if not final:
         return StoreWrite(replace(record, levels=None))

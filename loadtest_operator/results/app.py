@@ -4,6 +4,7 @@ server accepts, and shows only what the caller's Kubernetes rights allow (authz.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Awaitable, Callable
@@ -17,6 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from loadtest_operator.core.admission import Requester
+from loadtest_operator.core.selectors import SELECTOR_EXAMPLE, SelectorError, parse_selector
 from loadtest_operator.io.access import AccessReviewError
 from loadtest_operator.io.identity import TokenReviewError
 from loadtest_operator.io.store import (
@@ -31,19 +33,24 @@ from loadtest_operator.io.store import (
 from loadtest_operator.io.store.models import LevelResultRow, Run
 from loadtest_operator.io.store.recommendations import recommendation_namespaces
 from loadtest_operator.io.store.repository import (
+    AmbiguousRunError,
     RunQuery,
+    best_values,
     delete_run,
     delete_runs_before,
     find_run,
     levels_of_runs,
     list_runs,
+    namespaces_to_check,
+    ranking_rows,
     run_namespaces,
+    shared_refs,
 )
 from loadtest_operator.results import compare as compare_mod
 from loadtest_operator.results import export, leaderboard
 from loadtest_operator.results.authz import MAX_NAMESPACES_PER_REQUEST, PURGE, READ, Authorizer, Right
 from loadtest_operator.results.docs import add_docs
-from loadtest_operator.results.figures import BY_KEY, run_gpus
+from loadtest_operator.results.figures import BY_KEY, Better, column_of, columns_for, run_gpus
 from loadtest_operator.results.observability import ServiceMetrics, access_middleware
 from loadtest_operator.results.query import (
     DEFAULT_LIMIT,
@@ -52,13 +59,17 @@ from loadtest_operator.results.query import (
     check_limit,
     check_name,
     check_outcome,
+    check_uid,
+    decode_after,
     decode_continue,
+    encode_after,
     encode_continue,
     filters_digest,
     parse_run_ref,
     parse_time,
 )
 from loadtest_operator.results.views import (
+    distinct_refs,
     level_map,
     recommendation_json,
     run_json,
@@ -139,10 +150,33 @@ Refs = Annotated[
     list[str], Query(alias="run", description="NAMESPACE/NAME[:RUNID]; the first is the baseline")
 ]
 Metrics = Annotated[list[str] | None, Query(alias="metric", description="Only these figures (default: all)")]
+Selector = Annotated[
+    str | None,
+    Query(alias="labelSelector", description=f"The LoadTests' labels, as kubectl -l: {SELECTOR_EXAMPLE}"),
+]
+MinChange = Annotated[
+    float,
+    Query(
+        alias="minChange",
+        ge=0,
+        le=1000,
+        description="Smallest change, in percent of the baseline, called better or worse (default 5)",
+    ),
+]
 
 
 def _bad_request(exc: QueryError) -> HTTPException:
     return HTTPException(400, str(exc))
+
+
+def label_selector(text: str | None) -> dict[str, Any] | None:
+    """labelSelector= parsed (kubectl's syntax), or a 400 saying what is wrong with it."""
+    if not text:
+        return None
+    try:
+        return parse_selector(text)
+    except SelectorError as exc:
+        raise QueryError(f"labelSelector={text!r}: {exc} (e.g. {SELECTOR_EXAMPLE})") from None
 
 
 def create_app(service: Service) -> FastAPI:
@@ -177,7 +211,16 @@ def create_app(service: Service) -> FastAPI:
                 403, f"{user.username} may not {right.describe(namespace)}: that right is needed here"
             )
 
-    async def readable(user: Requester, right: Right, candidates: list[str]) -> frozenset[str] | None:
+    async def readable(
+        user: Requester, right: Right, candidates: Callable[[], Awaitable[list[str]]]
+    ) -> frozenset[str] | None:
+        """The namespaces among `candidates()` where `user` holds `right`; None for every namespace (asked
+        first: a cluster-wide reader costs no scan for the namespaces holding runs)."""
+        if await reviewed(service.authz.allowed(user, right, "")):
+            return None
+        return await namespaces_among(user, right, await candidates())
+
+    async def namespaces_among(user: Requester, right: Right, candidates: list[str]) -> frozenset[str] | None:
         if len(candidates) > MAX_NAMESPACES_PER_REQUEST:
             raise HTTPException(
                 400,
@@ -193,17 +236,23 @@ def create_app(service: Service) -> FastAPI:
             parse_time(until, now, "until") if until else None,
         )
 
-    async def one_run(user: Requester, ref: RunRef, right: Right = READ, uid: str | None = None) -> Run:
+    async def one_run(user: Requester, ref: RunRef, right: Right = READ) -> Run:
         await require(user, right, ref.namespace)
-        run = await service.store(find_run, ref.namespace, ref.name, ref.run_id, uid)
+        try:
+            run = await service.store(find_run, ref.namespace, ref.name, ref.run_id, ref.uid)
+        except AmbiguousRunError as exc:
+            raise QueryError(f"run {ref}: {exc}; give more of the uid") from None
         if run is None:
             raise HTTPException(
                 404,
-                f"no stored run of LoadTest {ref}"
-                + ("" if ref.run_id is None else f" with runId {ref.run_id}")
-                + " (llmload history -n NAMESPACE lists the stored ones)",
+                f"no stored run of LoadTest {ref} (llmload history -n {ref.namespace} --name {ref.name} lists the stored ones)",
             )
         return run
+
+    async def shown(runs: list[Run]) -> list[dict[str, Any]]:
+        """runs as JSON, each with the ref that names it alone (uniqueRef)."""
+        shared = await service.store(shared_refs, runs) if runs else set()
+        return [run_json(r, shared=(r.namespace, r.name, r.run_id) in shared) for r in runs]
 
     async def levels(runs: list[Run]) -> dict[tuple[str, int], list[LevelResultRow]]:
         return await service.store(levels_of_runs, [(r.loadtest_uid, r.run_id) for r in runs])
@@ -241,15 +290,8 @@ def create_app(service: Service) -> FastAPI:
         continue_: Annotated[
             str | None, Query(alias="continue", description="Token from the last page")
         ] = None,
-        labelSelector: Annotated[
-            str | None, Query(description="Not supported: labels are not stored")
-        ] = None,
-    ) -> dict[str, Any]:
-        if labelSelector:
-            raise QueryError(
-                "labelSelector: the store does not keep LoadTests' labels; filter with name=, model=, "
-                "target= (kubectl get lt -l ... lists the live objects by label)"
-            )
+        selector: Selector = None,
+    ) -> JSONResponse:
         check_limit(limit)
         if namespace:
             check_name(namespace, "namespace")
@@ -258,7 +300,7 @@ def create_app(service: Service) -> FastAPI:
         start, end = parse_times(since, until)
         query = RunQuery(
             namespace=namespace, name=name, model=model, target=target, status=check_outcome(outcome),
-            since=start, until=end, limit=limit + 1,
+            since=start, until=end, limit=limit + 1, selector=label_selector(selector),
         )  # fmt: skip
         digest = filters_digest(
             {
@@ -270,24 +312,34 @@ def create_app(service: Service) -> FastAPI:
                 "since": start,
                 "until": end,
                 "limit": limit,
+                "labels": selector,
             }
         )
-        offset = decode_continue(continue_, digest) if continue_ else 0
+        after = decode_after(continue_, digest) if continue_ else None
         if namespace:
             await require(user, READ, namespace)
             allowed: frozenset[str] | None = None
         else:
             allowed = await readable(
-                user, READ, await service.store(run_namespaces, query, MAX_NAMESPACES_PER_REQUEST + 1)
+                user, READ, lambda: service.store(namespaces_to_check, query, MAX_NAMESPACES_PER_REQUEST + 1)
             )
         found: list[Run] = []
         if allowed is None or allowed:
-            found = await service.store(list_runs, _with(query, allowed, offset))
-        more = len(found) > limit
-        return {
-            "items": [run_json(r) for r in found[:limit]],
-            "continue": encode_continue(offset + limit, digest) if more else None,
-        }
+            found = await service.store(
+                lambda engine: list_runs(
+                    engine, dataclasses.replace(query, namespaces=allowed, after=after), without_spec=True
+                )
+            )
+        page = found[:limit]
+        last = page[-1] if page else None
+        return _answer(
+            {
+                "items": await shown(page),
+                "continue": encode_after((last.started_at, last.loadtest_uid, last.run_id), digest)
+                if last is not None and len(found) > limit
+                else None,
+            }
+        )
 
     @app.get("/api/v1/namespaces/{namespace}/runs/{name}", tags=["runs"], summary="One run: levels and spec")
     async def run(
@@ -295,13 +347,14 @@ def create_app(service: Service) -> FastAPI:
         namespace: str,
         name: str,
         runId: int | None = None,
-        uid: str | None = None,
-    ) -> dict[str, Any]:
-        found = await one_run(
-            user, RunRef(check_name(namespace, "namespace"), check_name(name, "name"), runId), uid=uid
-        )
+        uid: Annotated[str | None, Query(description="The LoadTest's uid, or its start")] = None,
+    ) -> JSONResponse:
+        found = await one_run(user, _ref(namespace, name, runId, uid))
         stored = await levels([found])
-        return run_json(found, stored[(found.loadtest_uid, found.run_id)], detail=True)
+        shared = await service.store(shared_refs, [found])
+        return _answer(
+            run_json(found, stored[(found.loadtest_uid, found.run_id)], detail=True, shared=bool(shared))
+        )
 
     @app.delete("/api/v1/namespaces/{namespace}/runs/{name}", tags=["purge"], summary="Delete one stored run")
     async def delete_one(
@@ -309,12 +362,11 @@ def create_app(service: Service) -> FastAPI:
         namespace: str,
         name: str,
         runId: int | None = None,
-        uid: str | None = None,
+        uid: Annotated[str | None, Query(description="The LoadTest's uid, or its start")] = None,
     ) -> dict[str, Any]:
-        ref = RunRef(check_name(namespace, "namespace"), check_name(name, "name"), runId)
-        found = await one_run(user, ref, PURGE, uid)
+        found = await one_run(user, _ref(namespace, name, runId, uid), PURGE)
         await service.store(delete_run, found.loadtest_uid, found.run_id)
-        return {"deleted": [run_ref(found)], "count": 1}
+        return {"deleted": [run_ref(found, with_uid=uid is not None)], "count": 1}
 
     @app.delete("/api/v1/runs", tags=["purge"], summary="Delete the stored runs started before a time")
     async def purge(
@@ -332,7 +384,7 @@ def create_app(service: Service) -> FastAPI:
             candidates = await service.store(
                 run_namespaces, RunQuery(until=before), MAX_NAMESPACES_PER_REQUEST + 1
             )
-            allowed = await readable(user, PURGE, candidates)
+            allowed = await namespaces_among(user, PURGE, candidates)
             skipped = 0 if allowed is None else len(set(candidates) - allowed)
             if allowed is not None and not allowed and candidates:
                 raise HTTPException(
@@ -360,12 +412,15 @@ def create_app(service: Service) -> FastAPI:
             await require(user, READ, check_name(namespace, "namespace"))
             allowed: frozenset[str] | None = frozenset({namespace})
         else:
-            candidates = await service.store(
-                lambda engine: recommendation_namespaces(
-                    engine, name=name, limit=MAX_NAMESPACES_PER_REQUEST + 1
-                )
+            allowed = await readable(
+                user,
+                READ,
+                lambda: service.store(
+                    lambda engine: recommendation_namespaces(
+                        engine, name=name, limit=MAX_NAMESPACES_PER_REQUEST + 1
+                    )
+                ),
             )
-            allowed = await readable(user, READ, candidates)
         rows = []
         if allowed is None or allowed:
             rows = await service.store(
@@ -408,7 +463,9 @@ def create_app(service: Service) -> FastAPI:
 
     # -- compare, leaderboard, export --------------------------------------------------------------------
 
-    async def compared(user: Requester, refs: list[str], metrics: list[str] | None) -> compare_mod.Comparison:
+    async def compared(
+        user: Requester, refs: list[str], metrics: list[str] | None, min_change: float
+    ) -> compare_mod.Comparison:
         if not 2 <= len(refs) <= MAX_COMPARED:
             raise QueryError(f"compare takes 2 to {MAX_COMPARED} runs (run=NAMESPACE/NAME[:RUNID], repeated)")
         for m in metrics or ():
@@ -419,22 +476,32 @@ def create_app(service: Service) -> FastAPI:
         return compare_mod.compare(
             [
                 compare_mod.RunLevels(
-                    run_ref(r), r.mode, level_map(stored[(r.loadtest_uid, r.run_id)]), run_gpus(r.summary)
+                    ref, r.mode, level_map(stored[(r.loadtest_uid, r.run_id)]), run_gpus(r.summary)
                 )
-                for r in found
+                for r, ref in zip(found, distinct_refs(found), strict=True)
             ],
             metrics,
+            min_change=min_change,
         )
 
     @app.get("/api/v1/compare", tags=["compare"], summary="Two or more runs level by level, with noise tests")
-    async def compare(user: User, refs: Refs, metrics: Metrics = None) -> dict[str, Any]:
-        return compare_mod.as_json(await compared(user, refs, metrics))
+    async def compare(
+        user: User,
+        refs: Refs,
+        metrics: Metrics = None,
+        min_change: MinChange = compare_mod.MIN_CHANGE_PERCENT,
+    ) -> JSONResponse:
+        return _answer(compare_mod.as_json(await compared(user, refs, metrics, min_change)))
 
     @app.get("/api/v1/compare/export", tags=["export"], summary="A comparison as CSV, XLSX or JSON")
     async def compare_export(
-        user: User, refs: Refs, metrics: Metrics = None, format: str = "csv"
+        user: User,
+        refs: Refs,
+        metrics: Metrics = None,
+        format: str = "csv",
+        min_change: MinChange = compare_mod.MIN_CHANGE_PERCENT,
     ) -> Response:
-        comparison = await compared(user, refs, metrics)
+        comparison = await compared(user, refs, metrics, min_change)
         table = export.comparison_table(comparison)
         return _file(format, "comparison", table, lambda: compare_mod.as_json(comparison))
 
@@ -449,10 +516,9 @@ def create_app(service: Service) -> FastAPI:
         name: str,
         runId: int | None = None,
         format: str = "csv",
+        uid: Annotated[str | None, Query(description="The LoadTest's uid, or its start")] = None,
     ) -> Response:
-        found = await one_run(
-            user, RunRef(check_name(namespace, "namespace"), check_name(name, "name"), runId)
-        )
+        found = await one_run(user, _ref(namespace, name, runId, uid))
         stored = (await levels([found]))[(found.loadtest_uid, found.run_id)]
         table = export.run_table(
             found.model_dump(), [lv.model_dump() for lv in stored], run_gpus(found.summary)
@@ -475,12 +541,13 @@ def create_app(service: Service) -> FastAPI:
         since: str | None = None,
         until: str | None = None,
         limit: int = 20,
-    ) -> dict[str, Any]:
+        selector: Selector = None,
+    ) -> JSONResponse:
         check_limit(limit)
         start, end = parse_times(since, until)
         query = RunQuery(
             namespace=namespace, model=model, target=target, status=check_outcome(outcome or None),
-            since=start, until=end, limit=MAX_LEADERBOARD_RUNS + 1,
+            since=start, until=end, limit=MAX_LEADERBOARD_RUNS + 1, selector=label_selector(selector),
         )  # fmt: skip
         leaderboard.metric_for(metric)  # a bad metric is a 400 before any review
         if namespace:
@@ -488,37 +555,82 @@ def create_app(service: Service) -> FastAPI:
             allowed: frozenset[str] | None = None
         else:
             allowed = await readable(
-                user, READ, await service.store(run_namespaces, query, MAX_NAMESPACES_PER_REQUEST + 1)
+                user, READ, lambda: service.store(namespaces_to_check, query, MAX_NAMESPACES_PER_REQUEST + 1)
             )
-        found = await service.store(list_runs, _with(query, allowed, 0)) if allowed is None or allowed else []
-        truncated = len(found) > MAX_LEADERBOARD_RUNS
-        found = found[:MAX_LEADERBOARD_RUNS]
-        stored = await levels(found)
+        runs_found: list[RankedRun] = []
+        if allowed is None or allowed:
+            runs_found = await service.store(
+                ranked_runs, dataclasses.replace(query, namespaces=allowed), metric, level
+            )
+        truncated = len(runs_found) > MAX_LEADERBOARD_RUNS
+        runs_found = runs_found[:MAX_LEADERBOARD_RUNS]
         entries = [
-            leaderboard.Entry(
-                run_ref(r), r.namespace, r.name, r.model, r.target, r.started_at,
-                level_map(stored[(r.loadtest_uid, r.run_id)]), run_gpus(r.summary),
-            )
-            for r in found
-        ]  # fmt: skip
+            leaderboard.Entry(ref, r.namespace, r.name, r.model, r.target, r.started_at, r.levels, r.gpus)
+            for r, ref in zip(runs_found, distinct_refs(runs_found), strict=True)
+        ]
         try:
             ranked = leaderboard.rank(entries, metric, level=level, by=by, price_per_gpu_hour=pricePerGpuHour)
         except leaderboard.LeaderboardError as exc:
             raise QueryError(str(exc)) from exc
-        body = leaderboard.as_json(ranked)
-        body["items"] = body["items"][:limit]
-        body["runsRead"] = len(found)
+        body = leaderboard.as_json(ranked, limit)
+        body["runsRead"] = len(runs_found)
         body["truncated"] = truncated
-        return body
+        return _answer(body)
 
     return app
 
 
-def _with(query: RunQuery, namespaces: frozenset[str] | None, offset: int) -> RunQuery:
-    return RunQuery(
-        namespace=query.namespace, name=query.name, model=query.model, target=query.target, status=query.status,
-        since=query.since, until=query.until, limit=query.limit, namespaces=namespaces, offset=offset,
-    )  # fmt: skip
+@dataclass(frozen=True, slots=True)
+class RankedRun:
+    """A run as a leaderboard ranks it: who it is, its levels as leaderboard.rank reads them, its GPUs.
+    (Plain attributes: a leaderboard touches 2,000 of these; a database row's are slower to read.)"""
+
+    loadtest_uid: str
+    run_id: int
+    namespace: str
+    name: str
+    model: str | None
+    target: str
+    started_at: datetime
+    levels: dict[int, dict[str, Any]]
+    gpus: int | None
+
+
+def _who(row: Any) -> tuple[str, int, str, str, str | None, str, datetime]:
+    """A ranked row's first columns (repository._RANKED_RUN's order): who the run is."""
+    return row[0], row[1], row[2], row[3], row[4], row[5], row[6]
+
+
+def ranked_runs(engine: Any, query: RunQuery, metric: str, level: int | None) -> list[RankedRun]:
+    """What a leaderboard ranks: the newest runs of `query`. A figure that is one column is chosen in the
+    database (one row per run, its best level); the others are computed here from the few columns they
+    need."""
+    column = column_of(metric)
+    if column is not None:
+        better = leaderboard.metric_for(metric).better
+        rows = best_values(engine, query, column, higher_is_better=better is Better.HIGHER, level=level)
+        return [
+            RankedRun(*_who(row), {} if row[8] is None else {row[7]: {"level": row[7], column: row[8]}}, None)
+            for row in rows
+        ]
+    needs = columns_for("output_tokens_per_s_per_gpu" if metric == leaderboard.COST.key else metric)
+    runs, levels = ranking_rows(engine, query, needs, level=level)
+    return [
+        RankedRun(*_who(row), {lv["level"]: lv for lv in levels[(row[0], row[1])]}, run_gpus(row.summary))
+        for row in runs
+    ]
+
+
+def _answer(body: dict[str, Any]) -> JSONResponse:
+    """`body` as JSON as it is: the answers are built of plain values already, and FastAPI's encoder would
+    walk every value of a 500-run page again."""
+    return JSONResponse(body)
+
+
+def _ref(namespace: str, name: str, run_id: int | None, uid: str | None) -> RunRef:
+    return RunRef(
+        check_name(namespace, "namespace"), check_name(name, "name"), run_id, check_uid(uid) if uid else None
+    )
 
 
 def _file(format: str, stem: str, table: export.Table, as_json: Callable[[], dict[str, Any]]) -> Response:

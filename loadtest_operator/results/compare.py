@@ -1,6 +1,12 @@
 """Two or more runs compared level by level: levels matched by their load level, every figure of
-figures.METRICS with its absolute and percent change against the first run (the baseline), and whether
-the change is larger than the noise (noise.py). Pure: runs come in as plain data."""
+figures.METRICS with its absolute and percent change against the first run (the baseline), and a verdict.
+
+A change is `better` or `worse` only when it is both larger than the noise (noise.py: p < alpha) and at
+least `min_change` percent of the baseline (MIN_CHANGE_PERCENT unless the request says otherwise): two
+runs of a steady server differ "significantly" by fractions of a percent, which matters to no one. A
+percentile is tested through its distribution's mean, so both the mean and the figure shown must move
+that much, the same way. Otherwise: `too small to matter` (beyond the noise, below the minimum) or
+`within noise`. Pure: runs come in as plain data."""
 
 from __future__ import annotations
 
@@ -31,7 +37,7 @@ class Change:
     test: str | None
     p_value: float | None
     significant: bool | None
-    verdict: str  # better, worse, unchanged, within noise, untested, missing
+    verdict: str  # better, worse, too small to matter, within noise, unchanged, untested, missing
     basis: str
 
 
@@ -55,13 +61,24 @@ class Comparison:
     levels: list[LevelComparison]
     alpha: float
     warnings: list[str] = field(default_factory=list)
+    min_change: float = 0.0  # percent of the baseline
+
+
+# The smallest change, in percent of the baseline, that compare calls better or worse by default.
+MIN_CHANGE_PERCENT = 5.0
+BETTER, WORSE, TOO_SMALL, WITHIN_NOISE = "better", "worse", "too small to matter", "within noise"
 
 
 def compare(
-    runs: Sequence[RunLevels], metrics: Sequence[str] | None = None, alpha: float = noise.ALPHA
+    runs: Sequence[RunLevels],
+    metrics: Sequence[str] | None = None,
+    alpha: float = noise.ALPHA,
+    min_change: float = MIN_CHANGE_PERCENT,
 ) -> Comparison:
     if len(runs) < 2:
         raise ValueError("compare needs two or more runs")
+    if min_change < 0:
+        raise ValueError("min_change is a percentage, 0 or more")
     chosen = [BY_KEY[m] for m in metrics] if metrics else list(METRICS)
     base, others = runs[0], runs[1:]
     warnings = []
@@ -95,11 +112,12 @@ def compare(
                         base_figures.get(metric.key),
                         figures.get(metric.key),
                         alpha,
+                        min_change,
                     )
                 )
             rows.append(MetricRow(metric, base_figures.get(metric.key), changes))
         compared.append(LevelComparison(level, rows))
-    return Comparison(base.ref, [r.ref for r in runs], compared, alpha, warnings)
+    return Comparison(base.ref, [r.ref for r in runs], compared, alpha, warnings, min_change)
 
 
 def _change(
@@ -110,19 +128,20 @@ def _change(
     before: float | None,
     after: float | None,
     alpha: float,
+    min_change: float = MIN_CHANGE_PERCENT,
 ) -> Change:
     if before is None or after is None or base_row is None or row is None:
         return Change(ref, after, None, None, None, None, None, "missing", "a run has no figure here")
     absolute = after - before
-    percent = 100.0 * absolute / before if before else None
+    percent = _percent(before, after)
     verdict, basis = _test(metric, base_row, row, alpha)
     if verdict.significant is None:
         label = "unchanged" if absolute == 0 else "untested"
     elif not verdict.significant:
-        label = "within noise"
+        label = WITHIN_NOISE
     else:
-        improved = (absolute < 0) == (metric.better is Better.LOWER)
-        label = "better" if improved else "worse"
+        label, size = _practical(metric, base_row, row, absolute, percent, min_change)
+        basis += "; " + size
     return Change(
         ref,
         after,
@@ -134,6 +153,41 @@ def _change(
         label,
         basis + "; " + verdict.reason,
     )
+
+
+def _percent(before: float | None, after: float | None) -> float | None:
+    """The change in percent of `before`; None without a nonzero baseline."""
+    if before is None or after is None or not before:
+        return None
+    return 100.0 * (after - before) / before
+
+
+def _practical(
+    metric: Metric,
+    base_row: Mapping[str, Any],
+    row: Mapping[str, Any],
+    absolute: float,
+    percent: float | None,
+    min_change: float,
+) -> tuple[str, str]:
+    """The verdict of a change beyond the noise: is it large enough to matter? With its reason. The tested
+    quantity (a percentile's distribution mean) and the figure itself must both move by `min_change`
+    percent or more, the same way; a change from a zero baseline has no relative size and counts."""
+    if absolute == 0:
+        return TOO_SMALL, "the figure itself did not change"
+    moves = [("the figure", absolute, percent)]
+    if metric.noise is Noise.DISTRIBUTION and metric.family and not metric.key.endswith("_mean_ms"):
+        key = f"{metric.family}_mean_ms"
+        a, b = base_row.get(key), row.get(key)
+        if isinstance(a, int | float) and isinstance(b, int | float):
+            moves.append(("its mean", b - a, _percent(a, b)))
+    if any((delta < 0) != (absolute < 0) for _, delta, _ in moves if delta):
+        return WITHIN_NOISE, "the mean the test is on moved the other way"
+    small = [f"{what} {pct:+.1f} %" for what, _, pct in moves if pct is not None and abs(pct) < min_change]
+    if small:
+        return TOO_SMALL, f"{', '.join(small)}: below the minimum practical change of {min_change:g} %"
+    improved = (absolute < 0) == (metric.better is Better.LOWER)
+    return (BETTER if improved else WORSE), f"at least the minimum practical change of {min_change:g} %"
 
 
 def _test(
@@ -175,6 +229,7 @@ def as_json(comparison: Comparison) -> dict[str, Any]:
         "baseline": comparison.baseline,
         "runs": comparison.runs,
         "alpha": comparison.alpha,
+        "minChangePercent": comparison.min_change,
         "warnings": comparison.warnings,
         "levels": [
             {

@@ -1,6 +1,11 @@
 """A run, or a comparison, as a table: CSV (the csv module), XLSX (XlsxWriter) or JSON. Every figure's
 unit is in its column name (ttft_p90_ms, output_tokens_per_s, joules_per_1k_output_tokens); times are
-RFC 3339 in UTC. Pure: tables in, bytes out."""
+RFC 3339 in UTC. Pure: tables in, bytes out.
+
+Names, labels, models, targets and reasons are the users' words, and a spreadsheet takes a cell that
+starts with = + - @, a tab or a carriage return for a formula (CSV injection, OWASP): in CSV such a text
+cell is written with a leading ' (the spreadsheet shows the text, never runs it); in XLSX every text
+cell is written as a string cell, never a formula. Numbers stay numbers in both."""
 
 from __future__ import annotations
 
@@ -31,6 +36,7 @@ RUN_COLUMNS = (
     "status",
     "started_at",
     "finished_at",
+    "labels",
 )
 LEVEL_COLUMNS = ("level", "requests", "successes", "errors", "latency_from", "within_slo", "client_saturated")
 COMPARISON_COLUMNS = (
@@ -49,7 +55,7 @@ class Table:
 
 def run_table(run: Mapping[str, Any], levels: Sequence[Mapping[str, Any]], gpus: int | None = None) -> Table:
     """One row per level: the run's identity, the level's counts, then every figure of figures.METRICS."""
-    identity = tuple(_cell(run.get(c)) for c in RUN_COLUMNS)
+    identity = tuple(_labels(run.get(c)) if c == "labels" else _cell(run.get(c)) for c in RUN_COLUMNS)
     rows = []
     for level in levels:
         figures = level_figures(level, gpus)
@@ -76,6 +82,21 @@ def comparison_table(comparison: Comparison) -> Table:
     return Table("comparison", COMPARISON_COLUMNS, rows)
 
 
+def _labels(value: Any) -> str:
+    """A label set as kubectl writes a selector: key=value,key=value (sorted)."""
+    return ",".join(f"{k}={v}" for k, v in sorted((value or {}).items()))
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(value: Cell) -> Cell:
+    """A CSV cell a spreadsheet will not run: text starting like a formula gets a leading '."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _cell(value: Any) -> Cell:
     if value is None or isinstance(value, str | int | float | bool):
         return value
@@ -88,7 +109,7 @@ def to_csv(table: Table) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(table.headers)
-    writer.writerows(["" if v is None else v for v in row] for row in table.rows)
+    writer.writerows(["" if v is None else inert(v) for v in row] for row in table.rows)
     return out.getvalue().encode()
 
 
@@ -105,8 +126,12 @@ def to_xlsx(tables: Sequence[Table]) -> bytes:
         sheet.freeze_panes(1, 0)
         for r, row in enumerate(table.rows, start=1):
             for c, value in enumerate(row):
-                if value is not None:
-                    sheet.write(r, c, value)
+                if isinstance(value, bool):
+                    sheet.write_boolean(r, c, value)
+                elif isinstance(value, int | float):
+                    sheet.write_number(r, c, value)
+                elif value is not None:
+                    sheet.write_string(r, c, value)
         for c, header in enumerate(table.headers):
             sheet.set_column(c, c, max(10, min(len(header) + 2, 40)))
     workbook.close()

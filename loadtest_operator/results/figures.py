@@ -88,6 +88,47 @@ def level_figures(row: Mapping[str, Any], run_gpus: int | None = None) -> dict[s
     return figures
 
 
+# Figures that are one stored column each: level_figure() reads these without computing the rest.
+_COLUMNS = {
+    "requests_per_s": "requests_per_second",
+    "output_tokens_per_s": "output_tokens_per_second",
+    "total_tokens_per_s": "total_tokens_per_second",
+    "goodput_per_s": "goodput_per_second",
+    "goodput_percent": "goodput_percent",
+    "joules_per_1k_output_tokens": "joules_per_1k_output_tokens",
+    **{f"{f}_{s}_ms": f"{f}_{s}_ms" for f in LATENCY_FAMILIES for s, _ in _STATS},
+}
+# The columns the figures that are not one column are computed from (level_figures()).
+_DERIVED = {
+    "error_percent": {"errors", "requests"},
+    "gpu_count": {"gpu_count"},
+    "output_tokens_per_s_per_gpu": {"gpu_count", "output_tokens_per_second"},
+    "gpu_utilization_percent": {"result"},
+    "gpu_power_w": {"result"},
+}
+
+
+def column_of(key: str) -> str | None:
+    """The level_results column that is figure `key`, when it is one."""
+    return _COLUMNS.get(key)
+
+
+def columns_for(key: str) -> frozenset[str]:
+    """The level_results columns level_figure(row, key) reads (a leaderboard fetches only these)."""
+    if key in _COLUMNS:
+        return frozenset({"level", _COLUMNS[key]})
+    return frozenset({"level", *_DERIVED.get(key, {"result", *_COLUMNS.values(), "errors", "requests"})})
+
+
+def level_figure(row: Mapping[str, Any], key: str, run_gpus: int | None = None) -> float | None:
+    """One figure of level_figures(), computing only it where it is one column (leaderboards read
+    thousands of levels)."""
+    column = _COLUMNS.get(key)
+    if column is not None:
+        return _number(row.get(column))
+    return level_figures(row, run_gpus).get(key)
+
+
 def run_gpus(summary: Mapping[str, Any] | None) -> int | None:
     """GPUs of the run's resolved target pods (status.target.pods[].gpus), from the run's summary JSON."""
     target = (summary or {}).get("target")

@@ -18,6 +18,7 @@ from loadtest_operator.results.figures import (
     Metric,
     Noise,
     cost_per_million_output_tokens,
+    level_figure,
     level_figures,
 )
 
@@ -124,14 +125,14 @@ def _score(entry: Entry, metric: Metric, level: int | None, price: float | None)
     for lv, row in entry.levels.items():
         if level is not None and lv != level:
             continue
-        figures = level_figures(row, entry.gpus)
         if metric is COST:
             assert price is not None
+            figures = level_figures(row, entry.gpus)
             value = cost_per_million_output_tokens(
                 price, figures["gpu_count"], figures["output_tokens_per_s"]
             )
         else:
-            value = figures.get(metric.key)
+            value = level_figure(row, metric.key, entry.gpus)
         if value is not None:
             candidates.append((value, lv))
     if not candidates:
@@ -140,7 +141,8 @@ def _score(entry: Entry, metric: Metric, level: int | None, price: float | None)
     return pick(candidates, key=lambda c: (c[0], -c[1]) if metric.better is Better.LOWER else (c[0], c[1]))
 
 
-def as_json(board: Board) -> dict[str, Any]:
+def as_json(board: Board, limit: int | None = None) -> dict[str, Any]:
+    """The board as the API answers it: its first `limit` places (all without one)."""
     return {
         "metric": board.metric.key,
         "unit": board.metric.unit,
@@ -159,7 +161,7 @@ def as_json(board: Board) -> dict[str, Any]:
                 "target": r.entry.target,
                 "startedAt": r.entry.started_at.isoformat(),
             }
-            for r in board.ranked
+            for r in board.ranked[:limit]
         ],
         "excluded": board.excluded,
     }

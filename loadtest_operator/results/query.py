@@ -86,21 +86,65 @@ def decode_continue(token: str, digest: str) -> int:
     return offset
 
 
+def encode_after(key: tuple[datetime, str, int], digest: str) -> str:
+    """A keyset page token: the last run shown (started_at, uid, runId), bound to the query's filters."""
+    started, uid, run_id = key
+    raw = json.dumps({"k": [started.isoformat(), uid, run_id], "q": digest}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_after(token: str, digest: str) -> tuple[datetime, str, int]:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        data = json.loads(raw)
+        started, uid, run_id = data["k"]
+        key = (datetime.fromisoformat(started), str(uid), int(run_id))
+        bound = str(data["q"])
+    except (binascii.Error, ValueError, KeyError, TypeError):
+        raise QueryError("continue: not a token this service gave out; start again without it") from None
+    if bound != digest:
+        raise QueryError(
+            "continue: the token belongs to a query with other filters; repeat that query's filters or start again"
+        )
+    return key
+
+
 @dataclass(frozen=True, slots=True)
 class RunRef:
-    """A run as people name it: NAMESPACE/NAME (its newest run) or NAMESPACE/NAME:RUNID."""
+    """A run as people name it: NAMESPACE/NAME (its newest run), NAMESPACE/NAME:RUNID, and either with
+    @UID (the LoadTest's uid or its start, e.g. the 8 characters history shows) to pick one of several
+    LoadTests that had the same name (deleted and re-created)."""
 
     namespace: str
     name: str
     run_id: int | None = None
+    uid: str | None = None
 
     def __str__(self) -> str:
-        return f"{self.namespace}/{self.name}" + ("" if self.run_id is None else f":{self.run_id}")
+        return (
+            f"{self.namespace}/{self.name}"
+            + ("" if self.run_id is None else f":{self.run_id}")
+            + ("" if self.uid is None else f"@{self.uid}")
+        )
+
+
+SHORT_UID = 8
+_UID = re.compile(r"^[0-9a-f-]{1,64}$")
+REF_EXAMPLE = "bench/sweep, bench/sweep:2 or bench/sweep:2@1f0c9a3b"
+
+
+def check_uid(value: str, what: str = "uid") -> str:
+    if not _UID.match(value):
+        raise QueryError(f"{what} {value!r}: a LoadTest uid or its start (lower-case hex and '-')")
+    return value
 
 
 def parse_run_ref(value: str, default_namespace: str | None = None) -> RunRef:
     text = value.strip()
-    run_id = None
+    run_id = uid = None
+    if "@" in text:
+        text, _, tail = text.rpartition("@")
+        uid = check_uid(tail, f"run {value!r}: the part after '@' (the uid)")
     if ":" in text:
         text, _, tail = text.rpartition(":")
         if not tail.isdigit():
@@ -111,5 +155,5 @@ def parse_run_ref(value: str, default_namespace: str | None = None) -> RunRef:
     elif default_namespace:
         namespace, name = default_namespace, text
     else:
-        raise QueryError(f"run {value!r}: write NAMESPACE/NAME or NAMESPACE/NAME:RUNID (e.g. bench/sweep:2)")
-    return RunRef(check_name(namespace, "namespace"), check_name(name, "name"), run_id)
+        raise QueryError(f"run {value!r}: write NAMESPACE/NAME[:RUNID][@UID] (e.g. {REF_EXAMPLE})")
+    return RunRef(check_name(namespace, "namespace"), check_name(name, "name"), run_id, uid)

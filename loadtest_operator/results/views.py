@@ -2,22 +2,48 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from loadtest_operator.io.store.models import LevelResultRow, RecommendationRow, Run
 from loadtest_operator.results.figures import level_figures, run_gpus
+from loadtest_operator.results.query import SHORT_UID
 
 
-def run_ref(run: Run) -> str:
-    return f"{run.namespace}/{run.name}:{run.run_id}"
+class RunKey(Protocol):
+    """What names a run: a stored Run, or a leaderboard's lighter row."""
+
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def run_id(self) -> int: ...
+    @property
+    def loadtest_uid(self) -> str: ...
+
+
+def run_ref(run: RunKey, *, with_uid: bool = False) -> str:
+    """NAMESPACE/NAME:RUNID, and @ the uid's start when other LoadTests of that name stored that runId."""
+    ref = f"{run.namespace}/{run.name}:{run.run_id}"
+    return f"{ref}@{run.loadtest_uid[:SHORT_UID]}" if with_uid else ref
+
+
+def distinct_refs(runs: Sequence[RunKey]) -> list[str]:
+    """The refs of `runs`, with the uid's start on those whose NAMESPACE/NAME:RUNID repeats among them."""
+    plain = [run_ref(r) for r in runs]
+    repeated = {ref for ref, n in Counter(plain).items() if n > 1}
+    return [run_ref(r, with_uid=p in repeated) for r, p in zip(runs, plain, strict=True)]
 
 
 def run_json(
-    run: Run, levels: Sequence[LevelResultRow] | None = None, *, detail: bool = False
+    run: Run, levels: Sequence[LevelResultRow] | None = None, *, detail: bool = False, shared: bool = False
 ) -> dict[str, Any]:
+    """`shared`: other LoadTests of this name stored this runId too; `uniqueRef` then carries @UID."""
     body: dict[str, Any] = {
         "ref": run_ref(run),
+        "uniqueRef": run_ref(run, with_uid=shared),
         "namespace": run.namespace,
         "name": run.name,
         "uid": run.loadtest_uid,
@@ -33,6 +59,7 @@ def run_json(
         "bestGoodputLevel": run.best_goodput_level,
         "vllmVersion": run.vllm_version,
         "gpus": run_gpus(run.summary),
+        "labels": run.labels or {},
     }
     if detail:
         body["spec"] = run.spec

@@ -1,7 +1,9 @@
 """The results service as the chart installs it, with real tokens and RBAC: two ServiceAccount users with
 rights in one namespace each see only their namespace's runs, through the API and through
 `kubectl llmload history`; a purge without `delete loadtests` is refused; `llmload compare` of two
-LoadTests run against a fast and a slow mock prints the TTFT delta the mocks were set to."""
+LoadTests run against a fast and a slow mock prints the TTFT delta the mocks were set to; the operator
+stores the LoadTests' labels (history -l selects by them); `llmload show` of a deleted LoadTest shows its
+stored run."""
 
 from __future__ import annotations
 
@@ -114,6 +116,7 @@ def test_results_service_scopes_history_by_kubernetes_rights(cluster: Cluster, n
             ):
                 spec = loadtest(name, target={"serviceRef": {"name": target, "port": 8000}}, load=SMALL)
                 spec["spec"]["loadGenerator"]["parallelism"] = 1
+                spec["metadata"]["labels"] = {"speed": name, "suite": "e2e"}
                 cluster.apply(spec, ns)
             for ns, name in ((namespace, "fast"), (namespace, "slow"), (other, "theirs")):
                 lt = wait_finished(cluster, ns, name)
@@ -169,6 +172,13 @@ def test_results_service_scopes_history_by_kubernetes_rights(cluster: Cluster, n
             assert f"{other}/theirs:0" in plugin.stdout
             assert f"{namespace}/" not in plugin.stdout
 
+            # The operator stored the labels: a selector picks by them (kubectl's syntax).
+            labelled = cli("history", "--url", url, "--token", alice, "-l", "suite=e2e,speed notin (fast)",
+                           "-o", "json")  # fmt: skip
+            assert labelled.returncode == 0, labelled.stderr
+            items = json.loads(labelled.stdout)["items"]
+            assert [(i["name"], i["labels"]) for i in items] == [("slow", {"speed": "slow", "suite": "e2e"})]
+
             # Purge without delete rights is refused, and nothing goes.
             refused = cli("purge", f"{other}/theirs", "--url", url, "--token", bob)
             assert refused.returncode == 1
@@ -211,6 +221,18 @@ def test_results_service_scopes_history_by_kubernetes_rights(cluster: Cluster, n
             purged = cli("purge", f"{namespace}/fast", "--url", url, "--token", alice)
             assert purged.returncode == 0, purged.stderr
             assert runs(url, alice) == [f"{namespace}/slow:0"]
+
+            # show of a LoadTest that is gone: its stored run, through the service.
+            cluster.kubectl("delete", "loadtest", "slow", "-n", namespace, "--wait=true")
+            shown = cli("show", "slow", "-n", namespace, "--url", url, "--token", alice, env=env)
+            assert shown.returncode == 0, shown.stderr
+            assert f"no LoadTest {namespace}/slow in the cluster" in shown.stderr
+            assert shown.stdout.startswith(f"LoadTest {namespace}/slow: Succeeded")
+            assert "TTFT p50/p90/p99 ms" in shown.stdout
+            print(f"\n$ llmload show slow -n {namespace}  (deleted: the stored run)\n{shown.stdout}")
+            neither = cli("show", "never", "-n", namespace, "--url", url, "--token", alice, env=env)
+            assert neither.returncode == 1
+            assert "no LoadTest of that name, no stored run of it" in neither.stderr
         finally:
             logs = cluster.kubectl(
                 "logs", "-n", namespace, "-l", "app.kubernetes.io/component=results", "--tail=20", check=False

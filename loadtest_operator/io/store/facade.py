@@ -160,6 +160,7 @@ def _write(engine: Engine, record: RunRecord | RecommendationRecord) -> None:
             model=record.model,
             best_goodput_level=record.best_goodput_level,
             summary=record.summary,
+            labels=dict(record.labels),
         )
         levels = None
         if record.levels is not None:

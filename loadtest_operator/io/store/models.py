@@ -20,6 +20,7 @@ class Run(SQLModel, table=True):
     __tablename__ = "runs"
     __table_args__ = (
         Index("ix_runs_started_at", "started_at"),
+        Index("ix_runs_started_at_key", "started_at", "loadtest_uid", "run_id"),  # keyset pages (0007)
         Index("ix_runs_status_started_at", "status", "started_at"),
         Index("ix_runs_model_started_at", "model", "started_at"),
         Index("ix_runs_target_started_at", "target", "started_at"),
@@ -50,6 +51,29 @@ class Run(SQLModel, table=True):
     fingerprint: dict[str, Any] | None = Field(default=None, sa_column=Column(JsonType, nullable=True))
     validation_checks: int | None = None
     validation_failed: int | None = None
+    # The LoadTest's labels when the run was last written (0007); run_labels holds them for selectors.
+    labels: dict[str, str] | None = Field(default=None, sa_column=Column(JsonType, nullable=True))
+
+
+class RunLabelRow(SQLModel, table=True):
+    """One label of one run: what `labelSelector=` is matched against (EXISTS per requirement), indexed by
+    (key, value). Written with the run, replaced whole on every write (0007)."""
+
+    __tablename__ = "run_labels"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["loadtest_uid", "run_id"],
+            ["runs.loadtest_uid", "runs.run_id"],
+            name="fk_run_labels_run",
+            ondelete="CASCADE",
+        ),
+        Index("ix_run_labels_key_value", "key", "value"),
+    )
+
+    loadtest_uid: str = Field(primary_key=True, max_length=64)
+    run_id: int = Field(primary_key=True)
+    key: str = Field(primary_key=True, max_length=317, description="[prefix/]name")
+    value: str = Field(max_length=63)
 
 
 class LevelResultRow(SQLModel, table=True):

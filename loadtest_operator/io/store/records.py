@@ -37,6 +37,7 @@ def run_row(
     model: str | None = None,
     best_goodput_level: int | None = None,
     summary: dict[str, Any] | None = None,
+    labels: dict[str, str] | None = None,
 ) -> Run:
     """A `runs` row for run spec.runId of the LoadTest `uid`. `model` is the resolved model (the spec's
     when None); `summary` is free-form JSON (e.g. the status without its per-level results)."""
@@ -57,6 +58,7 @@ def run_row(
         spec=spec.model_dump(mode="json", by_alias=True, exclude_none=True),
         summary=summary,
         updated_at=updated_at,
+        labels=labels or {},
         **fingerprint_columns(summary or {}),
     )
 

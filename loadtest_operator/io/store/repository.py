@@ -1,18 +1,21 @@
 """Writes and history queries. Writes are upserts keyed by (LoadTest uid, runId): a retry, or an operator
 that restarts halfway through ingesting a run, never duplicates it."""
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, desc, or_
+import sqlalchemy as sa
+from sqlalchemy import Integer, String, bindparam, delete, desc, func, insert, or_, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import defer
 from sqlmodel import Session, SQLModel, col, select
 
 from loadtest_operator.api import Phase
-from loadtest_operator.io.store.models import LevelResultRow, Run
+from loadtest_operator.io.store.models import LevelResultRow, Run, RunLabelRow
+from loadtest_operator.io.store.types import UtcDateTime
 
 
 def save_run(engine: Engine, run: Run, levels: Sequence[LevelResultRow] | None = None) -> None:
@@ -26,7 +29,8 @@ def save_run(engine: Engine, run: Run, levels: Sequence[LevelResultRow] | None =
         if (row.loadtest_uid, row.run_id) != (run.loadtest_uid, run.run_id):
             raise ValueError(f"level {row.level} belongs to another run")
     with engine.begin() as connection:
-        upsert(connection, run, ("loadtest_uid", "run_id"), keep_finished=True)
+        if upsert(connection, run, ("loadtest_uid", "run_id"), keep_finished=True):
+            _replace_labels(connection, run)
         if levels is not None:
             kept = [row.level for row in levels]
             connection.execute(
@@ -47,10 +51,10 @@ def upsert(
     *,
     keep: tuple[str, ...] = (),
     keep_finished: bool = False,
-) -> None:
+) -> bool:
     """INSERT ... ON CONFLICT (keys) DO UPDATE every column but the keys and `keep` (columns that keep
     their first value). With `keep_finished`, a stored row with finished_at set is only updated by
-    another finished row."""
+    another finished row. Whether a row was written."""
     table = type(row).__table__  # type: ignore[attr-defined]
     values: dict[str, Any] = {c.name: getattr(row, c.name) for c in table.columns}
     dialect = connection.dialect.name
@@ -65,9 +69,22 @@ def upsert(
     condition = None
     if keep_finished:
         condition = table.c.finished_at.is_(None) | statement.excluded.finished_at.is_not(None)
-    connection.execute(
+    result = connection.execute(
         statement.on_conflict_do_update(index_elements=list(keys), set_=updates, where=condition)
     )
+    return bool(result.rowcount)
+
+
+def _replace_labels(connection: Connection, run: Run) -> None:
+    """run_labels of `run` exactly as its `labels` column says (what label selectors match)."""
+    key = (col(RunLabelRow.loadtest_uid) == run.loadtest_uid, col(RunLabelRow.run_id) == run.run_id)
+    connection.execute(delete(RunLabelRow).where(*key))
+    rows = [
+        {"loadtest_uid": run.loadtest_uid, "run_id": run.run_id, "key": k, "value": v}
+        for k, v in sorted((run.labels or {}).items())
+    ]
+    if rows:
+        connection.execute(insert(RunLabelRow), rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +102,10 @@ class RunQuery:
     # Only these namespaces (the ones a caller may read); None: every namespace.
     namespaces: frozenset[str] | None = None
     offset: int = 0
+    # A metav1.LabelSelector (core/selectors.py parses kubectl's syntax into one); None: any labels.
+    selector: Mapping[str, Any] | None = None
+    # Keyset paging: only runs after this (started_at, loadtest_uid, run_id) in the list's order.
+    after: tuple[datetime, str, int] | None = None
 
 
 def _filtered(statement: Any, query: RunQuery) -> Any:
@@ -103,50 +124,228 @@ def _filtered(statement: Any, query: RunQuery) -> Any:
         statement = statement.where(col(Run.started_at) >= query.since)
     if query.until is not None:
         statement = statement.where(col(Run.started_at) < query.until)
+    for condition in _label_conditions(query.selector or {}):
+        statement = statement.where(condition)
+    if query.after is not None:
+        started, uid, run_id = query.after
+        statement = statement.where(
+            tuple_(col(Run.started_at), col(Run.loadtest_uid), col(Run.run_id))
+            < tuple_(
+                bindparam(None, started, type_=UtcDateTime),
+                bindparam(None, uid, type_=String()),
+                bindparam(None, run_id, type_=Integer()),
+            )
+        )
     return statement
 
 
-def list_runs(engine: Engine, query: RunQuery | None = None) -> list[Run]:
-    """Runs matching `query`, newest (by started_at) first."""
+# The list's order: newest first, then by key (every column descending, so a keyset page is one row-value
+# comparison that ix_runs_started_at_key answers).
+NEWEST_FIRST = (desc(col(Run.started_at)), desc(col(Run.loadtest_uid)), desc(col(Run.run_id)))
+
+
+def _label_conditions(selector: Mapping[str, Any]) -> list[Any]:
+    """One EXISTS / NOT EXISTS on run_labels per requirement, as the API server matches them: In needs
+    the label with one of the values, NotIn and DoesNotExist also hold for a run without the label."""
+    expressions = [
+        {"key": k, "operator": "In", "values": [v]} for k, v in (selector.get("matchLabels") or {}).items()
+    ] + list(selector.get("matchExpressions") or [])
+    conditions = []
+    for expr in expressions:
+        key, operator, values = str(expr["key"]), expr["operator"], [str(v) for v in expr.get("values") or []]
+        label = select(RunLabelRow.key).where(
+            col(RunLabelRow.loadtest_uid) == col(Run.loadtest_uid),
+            col(RunLabelRow.run_id) == col(Run.run_id),
+            col(RunLabelRow.key) == key,
+        )
+        if operator in ("In", "NotIn"):
+            label = label.where(col(RunLabelRow.value).in_(values))
+        elif operator not in ("Exists", "DoesNotExist"):
+            raise ValueError(f"label selector operator {operator!r}")
+        found = label.exists()
+        conditions.append(found if operator in ("In", "Exists") else ~found)
+    return conditions
+
+
+def list_runs(engine: Engine, query: RunQuery | None = None, *, without_spec: bool = False) -> list[Run]:
+    """Runs matching `query`, newest (by started_at) first. `without_spec`: spec and fingerprint are not
+    read (a list shows neither; they are most of a row's bytes), and are None on the runs returned."""
     query = query or RunQuery()
-    statement = _filtered(select(Run), query)
-    statement = (
-        statement.order_by(desc(col(Run.started_at)), col(Run.loadtest_uid), desc(col(Run.run_id)))
-        .offset(query.offset)
-        .limit(query.limit)
-    )
+    statement = _filtered(select(Run), query).order_by(*NEWEST_FIRST).offset(query.offset).limit(query.limit)
+    if without_spec:
+        heavy = (Run.spec, Run.fingerprint)
+        statement = statement.options(*(defer(c, raiseload=True) for c in heavy))  # type: ignore[arg-type]
     with Session(engine) as session:
         return list(session.exec(statement).all())
+
+
+# What a leaderboard reads of a run: who it is and its summary (the target's GPUs); never the spec.
+_RANKED_RUN = ("loadtest_uid", "run_id", "namespace", "name", "model", "target", "started_at", "summary")
+
+
+def best_values(
+    engine: Engine, query: RunQuery, column: str, *, higher_is_better: bool, level: int | None = None
+) -> list[Any]:
+    """The newest `query.limit` runs matching `query`, each with the level where level_results.`column`
+    is best (highest or lowest; a tie goes to the higher level), or only at `level`: rows with
+    _RANKED_RUN's columns (without the summary) and `level`, `value` (None when the run has none). One
+    query, the choice made by a window function in the database: a leaderboard of one stored figure."""
+    table = Run.__table__  # type: ignore[attr-defined]
+    levels = LevelResultRow.__table__  # type: ignore[attr-defined]
+    newest = (
+        _filtered(sa.select(*(table.c[c] for c in _RANKED_RUN if c != "summary")), query)
+        .order_by(*NEWEST_FIRST)
+        .limit(query.limit)
+        .subquery()
+    )
+    value = levels.c[column]
+    same_run = (levels.c.loadtest_uid == newest.c.loadtest_uid) & (levels.c.run_id == newest.c.run_id)
+    pick = func.row_number().over(
+        partition_by=(levels.c.loadtest_uid, levels.c.run_id),
+        order_by=(value.desc() if higher_is_better else value.asc(), levels.c.level.desc()),
+    )
+    candidates = (
+        sa.select(
+            levels.c.loadtest_uid, levels.c.run_id, levels.c.level, value.label("value"), pick.label("pick")
+        )
+        .join(newest, same_run)
+        .where(value.is_not(None))
+    )
+    if level is not None:
+        candidates = candidates.where(levels.c.level == level)
+    best = candidates.subquery()
+    statement = (
+        sa.select(newest, best.c.level, best.c.value)
+        .outerjoin(
+            best,
+            (best.c.loadtest_uid == newest.c.loadtest_uid)
+            & (best.c.run_id == newest.c.run_id)
+            & (best.c.pick == 1),
+        )
+        .order_by(*(desc(newest.c[k]) for k in ("started_at", "loadtest_uid", "run_id")))
+    )
+    with engine.connect() as connection:
+        return list(connection.execute(statement).all())
+
+
+def ranking_rows(
+    engine: Engine, query: RunQuery, columns: Collection[str], *, level: int | None = None
+) -> tuple[list[Any], dict[tuple[str, int], list[Any]]]:
+    """The newest `query.limit` runs matching `query` (rows with _RANKED_RUN's columns) and their levels
+    (mappings of the level_results `columns` asked for; only `level` when given): what a leaderboard
+    ranks, in two queries and without building a model per row."""
+    table = Run.__table__  # type: ignore[attr-defined]
+    newest = (
+        _filtered(select(*(table.c[c] for c in _RANKED_RUN)), query)
+        .order_by(*NEWEST_FIRST)
+        .limit(query.limit)
+        .subquery()
+    )
+    levels_table = LevelResultRow.__table__  # type: ignore[attr-defined]
+    wanted = {"loadtest_uid", "run_id", "level", *columns}
+    levels = select(*(c for c in levels_table.columns if c.name in wanted)).join(
+        newest,
+        (levels_table.c.loadtest_uid == newest.c.loadtest_uid) & (levels_table.c.run_id == newest.c.run_id),
+    )
+    if level is not None:
+        levels = levels.where(levels_table.c.level == level)
+    with engine.connect() as connection:
+        runs = list(
+            connection.execute(
+                select(newest).order_by(
+                    *(desc(newest.c[k]) for k in ("started_at", "loadtest_uid", "run_id"))
+                )
+            ).all()
+        )
+        found: dict[tuple[str, int], list[Any]] = {(r.loadtest_uid, r.run_id): [] for r in runs}
+        for row in connection.execute(levels.order_by(levels_table.c.level)).mappings():
+            found.setdefault((row["loadtest_uid"], row["run_id"]), []).append(row)
+    return runs, found
 
 
 def run_namespaces(engine: Engine, query: RunQuery, limit: int) -> list[str]:
     """The distinct namespaces of the runs matching `query` (its namespaces and paging ignored), at most
     `limit` of them: what a caller's rights must be checked in."""
-    statement = _filtered(
-        select(Run.namespace).distinct(), RunQuery(**{**_fields(query), "namespaces": None})
-    )
+    unfiltered = RunQuery(**{**_fields(query), "namespaces": None})
+    if unfiltered == RunQuery(limit=unfiltered.limit, offset=unfiltered.offset, after=unfiltered.after):
+        # Every namespace: a skip scan over ix_runs_namespace_name_started_at, one probe per namespace
+        # (DISTINCT would read every row's entry).
+        with engine.connect() as connection:
+            return [str(ns) for ns in connection.execute(_EVERY_NAMESPACE, {"limit": limit}).scalars()]
+    statement = _filtered(select(Run.namespace).distinct(), unfiltered)
     statement = statement.order_by(col(Run.namespace)).limit(limit)
     with engine.connect() as connection:
         return [str(ns) for ns in connection.execute(statement).scalars().all()]
+
+
+_EVERY_NAMESPACE = text(
+    """
+    WITH RECURSIVE found(namespace) AS (
+        SELECT min(namespace) FROM runs
+        UNION ALL
+        SELECT (SELECT min(namespace) FROM runs WHERE runs.namespace > found.namespace)
+        FROM found WHERE found.namespace IS NOT NULL
+    )
+    SELECT namespace FROM found WHERE namespace IS NOT NULL LIMIT :limit
+    """
+)
+
+
+def namespaces_to_check(engine: Engine, query: RunQuery, limit: int) -> list[str]:
+    """Namespaces a caller's rights are checked in for `query`: every namespace holding runs when there are
+    fewer than `limit` (one skip scan, however many runs match: the rights decide, the filters then
+    select), else those holding runs that match (run_namespaces), at most `limit`."""
+    every = run_namespaces(engine, RunQuery(limit=query.limit), limit)
+    return every if len(every) < limit else run_namespaces(engine, query, limit)
 
 
 def _fields(query: RunQuery) -> dict[str, Any]:
     return {name: getattr(query, name) for name in RunQuery.__dataclass_fields__}
 
 
+class AmbiguousRunError(ValueError):
+    """A uid prefix that picks more than one LoadTest of that name."""
+
+    def __init__(self, uids: Sequence[str]) -> None:
+        super().__init__(f"the uid prefix matches {len(uids)} LoadTests of that name: {', '.join(uids)}")
+        self.uids = list(uids)
+
+
 def find_run(
     engine: Engine, namespace: str, name: str, run_id: int | None = None, uid: str | None = None
 ) -> Run | None:
-    """The newest run of LoadTest `namespace/name` (a re-created LoadTest has a new uid; `uid` picks
-    one), or its run `run_id`."""
-    statement = select(Run).where(col(Run.namespace) == namespace, col(Run.name) == name)
+    """The newest run of LoadTest `namespace/name` (a re-created LoadTest has a new uid; `uid`, the uid
+    or its start, picks one: AmbiguousRunError when that start fits several), or its run `run_id`."""
+    where = [col(Run.namespace) == namespace, col(Run.name) == name]
     if run_id is not None:
-        statement = statement.where(col(Run.run_id) == run_id)
+        where.append(col(Run.run_id) == run_id)
     if uid is not None:
-        statement = statement.where(col(Run.loadtest_uid) == uid)
-    statement = statement.order_by(desc(col(Run.started_at)), desc(col(Run.run_id))).limit(1)
+        where.append(col(Run.loadtest_uid).startswith(uid, autoescape=True))
     with Session(engine) as session:
-        return session.exec(statement).first()
+        if uid is not None:
+            uids = sorted(
+                str(u) for u in session.exec(select(Run.loadtest_uid).where(*where).distinct().limit(3))
+            )
+            if len(uids) > 1:
+                raise AmbiguousRunError(uids)
+        statement = select(Run).where(*where).order_by(desc(col(Run.started_at)), desc(col(Run.run_id)))
+        return session.exec(statement.limit(1)).first()
+
+
+def shared_refs(engine: Engine, runs: Sequence[Run]) -> set[tuple[str, str, int]]:
+    """Which (namespace, name, runId) of `runs` more than one LoadTest uid has stored: runs a name and
+    runId alone do not pick (a LoadTest deleted and re-created under its name starts at runId 0 again)."""
+    pairs = sorted({(r.namespace, r.name) for r in runs})
+    if not pairs:
+        return set()
+    statement = (
+        select(Run.namespace, Run.name, Run.run_id)
+        .where(tuple_(col(Run.namespace), col(Run.name)).in_(pairs))
+        .group_by(col(Run.namespace), col(Run.name), col(Run.run_id))
+        .having(func.count(col(Run.loadtest_uid).distinct()) > 1)
+    )
+    with engine.connect() as connection:
+        return {(str(ns), str(n), int(rid)) for ns, n, rid in connection.execute(statement).all()}
 
 
 def levels_of_runs(
@@ -175,6 +374,9 @@ def delete_run(engine: Engine, uid: str, run_id: int) -> bool:
                 col(LevelResultRow.loadtest_uid) == uid, col(LevelResultRow.run_id) == run_id
             )
         )
+        connection.execute(
+            delete(RunLabelRow).where(col(RunLabelRow.loadtest_uid) == uid, col(RunLabelRow.run_id) == run_id)
+        )
         result = connection.execute(
             delete(Run).where(col(Run.loadtest_uid) == uid, col(Run.run_id) == run_id)
         )
@@ -197,7 +399,11 @@ def delete_runs_before(engine: Engine, before: datetime, namespaces: frozenset[s
                     for u, r in chunk
                 )
             )
+            labels = or_(
+                *((col(RunLabelRow.loadtest_uid) == u) & (col(RunLabelRow.run_id) == r) for u, r in chunk)
+            )
             connection.execute(delete(LevelResultRow).where(levels))
+            connection.execute(delete(RunLabelRow).where(labels))
             connection.execute(delete(Run).where(runs))
         return len(found)
 

@@ -124,6 +124,7 @@ def seed(
     status: str = "Succeeded",
     levels: Sequence[Lv] = (Lv(1), Lv(4, ttft_mean=200.0)),
     mode: str = "Concurrency",
+    labels: dict[str, str] | None = None,
 ) -> None:
     spec = LoadTestSpec.model_validate(
         {**SPEC, "runId": run_id, "target": {**SPEC["target"], "model": model}}  # type: ignore[dict-item]
@@ -133,7 +134,7 @@ def seed(
         uid=uid, namespace=namespace, name=name, spec=spec, status=status, started_at=started,
         updated_at=started + timedelta(minutes=5), finished_at=started + timedelta(minutes=5),
         best_goodput_level=max(lv.level for lv in levels),
-        summary={"target": {"pods": [{"name": "vllm-0", "gpus": 1}]}},
+        summary={"target": {"pods": [{"name": "vllm-0", "gpus": 1}]}}, labels=labels,
     )  # fmt: skip
     rows = [
         level_row(

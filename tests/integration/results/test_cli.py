@@ -75,6 +75,7 @@ def test_history_tables_and_json(url: str, capsys: pytest.CaptureFixture[str]) -
     lines = out.splitlines()
     assert lines[0].split() == [
         "RUN",
+        "UID",
         "OUTCOME",
         "MODEL",
         "TARGET",
@@ -194,3 +195,54 @@ def test_leaderboard_and_purge(url: str, capsys: pytest.CaptureFixture[str]) -> 
     code, _, err = run(capsys, "purge", "--url", url, "--token", "token-alice")
     assert code == 1
     assert "RUN... or --older-than" in err
+
+
+def test_history_by_label_and_with_unique_refs(
+    url: str, sqlite_engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed(
+        sqlite_engine,
+        "5e5e5e5e-0001",
+        "team-a",
+        "base",
+        started=T0.replace(day=23),
+        labels={"tier": "nightly"},
+    )
+    code, out, err = run(capsys, "history", "--url", url, "--token", "token-alice", "-l", "tier=nightly")
+    assert code == 0, err
+    (_header, row) = out.splitlines()
+    # Two LoadTests named base stored runId 0: RUN carries the uid's start, the one to copy.
+    assert row.split()[:3] == ["team-a/base:0@5e5e5e5e", "5e5e5e5e", "Succeeded"]
+    code, out, _ = run(capsys, "history", "--url", url, "--token", "token-alice", "-l", "!tier")
+    assert [line.split()[0] for line in out.splitlines()[1:]] == ["team-a/next:0", "team-a/base:0@a1"]
+    code, _, err = run(capsys, "history", "--url", url, "--token", "token-alice", "-l", "tier in (x")
+    assert code == 1
+    assert "HTTP 400: labelSelector='tier in (x': unbalanced parentheses" in err
+    code, out, err = run(capsys, "compare", "team-a/base:0@a1", "team-a/base:0@5e5e", "--url", url,
+                         "--token", "token-alice", "--metric", "ttft_mean_ms", "--min-change", "0")  # fmt: skip
+    assert code == 0, err
+    assert "team-a/base:0@a1 (baseline)" in out
+    assert "at least 0 % of the baseline" in out
+
+
+def test_show_reads_the_stored_run_when_the_loadtest_is_gone(
+    url: str, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-such-kubeconfig"))  # no cluster to ask
+    code, out, err = run(capsys, "show", "base", "-n", "team-a", "--url", url, "--token", "token-alice")
+    assert code == 0, err
+    assert "no LoadTest team-a/base in the cluster (your kubeconfig's); asking the results service" in err
+    assert "stored run team-a/base:0" in err
+    assert out.startswith("LoadTest team-a/base:")
+    assert [line.split()[0] for line in out.splitlines() if line[:1].isdigit()] == ["1", "4"]
+    code, out, _ = run(capsys, "show", "team-a/next:0", "--url", url, "--token", "token-alice", "-o", "json")
+    assert [lv["level"] for lv in json.loads(out)] == [1, 4]
+    assert json.loads(out)[0]["ttft"]["p50"] == 150.0
+    code, out, _ = run(capsys, "show", "team-a/next:0", "--url", url, "--token", "token-alice", "-o", "yaml")
+    assert out.startswith("- level: 1\n")
+    code, _, err = run(capsys, "show", "gone", "-n", "team-a", "--url", url, "--token", "token-alice")
+    assert code == 1
+    assert "team-a/gone: no LoadTest of that name, no stored run of it (llmload history -n team-a" in err
+    code, _, err = run(capsys, "show", "team-b/theirs", "--stored", "--url", url, "--token", "token-alice")
+    assert code == 1
+    assert "alice may not get loadtests.llmload.io in namespace 'team-b'" in err

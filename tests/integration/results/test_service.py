@@ -12,7 +12,9 @@ import openpyxl
 import pytest
 from sqlalchemy import func, select
 
-from loadtest_operator.io.store.models import LevelResultRow, RecommendationRow, Run
+from loadtest_operator.core.selectors import parse_selector, selector_matches
+from loadtest_operator.io.store import head_revision, list_runs
+from loadtest_operator.io.store.models import LevelResultRow, RecommendationRow, Run, RunLabelRow
 from loadtest_operator.io.store.recommendations import save_recommendation
 from tests.integration.results.conftest import NOW, T0, Harness, Lv, seed
 
@@ -50,7 +52,7 @@ def test_no_token_or_a_bad_one_is_401(seeded: Harness) -> None:
 def test_health_metrics_and_docs_without_a_cdn(seeded: Harness) -> None:
     assert seeded.get("/healthz", token=None).json() == {"status": "ok"}
     ready = seeded.get("/readyz", token=None).json()
-    assert ready["schema"] == ready["head"] == "0006"
+    assert ready["schema"] == ready["head"] == head_revision()
     seeded.get("/api/v1/runs")
     metrics = seeded.get("/metrics", token=None).text
     assert 'llmload_results_requests_total{code="200",method="GET",route="/api/v1/runs"} 1.0' in metrics
@@ -104,7 +106,6 @@ def test_filters(seeded: Harness) -> None:
     for params, message in (
         ({"outcome": "Done"}, "outcome='Done': use one of"),
         ({"since": "yesterday"}, "since='yesterday': use an RFC 3339 time"),
-        ({"labelSelector": "team=a"}, "does not keep LoadTests' labels"),
         ({"limit": 0}, "limit=0: use 1 to 500"),
         ({"namespace": "Team_A"}, "not a Kubernetes name"),
     ):
@@ -159,9 +160,15 @@ def test_compare_maths(seeded: Harness) -> None:
     assert (mean4["test"], mean4["verdict"]) == ("welch_t", "worse")
     assert mean4["pValue"] < 1e-10
     (mean1,) = by[(1, "ttft_mean_ms")]["changes"]
-    # 1 ms on sd 10 ms, n = 1000 each: t = 2.236, p = 0.0255.
+    # 1 ms on sd 10 ms, n = 1000 each: t = 2.236, p = 0.0255: beyond the noise, but 1 % < 5 %.
     assert mean1["pValue"] == pytest.approx(0.0255, abs=0.001)
-    assert mean1["verdict"] == "worse"
+    assert mean1["verdict"] == "too small to matter"
+    assert body["minChangePercent"] == 5.0
+    strict = seeded.ok("/api/v1/compare", run=["team-a/sweep:0", "team-a/sweep:1"], minChange=0.5,
+                       metric="ttft_mean_ms")  # fmt: skip
+    assert strict["levels"][0]["metrics"][0]["changes"][0]["verdict"] == "worse"
+    negative = seeded.get("/api/v1/compare", run=["team-a/sweep:0", "team-a/sweep:1"], minChange=-1)
+    assert negative.status_code == 422
     (goodput,) = by[(4, "goodput_percent")]["changes"]
     assert (goodput["absolute"], goodput["test"], goodput["verdict"]) == (
         pytest.approx(-10.0),
@@ -247,7 +254,7 @@ def test_exports_read_back(seeded: Harness) -> None:
     assert seeded.get("/api/v1/namespaces/team-a/runs/sweep/export", format="pdf").status_code == 400
 
 
-def count(harness: Harness, model: type[Run] | type[LevelResultRow]) -> int:
+def count(harness: Harness, model: type[Run] | type[LevelResultRow] | type[RunLabelRow]) -> int:
     with harness.engine.connect() as connection:
         return int(connection.execute(select(func.count()).select_from(model)).scalar_one())
 
@@ -328,3 +335,107 @@ def test_recommendations_with_their_search_trace(seeded: Harness) -> None:
     ]  # fmt: skip
     assert trace[1]["ttftP90Ms"] == 390.0
     assert seeded.get("/api/v1/namespaces/team-a/recommendations/size", "token-bob").status_code == 403
+
+
+LABELLED = {
+    "l1": {"app": "vllm", "tier": "prod", "example.com/team": "a"},
+    "l2": {"app": "vllm", "tier": "staging"},
+    "l3": {"app": "tgi"},
+    "l4": {},
+}
+SELECTORS = (
+    "app=vllm", "app!=vllm", "tier in (prod,staging)", "tier notin (prod)", "tier", "!tier",
+    "app=vllm,!example.com/team", "example.com/team=a,tier==prod", "app in (tgi),tier",
+)  # fmt: skip
+
+
+def test_label_selectors_match_as_kubectl_does(harness: Harness) -> None:
+    for i, (uid, labels) in enumerate(LABELLED.items()):
+        seed(harness.engine, uid, "team-a", f"run-{uid}", started=T0 + timedelta(hours=i), labels=labels)
+    every = harness.ok("/api/v1/runs")["items"]
+    assert {i["name"]: i["labels"] for i in every} == {f"run-{u}": lb for u, lb in LABELLED.items()}
+    for text in SELECTORS:
+        # The project's matcher is the oracle: the SQL must select exactly the runs it matches.
+        expected = {
+            f"team-a/run-{u}:0" for u, lb in LABELLED.items() if selector_matches(parse_selector(text), lb)
+        }
+        assert set(refs(harness.ok("/api/v1/runs", labelSelector=text))) == expected, text
+    assert refs(harness.ok("/api/v1/runs", "token-alice", labelSelector="tier=prod")) == ["team-a/run-l1:0"]
+    # A page token is bound to its selector.
+    first = harness.ok("/api/v1/runs", labelSelector="app", limit=1)
+    other = harness.get("/api/v1/runs", labelSelector="tier", limit=1, **{"continue": first["continue"]})
+    assert other.status_code == 400
+    board = harness.ok("/api/v1/leaderboard", metric="goodput_per_s", labelSelector="app=vllm")
+    assert {i["name"] for i in board["items"]} == {"run-l1", "run-l2"}
+    bad = harness.get("/api/v1/runs", labelSelector="tier in (prod")
+    assert bad.status_code == 400
+    assert bad.json()["detail"].startswith("labelSelector='tier in (prod': unbalanced parentheses")
+    assert "e.g. app=vllm" in bad.json()["detail"]
+    assert harness.get("/api/v1/leaderboard", metric="goodput_per_s", labelSelector="a>1").status_code == 400
+    # The labels are rewritten with the run, and go with it.
+    seed(harness.engine, "l1", "team-a", "run-l1", labels={"app": "moved"})
+    assert refs(harness.ok("/api/v1/runs", labelSelector="tier=prod")) == []
+    assert harness.call("DELETE", "/api/v1/namespaces/team-a/runs/run-l1").status_code == 200
+    assert count(harness, RunLabelRow) == 3  # l2's two labels and l3's one
+    assert harness.call("DELETE", "/api/v1/runs", olderThan="1d").json()["count"] == 3
+    assert count(harness, RunLabelRow) == 0
+
+
+OLD_UID, NEW_UID = "0a1b2c3d-0000-4000-8000-000000000001", "9f8e7d6c-0000-4000-8000-000000000002"
+
+
+def test_a_name_reused_by_a_new_loadtest_is_told_apart_by_its_uid(harness: Harness) -> None:
+    seed(harness.engine, OLD_UID, "team-a", "demo", started=T0)
+    seed(harness.engine, NEW_UID, "team-a", "demo", started=T0 + timedelta(days=1),
+         levels=(Lv(1, ttft_mean=150.0), Lv(4)))  # fmt: skip
+    seed(harness.engine, NEW_UID, "team-a", "demo", run_id=1, started=T0 + timedelta(days=2))
+    items = harness.ok("/api/v1/runs")["items"]
+    assert [i["uniqueRef"] for i in items] == [
+        "team-a/demo:1",
+        "team-a/demo:0@9f8e7d6c",
+        "team-a/demo:0@0a1b2c3d",
+    ]
+    assert [i["uid"] for i in items] == [NEW_UID, NEW_UID, OLD_UID]
+    # Each unique ref addresses its run: in one-run reads, compare, export and purge.
+    old = harness.ok("/api/v1/namespaces/team-a/runs/demo", runId=0, uid="0a1b2c3d")
+    assert (old["uid"], old["uniqueRef"]) == (OLD_UID, "team-a/demo:0@0a1b2c3d")
+    assert harness.ok("/api/v1/namespaces/team-a/runs/demo", runId=0)["uid"] == NEW_UID  # the newest
+    body = harness.ok(
+        "/api/v1/compare", run=["team-a/demo:0@0a1b2c3d", "team-a/demo:0@9f8e"], metric="ttft_mean_ms"
+    )
+    assert body["runs"] == ["team-a/demo:0@0a1b2c3d", "team-a/demo:0@9f8e7d6c"]
+    assert body["levels"][0]["metrics"][0]["changes"][0]["absolute"] == 50.0
+    exported = harness.get("/api/v1/namespaces/team-a/runs/demo/export", runId=0, uid="0a1b")
+    assert {r["loadtest_uid"] for r in csv.DictReader(io.StringIO(exported.text))} == {OLD_UID}
+    missing = harness.get("/api/v1/namespaces/team-a/runs/demo", runId=0, uid="ffff")
+    assert missing.status_code == 404
+    assert "no stored run of LoadTest team-a/demo:0@ffff" in missing.json()["detail"]
+    seed(
+        harness.engine,
+        "0a1b9999-0000-4000-8000-000000000003",
+        "team-a",
+        "demo",
+        started=T0 - timedelta(days=1),
+    )
+    ambiguous = harness.get("/api/v1/compare", run=["team-a/demo:0@0a1b", "team-a/demo:1"])
+    assert ambiguous.status_code == 400
+    assert "the uid prefix matches 2 LoadTests" in ambiguous.json()["detail"]
+    assert harness.get("/api/v1/namespaces/team-a/runs/demo", uid="XY").status_code == 400  # not hex
+    gone = harness.call("DELETE", "/api/v1/namespaces/team-a/runs/demo", runId=0, uid="0a1b2c3d")
+    assert gone.json()["deleted"] == ["team-a/demo:0@0a1b2c3d"]
+    assert [i["uid"] for i in harness.ok("/api/v1/runs", name="demo")["items"]][-1].startswith("0a1b9999")
+
+
+def test_exported_cells_never_become_formulas(harness: Harness) -> None:
+    seed(harness.engine, "x1", "team-a", "sweep", model='=HYPERLINK("http://127.0.0.1/","x")')
+    response = harness.get("/api/v1/namespaces/team-a/runs/sweep/export", format="csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert {r["model"] for r in rows} == {'\'=HYPERLINK("http://127.0.0.1/","x")'}
+    assert [r["ttft_mean_ms"] for r in rows] == ["100.0", "200.0"]
+    xlsx = harness.get("/api/v1/namespaces/team-a/runs/sweep/export", format="xlsx")
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content))["levels"]
+    header = [c.value for c in sheet[1]]
+    cell = sheet.cell(2, header.index("model") + 1)
+    assert (cell.data_type, cell.value) == ("s", '=HYPERLINK("http://127.0.0.1/","x")')
+    assert sheet.cell(2, header.index("ttft_mean_ms") + 1).data_type == "n"
+    assert list_runs(harness.engine)[0].model == '=HYPERLINK("http://127.0.0.1/","x")'  # stored as given

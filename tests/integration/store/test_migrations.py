@@ -26,7 +26,7 @@ from tests.integration.store.test_repository import make_levels, make_run
 
 pytestmark = pytest.mark.integration
 
-TABLES = {"runs", "level_results", "recommendations"}
+TABLES = {"runs", "level_results", "recommendations", "run_labels"}
 
 
 def tables(engine: Engine) -> set[str]:
@@ -141,7 +141,7 @@ def test_free_text_revision_widens_columns_and_keeps_every_row(engine: Engine) -
     upgrade(engine)
     assert current_revision(engine) == head_revision()
     assert level_count(engine) == 5
-    assert [r.loadtest_uid for r in list_runs(engine)] == ["uid-1", "uid-2"]
+    assert sorted(r.loadtest_uid for r in list_runs(engine)) == ["uid-1", "uid-2"]
     indexes = {index["name"] for index in inspect(engine).get_indexes("runs")}
     assert {"ix_runs_started_at", "ix_runs_model_started_at", "ix_runs_target_started_at"} <= indexes
     if engine.dialect.name == "sqlite":  # foreign keys are on again for the operator's connections

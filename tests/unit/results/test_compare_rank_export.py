@@ -144,3 +144,69 @@ def test_export_tables_carry_units_in_column_names() -> None:
     flat = comparison_table(compare([a, b], ["ttft_p50_ms", "goodput_percent"]))
     assert [r[1] for r in flat.rows] == ["ttft_p50_ms", "goodput_percent"]
     assert flat.rows[0][5:10] == (100.0, "bench/b:0", 200.0, 100.0, 100.0)
+
+
+def test_a_change_beyond_the_noise_but_under_the_minimum_is_too_small_to_matter() -> None:
+    # Two runs of a steady server: 0.6 % more TTFT is far beyond the noise of 100,000 samples each.
+    a = RunLevels("bench/a:0", "Concurrency", {8: level(8, ttft=52.35, sd=2.0, count=100_000)})
+    b = RunLevels("bench/a:1", "Concurrency", {8: level(8, ttft=52.65, sd=2.0, count=100_000)})
+    body = as_json(compare([a, b]))
+    assert body["minChangePercent"] == 5.0
+    (p50,) = row(body, 8, "ttft_p50_ms")["changes"]
+    assert p50["significant"] is True
+    assert p50["verdict"] == "too small to matter"
+    assert "below the minimum practical change of 5 %" in p50["basis"]
+    strict = as_json(compare([a, b], min_change=0.5))
+    assert row(strict, 8, "ttft_p50_ms")["changes"][0]["verdict"] == "worse"
+    # A percentile that moved 11.5 % while its distribution's mean (the tested figure) moved 0.6 %.
+    tail = dict(level(8, ttft=52.65, sd=2.0, count=100_000), ttft_p90_ms=52.35 * 1.5 * 1.115)
+    (p90,) = row(as_json(compare([a, RunLevels("bench/a:2", "Concurrency", {8: tail})])), 8, "ttft_p90_ms")[
+        "changes"
+    ]
+    assert (p90["verdict"], round(p90["percent"], 1)) == ("too small to matter", 11.5)
+    assert "its mean +0.6 %" in p90["basis"]
+    # The mean the test is on moved the other way than the percentile shown.
+    against = dict(level(8, ttft=40.0, sd=2.0, count=100_000), ttft_p90_ms=52.35 * 1.5 * 1.2)
+    (mixed,) = row(as_json(compare([a, RunLevels("x/y:0", "Concurrency", {8: against})])), 8, "ttft_p90_ms")[
+        "changes"
+    ]
+    assert mixed["verdict"] == "within noise"
+    assert "moved the other way" in mixed["basis"]
+    with pytest.raises(ValueError, match="0 or more"):
+        compare([a, b], min_change=-1)
+
+
+def test_csv_and_xlsx_never_carry_a_formula_from_users_words() -> None:
+    import openpyxl
+
+    from loadtest_operator.results.export import inert, to_xlsx
+
+    run = {"namespace": "bench", "name": "a", "loadtest_uid": "u", "run_id": 0, "model": "=1+1",
+           "target": "@SUM(A1)", "mode": "Concurrency", "status": "Succeeded", "started_at": T0,
+           "finished_at": None, "labels": {"team": "a", "app": "vllm"}}  # fmt: skip
+    table = run_table(run, [level(1, ttft=-3.0)])
+    (parsed,) = list(csv.DictReader(io.StringIO(to_csv(table).decode())))
+    assert (parsed["model"], parsed["target"]) == ("'=1+1", "'@SUM(A1)")
+    assert parsed["labels"] == "app=vllm,team=a"
+    assert parsed["ttft_p50_ms"] == "-3.0"  # a number is a number, minus sign and all
+    for text in ("+1", "-1", "\tx", "\rx", "=x", "@x"):
+        assert inert(text) == "'" + text
+    assert (inert("vllm"), inert(-1.0), inert(None)) == ("vllm", -1.0, None)
+    sheet = openpyxl.load_workbook(io.BytesIO(to_xlsx([table])))["levels"]
+    header = [c.value for c in sheet[1]]
+    model, target = sheet.cell(2, header.index("model") + 1), sheet.cell(2, header.index("target") + 1)
+    assert (model.value, model.data_type, target.data_type) == ("=1+1", "s", "s")
+    p50 = sheet.cell(2, header.index("ttft_p50_ms") + 1)
+    assert (p50.value, p50.data_type) == (-3.0, "n")
+
+
+def test_a_leaderboard_reads_only_the_columns_its_figure_needs() -> None:
+    from loadtest_operator.results.figures import BY_KEY, columns_for, level_figure
+
+    full = level(4, ttft=120.0, gpus=2, joules=150.0, errors=7) | {
+        "result": {"gpu": {"utilizationPercentMean": 71.0, "powerWattsTotalMean": 420.0}},
+        "tpot_p99_ms": 31.0, "e2e_p50_ms": 900.0,
+    }  # fmt: skip
+    for key in BY_KEY:
+        reduced = {k: v for k, v in full.items() if k in columns_for(key)}
+        assert level_figure(reduced, key, 1) == level_figures(full, 1)[key], key

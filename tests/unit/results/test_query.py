@@ -37,6 +37,12 @@ def test_run_refs() -> None:
         parse_run_ref("bench/sweep:x")
     with pytest.raises(QueryError, match="not a Kubernetes name"):
         parse_run_ref("Bench/sweep")
+    # A LoadTest deleted and re-created under its name: the uid (or its start) picks one.
+    assert parse_run_ref("bench/sweep:0@1f0c9a3b") == RunRef("bench", "sweep", 0, "1f0c9a3b")
+    assert parse_run_ref("sweep@1f0c9a3b-77", "team-a") == RunRef("team-a", "sweep", None, "1f0c9a3b-77")
+    assert str(RunRef("bench", "sweep", 0, "1f0c9a3b")) == "bench/sweep:0@1f0c9a3b"
+    with pytest.raises(QueryError, match="the part after '@' \\(the uid\\)"):
+        parse_run_ref("bench/sweep:0@XYZ")
 
 
 def test_continue_tokens_are_bound_to_their_query() -> None:
