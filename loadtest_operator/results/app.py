@@ -58,6 +58,7 @@ from loadtest_operator.results.query import (
     parse_run_ref,
     parse_time,
 )
+from loadtest_operator.results.reports import add_report_routes
 from loadtest_operator.results.views import (
     level_map,
     recommendation_json,
@@ -511,6 +512,9 @@ def create_app(service: Service) -> FastAPI:
         body["truncated"] = truncated
         return body
 
+    # -- the run report and its AI narrative, for stored runs (reports.py) ------------------------------
+
+    add_report_routes(app, service, caller=caller, require=require, one_run=one_run)
     return app
 
 
