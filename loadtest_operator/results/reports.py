@@ -21,7 +21,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query
 from fastapi.responses import Response, StreamingResponse
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings
 
 from loadtest_operator.core.admission import Requester
@@ -68,6 +68,13 @@ class NarrativeSettings(BaseSettings):
     total_seconds: float = Field(120.0, gt=0, le=1800, validation_alias="LLMLOAD_NARRATIVE_TOTAL_SECONDS")
     max_chars: int = Field(4000, ge=100, le=100_000, validation_alias="LLMLOAD_NARRATIVE_MAX_CHARS")
     max_tokens: int = Field(600, ge=16, le=32_000, validation_alias="LLMLOAD_NARRATIVE_MAX_TOKENS")
+
+    @field_validator("endpoint")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not (value.startswith(("http://", "https://")) and len(value) > len("https://")):
+            raise ValueError(f"narrative.endpoint {value!r} is not an http:// or https:// URL of a server")
+        return value
 
     def endpoint_or_none(self) -> Endpoint | None:
         if not (self.endpoint and self.model):

@@ -80,3 +80,12 @@ def test_half_a_narrative_is_refused(helm_bin: str) -> None:
     )
     assert proc.returncode != 0
     assert "narrative needs both narrative.endpoint and narrative.model" in proc.stderr
+
+
+def test_an_endpoint_that_is_not_an_http_url_stops_the_service_at_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LLMLOAD_NARRATIVE_ENDPOINT", "vllm.models:8000")
+    monkeypatch.setenv("LLMLOAD_NARRATIVE_MODEL", "m")
+    with pytest.raises(ValueError, match="is not an http:// or https:// URL of a server"):
+        NarrativeSettings()
