@@ -142,10 +142,17 @@ def run(
         if fetch_loadtest is None or fetch_capacity is None:
             from loadtest_operator.io import kube  # only here: a cluster
 
-            fetch_loadtest = fetch_loadtest or (lambda n, ns: kube.found_or_none(kube.read_loadtest, n, ns))
-            fetch_capacity = fetch_capacity or (
-                lambda n, ns: kube.found_or_none(kube.read_capacity_recommendation, n, ns)
-            )
+            def live(read: Callable[[str, str], dict[str, Any]]) -> Fetch:
+                def fetch(name: str, namespace: str) -> dict[str, Any] | None:
+                    try:
+                        return kube.found_or_none(read, name, namespace)
+                    except kube.KubeError as exc:
+                        raise SystemExit(f"llmload report: {exc}") from exc
+
+                return fetch
+
+            fetch_loadtest = fetch_loadtest or live(kube.read_loadtest)
+            fetch_capacity = fetch_capacity or live(kube.read_capacity_recommendation)
         found = (fetch_capacity if kind == "CapacityRecommendation" else fetch_loadtest)(
             args.name, args.namespace
         )
