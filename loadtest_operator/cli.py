@@ -274,8 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     add_commands(sub)
     args = parser.parse_args(argv)
     if args.command == "report":
-        sys.stdout.write(args.run(args))
-        return 0
+        return report_cli.main(args)
     if args.command != "show":
         return run_command(args)
     if args.file:

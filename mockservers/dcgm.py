@@ -55,6 +55,21 @@ DRAM_ACTIVE = (
     "gauge",
     "Ratio of cycles the device memory interface is active sending or receiving data.",
 )
+GR_ENGINE_ACTIVE = ("DCGM_FI_PROF_GR_ENGINE_ACTIVE", "gauge", "Ratio of time the graphics engine is active.")
+SM_OCCUPANCY = ("DCGM_FI_PROF_SM_OCCUPANCY", "gauge", "The ratio of number of warps resident on an SM.")
+# dcp-metrics-included.csv declares these two gauges (a rate), not counters.
+PCIE_TX_BYTES = (
+    "DCGM_FI_PROF_PCIE_TX_BYTES",
+    "gauge",
+    "The rate of data transmitted over the PCIe bus - including both protocol headers and data payloads - "
+    "in bytes per second.",
+)
+PCIE_RX_BYTES = (
+    "DCGM_FI_PROF_PCIE_RX_BYTES",
+    "gauge",
+    "The rate of data received over the PCIe bus - including both protocol headers and data payloads - "
+    "in bytes per second.",
+)
 # A GPU's energy counter counts since boot: start far from zero, so a reader must take differences.
 BOOT_ENERGY_MJ = 7_000_000_000
 
@@ -70,6 +85,16 @@ class GpuScript:
     fb_total_mib: int = 81559
     fb_base_mib: int = 40960  # weights and the pre-allocated KV cache, as vLLM allocates at start
     fb_per_load_mib: int = 512
+    # PCIe traffic of a serving GPU: tokens out, prompts in, small against the weights it holds.
+    pcie_idle_bytes: int = 2_000_000
+    pcie_tx_bytes_per_load: int = 4_000_000
+    pcie_rx_bytes_per_load: int = 6_000_000
+
+    def pcie_tx_bytes(self, load: float) -> int:
+        return self.pcie_idle_bytes + round(self.pcie_tx_bytes_per_load * load)
+
+    def pcie_rx_bytes(self, load: float) -> int:
+        return self.pcie_idle_bytes + round(self.pcie_rx_bytes_per_load * load)
 
     def power(self, load: float) -> float:
         return min(self.max_watts, self.idle_watts + self.watts_per_load * load)
@@ -187,6 +212,10 @@ class Exporter:
                 (SM_ACTIVE, lambda g: f"{util / 100:f}"),
                 (TENSOR_ACTIVE, lambda g: f"{util / 200:f}"),
                 (DRAM_ACTIVE, lambda g: f"{util / 300:f}"),
+                (GR_ENGINE_ACTIVE, lambda g: f"{util / 100:f}"),
+                (SM_OCCUPANCY, lambda g: f"{util / 250:f}"),
+                (PCIE_TX_BYTES, lambda g: str(s.pcie_tx_bytes(load))),
+                (PCIE_RX_BYTES, lambda g: str(s.pcie_rx_bytes(load))),
             ]
         lines: list[str] = []
         for (name, kind, doc), value in values:

@@ -309,3 +309,14 @@ class Kube:
         except ApiException as exc:
             if exc.status != 404:
                 raise KubeError(f"deleting {kind} {namespace}/{name}", exc) from exc
+
+
+def found_or_none(read: Callable[[str, str], JsonDict], name: str, namespace: str) -> JsonDict | None:
+    """`read(name, namespace)`, or None when the API server has no such object (for `llmload report`,
+    which then reads the stored run)."""
+    try:
+        return read(name, namespace)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise KubeError(f"reading {name} in namespace {namespace}", exc) from exc

@@ -178,3 +178,52 @@ def _progress(what: str, after: float = 1.0) -> Iterator[None]:
     finally:
         done.set()
         thread.join(1)
+
+
+@contextlib.contextmanager
+def open_client(
+    url: str | None,
+    token: str | None,
+    *,
+    context: str | None = None,
+    namespace: str = DEFAULT_NAMESPACE,
+    service: str = DEFAULT_SERVICE,
+    verify: bool = True,
+) -> Iterator[ResultsClient]:
+    """A client of the service at `url`, else through a port-forward to svc/SERVICE in `namespace`, with
+    `token` or the kubeconfig's (for `llmload report --stored`; results_cli.py's _client does the same)."""
+    token = token or kubeconfig_token(context)
+    if not token:
+        raise ResultsError(
+            "no bearer token: your kubeconfig's user has none (client certificates cannot be reviewed by "
+            "the service); pass --token $(kubectl create token NAME) or set LLMLOAD_TOKEN"
+        )
+    with contextlib.ExitStack() as stack:
+        base = url or stack.enter_context(port_forward(namespace, service, context=context))
+        client = ResultsClient(base, token, verify=verify if url else True)
+        stack.callback(client.close)
+        yield client
+
+
+@contextlib.contextmanager
+def stream_lines(
+    client: ResultsClient, path: str, params: Mapping[str, Any] | None = None, *, read_seconds: float = 200.0
+) -> Iterator[Iterator[str]]:
+    """The lines of a streamed answer (server-sent events), each read within `read_seconds`."""
+    query = {k: v for k, v in (params or {}).items() if v is not None}
+    timeout = httpx.Timeout(client.http.timeout.connect, read=read_seconds)
+    try:
+        with client.http.stream("GET", path, params=query, timeout=timeout) as response:
+            if response.status_code >= 400:
+                response.read()
+                raise ResultsError(_detail(response), response.status_code)
+
+            def lines() -> Iterator[str]:
+                try:
+                    yield from response.iter_lines()
+                except httpx.HTTPError as exc:
+                    raise ResultsError(f"the results service broke off the stream: {exc}") from exc
+
+            yield lines()
+    except httpx.HTTPError as exc:
+        raise ResultsError(f"cannot reach the results service at {client.http.base_url}: {exc}") from exc

@@ -62,6 +62,7 @@ class Report:
     trace: tuple[tuple[str, ...], ...] = field(default=())  # a recommendation's search, one row per level
     curve: tuple[CurvePoint, ...] = field(default=())  # latency against throughput, one point per level
     ttft_objective: int | None = None  # the SLO's TTFT objective, ms (a line on the curve)
+    notes: tuple[str, ...] = field(default=())  # what the report could not read (e.g. not in the store)
 
     def worst(self) -> Severity:
         return max((f.severity for f in self.findings), key=lambda s: s.rank, default=Severity.OK)
@@ -107,7 +108,7 @@ def _slo_text(slo: Slo | None) -> str:
     return f"{', '.join(parts)} at p{slo.percentile}" if slo is not None and parts else "none"
 
 
-def _validated(model: Any, data: Any, what: str) -> Any:
+def validated(model: Any, data: Any, what: str) -> Any:
     try:
         return model.model_validate(data or {})
     except ValidationError as exc:
@@ -118,10 +119,10 @@ def _validated(model: Any, data: Any, what: str) -> Any:
 def loadtest_report(body: Mapping[str, Any]) -> Report:
     """The report of one LoadTest (its spec and status as the API server returns them)."""
     meta = body.get("metadata") or {}
-    status: LoadTestStatus = _validated(LoadTestStatus, body.get("status"), "the LoadTest's status")
+    status: LoadTestStatus = validated(LoadTestStatus, body.get("status"), "the LoadTest's status")
     spec: LoadTestSpec | None = None
     if body.get("spec"):
-        spec = _validated(LoadTestSpec, body["spec"], "the LoadTest's spec")
+        spec = validated(LoadTestSpec, body["spec"], "the LoadTest's spec")
     slo = spec.slo if spec else None
     unit = "requests per second" if spec and spec.load.mode is LoadMode.RATE else "concurrency"
     run = RunFigures.of(status.levels or [], slo, unit)
@@ -167,26 +168,44 @@ def _worst_repeat(levels: Sequence[LevelResult]) -> LevelResult:
 def capacity_report(body: Mapping[str, Any], children: Sequence[Mapping[str, Any]]) -> Report:
     """The report of a CapacityRecommendation: its knee, search and formula, and the findings over its child
     LoadTests' levels (the worst repeat of each level)."""
-    meta = body.get("metadata") or {}
-    status: CapacityRecommendationStatus = _validated(
+    status: CapacityRecommendationStatus = validated(
         CapacityRecommendationStatus, body.get("status"), "the CapacityRecommendation's status"
     )
+    workload = status.workload
+    return capacity_parts(
+        body,
+        status,
+        children,
+        workload.mode if workload else None,
+        f"{workload.mode.value}, peak {workload.peak}" if workload else "?",
+    )
+
+
+def capacity_parts(
+    body: Mapping[str, Any],
+    status: CapacityRecommendationStatus,
+    children: Sequence[Mapping[str, Any]],
+    mode: LoadMode | None,
+    workload: str,
+) -> Report:
+    """capacity_report from its parts: the status, the children's bodies, the load mode and the workload as
+    one line (a stored recommendation keeps these apart from a status)."""
+    meta = body.get("metadata") or {}
     spec: CapacityRecommendationSpec | None = None
     if body.get("spec"):
-        spec = _validated(CapacityRecommendationSpec, body["spec"], "the CapacityRecommendation's spec")
+        spec = validated(CapacityRecommendationSpec, body["spec"], "the CapacityRecommendation's spec")
     by_level: dict[int, list[LevelResult]] = {}
     for child in children:
-        for lv in _validated(LoadTestStatus, child.get("status"), "a child LoadTest's status").levels or []:
+        for lv in validated(LoadTestStatus, child.get("status"), "a child LoadTest's status").levels or []:
             by_level.setdefault(lv.level, []).append(lv)
     levels = [_worst_repeat(lvs) for _, lvs in sorted(by_level.items())]
     slo = Slo.model_validate(spec.slo.model_dump(exclude={"goodput_percent"})) if spec else None
-    mode = status.workload.mode if status.workload else LoadMode.CONCURRENCY
     unit = "requests per second" if mode is LoadMode.RATE else "concurrency"
     run = RunFigures.of(levels, slo, unit)
     found = [capacity_finding(status, spec), *findings(run)]
     facts = [
         ("target", status.target or "?"),
-        ("workload", f"{mode.value}, peak {status.workload.peak}" if status.workload else "?"),
+        ("workload", workload),
         ("SLO", _slo_text(slo) + (f", goodput >= {spec.slo.goodput_percent} %" if spec else "")),
         ("child LoadTests", f"{len(children)} read of {len(status.children or [])}"),
     ]

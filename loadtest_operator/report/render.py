@@ -40,6 +40,8 @@ def markdown(report: Report) -> str:
             lines.append("")
     if report.not_judged:
         lines += [f"Not judged (no figures for them): {', '.join(report.not_judged)}.", ""]
+    if report.notes:
+        lines += ["## Notes", "", *(f"- {_md_cell(n)}" for n in report.notes), ""]
     if report.trace:
         lines += ["## Search trace", "", *_md_table(TRACE_COLUMNS, report.trace), ""]
     lines += ["## Levels", ""]
@@ -92,6 +94,9 @@ def html(report: Report) -> str:
     ]
     if report.not_judged:
         parts.append(f"<p>Not judged (no figures for them): {escape(', '.join(report.not_judged))}.</p>")
+    if report.notes:
+        notes = "".join(f"<li>{escape(n)}</li>" for n in report.notes)
+        parts.append(f'<h2>Notes</h2><ul class="notes">{notes}</ul>')
     if report.trace:
         parts += ["<h2>Search trace</h2>", _html_table(TRACE_COLUMNS, report.trace)]
     parts.append("<h2>Levels</h2>")
@@ -121,6 +126,7 @@ def as_json(report: Report) -> dict[str, Any]:
             for f in _ordered(report)
         ],
         "notJudged": list(report.not_judged),
+        "notes": list(report.notes),
         "levels": [dict(zip(LEVEL_COLUMNS, row, strict=True)) for row in report.rows],
         "searchTrace": [dict(zip(TRACE_COLUMNS, row, strict=True)) for row in report.trace],
     }

@@ -68,6 +68,7 @@ from loadtest_operator.results.query import (
     parse_run_ref,
     parse_time,
 )
+from loadtest_operator.results.reports import add_report_routes
 from loadtest_operator.results.views import (
     distinct_refs,
     level_map,
@@ -577,6 +578,9 @@ def create_app(service: Service) -> FastAPI:
         body["truncated"] = truncated
         return _answer(body)
 
+    # -- the run report and its AI narrative, for stored runs (reports.py) ------------------------------
+
+    add_report_routes(app, service, caller=caller, require=require, one_run=one_run)
     return app
 
 

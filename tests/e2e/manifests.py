@@ -68,6 +68,7 @@ def dcgm_exporter_pod(name: str, image: str, node: str, gpu_pod: dict[str, Any])
             "--hostname", node, "--model-name", "NVIDIA A100-SXM4-80GB",
             "--pod", f"0={meta['namespace']}/{meta['name']}/{container_name}",
             "--load-url", f"http://{status['podIP']}:8000/metrics", "--poll-interval", "0.5",
+            "--profiling",  # the DCP series too, as dcgm-exporter with dcp-metrics-included.csv
         ],
         ports=[{"name": "metrics", "containerPort": 9400, "protocol": "TCP"}],
     )  # fmt: skip

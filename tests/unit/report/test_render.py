@@ -72,7 +72,19 @@ def test_llmload_report_reads_a_file(capsys: pytest.CaptureFixture[str]) -> None
 
 def _args(**kw: Any) -> argparse.Namespace:
     return argparse.Namespace(
-        **({"name": None, "namespace": "default", "file": None, "kind": None, "output": "md"} | kw)
+        **(
+            {
+                "name": None,
+                "namespace": "default",
+                "file": None,
+                "kind": None,
+                "output": "md",
+                "stored": False,
+                "narrative": False,
+                "run_id": None,
+            }
+            | kw
+        )
     )
 
 
