@@ -98,7 +98,7 @@ def _open(base: str, token: str, ref: str | None, no_browser: bool) -> None:
         client.close()
     url = page_url(base, token, ref)
     if not no_browser and webbrowser.open(url):
-        print(f"Opened the dashboard in your browser: {url.partition('#')[0]}")
+        print(f"Opened the dashboard in your browser: {url.partition('#')[0]}", flush=True)
         return
     print("The dashboard, logged in as you (this URL holds your token: do not share it):")
-    print(url)
+    print(url, flush=True)  # the port-forward stays open after this: the line must not wait in a buffer

@@ -10,6 +10,7 @@ Screenshots land in build/screenshots/ (a test artefact, gitignored)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import shutil
@@ -227,24 +228,30 @@ def service_url(
         engine.dispose()
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
+@contextlib.contextmanager
+def chromium(profile: Path) -> Iterator[BrowserContext]:
+    """Debian's Chromium, headless, with `profile` as its fresh --user-data-dir (removed afterwards)."""
     if not CHROMIUM.exists():
         pytest.fail(
             f"{CHROMIUM} is missing: the browser tests need Debian's chromium (hack/install-deps.sh installs it)",
             pytrace=False,
         )
-    profile = tmp_path_factory.mktemp("chromium-profile")  # a fresh --user-data-dir
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             str(profile), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS,
-            viewport={"width": 1280, "height": 900}, bypass_csp=False,
+            viewport={"width": 1280, "height": 900},
         )  # fmt: skip
         try:
             yield context
         finally:
             context.close()
-    shutil.rmtree(profile, ignore_errors=True)
+            shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
+    with chromium(tmp_path_factory.mktemp("chromium-profile")) as context:
+        yield context
 
 
 @pytest.fixture
