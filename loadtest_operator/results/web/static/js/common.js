@@ -83,7 +83,7 @@ export function fmt(value, digits = 2) {
   return value.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: 0 });
 }
 
-export const time = (iso) => (iso ? iso.replace("T", " ").replace(/\.\d+/, "").replace("+00:00", " UTC") : "—");
+export const time = (iso) => (iso ? iso.replace("T", " ").replace(/\.\d+/, "").replace(/(\+00:00|Z)$/, " UTC") : "—");
 
 export function runLink(ref, text) {
   return h("a", { href: `run.html?ref=${encodeURIComponent(ref)}` }, text || ref);
