@@ -99,6 +99,7 @@ function describe(s) {
   if (p.currentLevel !== undefined && p.currentLevel !== null) parts.push(`running level ${p.currentLevel}`);
   if (p.percent !== undefined && p.percent !== null) parts.push(`${p.percent} %`);
   if (p.live?.requestsPerSecond !== undefined) parts.push(`${fmt(p.live.requestsPerSecond)} req/s now`);
+  if (p.live?.ttftMedianMilliseconds !== undefined) parts.push(`TTFT median ${fmt(p.live.ttftMedianMilliseconds)} ms now`);
   return parts.join(", ");
 }
 
