@@ -57,7 +57,7 @@ build_base() {
 
 # What goes into the project image; its hash decides whether to rebuild.
 project_hash() {
-  ( cd "$root" && { cat Dockerfile pyproject.toml README.md; find loadgen loadtest_operator -type f \( -name '*.py' -o -name '*.typed' -o -name '*.ini' -o -name '*.mako' \) -print0 | sort -z | xargs -0 cat; } | sha256sum | cut -c1-16 )
+  ( cd "$root" && { cat Dockerfile pyproject.toml README.md; find loadgen loadtest_operator -type f \( -name '*.py' -o -name '*.typed' -o -name '*.ini' -o -name '*.mako' -o -path '*/web/static/*' \) -print0 | sort -z | xargs -0 cat; } | sha256sum | cut -c1-16 )
 }
 
 # The mock image is the project image plus mockservers/: both decide whether to rebuild it.

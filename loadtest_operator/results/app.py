@@ -77,6 +77,7 @@ from loadtest_operator.results.views import (
     run_ref,
     search_trace,
 )
+from loadtest_operator.results.web import mount_dashboard
 
 T = TypeVar("T")
 MAX_COMPARED = 10
@@ -192,6 +193,7 @@ def create_app(service: Service) -> FastAPI:
     app.state.service = service
     app.middleware("http")(access_middleware(service.metrics))
     add_docs(app)
+    mount_dashboard(app, caller)  # the web dashboard and its live stream (results/web/)
 
     @app.exception_handler(QueryError)
     async def query_error(request: Request, exc: QueryError) -> JSONResponse:
