@@ -42,6 +42,8 @@ def main() -> int:
     logging.basicConfig(level=settings.log_level.upper(), stream=sys.stdout, format="%(message)s")
     # Alembic says "Context impl ..." on every schema check (each /readyz): only its warnings.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # httpx logs every request at INFO (a live stream reads the API server every 2 s); ours say enough.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     api = load_client_config()
     audiences = tuple(a for a in settings.token_audiences.split(",") if a)
     authz = Authorizer(TokenReviewer(api, audiences), AccessReviewer(api))
