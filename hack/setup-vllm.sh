@@ -70,7 +70,7 @@ fi
 # keyed by the model file's hash, so vLLM itself notices a stale entry.
 cache=$venv/vllm-cache
 if [ ! -f "$cache/modelinfos/vllm-model_executor-models-llama-LlamaForCausalLM.json" ]; then
-  step "filling vLLM's model-class cache in $cache (about 15 s)"
+  step "filling vLLM's model-class cache in $cache (under a minute)"
   VLLM_CACHE_ROOT=$cache HF_HUB_OFFLINE=1 VLLM_NO_USAGE_STATS=1 "$venv/bin/python" -c \
     'from vllm.model_executor.models.registry import ModelRegistry as R; R.models["LlamaForCausalLM"].inspect_model_cls()' \
     >/dev/null 2>&1 || die "vLLM could not inspect LlamaForCausalLM" "run: VLLM_CACHE_ROOT=$cache $venv/bin/python -c 'from vllm.model_executor.models.registry import ModelRegistry as R; R.models[\"LlamaForCausalLM\"].inspect_model_cls()'"

@@ -2,10 +2,10 @@
 
 `hack/setup-vllm.sh` installs vLLM into its own virtualenv under the per-user cache and builds the model
 (docs/real-vllm.md). Everything that starts vLLM takes its command line and environment from here: the
-integration tests (a process on 127.0.0.1), the e2e test and `make demo VLLM=real` (a pod, `manifests`).
+tests (tests/shared_vllm.py: a process on 127.0.0.1 or a pod) and `make demo VLLM=real` (a pod).
 
     python -m tests.realvllm serve [--port 8000]     start on 127.0.0.1 until Ctrl-C
-    python -m tests.realvllm manifest --namespace NS --image IMAGE    the pod's Deployment + Service (JSON)
+    python -m tests.realvllm manifest --image IMAGE [--name vllm] [--gpus N]   the pod's Deployment + Service
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ POD_VENV = "/opt/vllm"
 POD_MODEL = "/models/tiny-llama"
 # vLLM's cache of what it learnt about the model class (VLLM_CACHE_ROOT), filled by hack/setup-vllm.sh
 # inside the virtualenv so the pod gets it with the venv's mount: without it every start inspects the
-# class in a subprocess of its own (a third Python importing torch and vLLM: 16 s of the start).
+# class in a subprocess of its own (one more Python importing torch and vLLM: 19-24 s of a start).
 CACHE_DIR = "vllm-cache"
 
 
