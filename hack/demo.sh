@@ -12,8 +12,8 @@ cd "$root"
 
 NS=${DEMO_NAMESPACE:-llmload-demo}
 # --real-vllm (`make demo VLLM=real`): a real vLLM (CPU build, a tiny local model: docs/real-vllm.md)
-# instead of the mock; the first run adds about 4 minutes (hack/setup-vllm.sh), every run about a minute
-# for vLLM to start.
+# instead of the mock; the first run adds 1.5-4 minutes (hack/setup-vllm.sh), every run 30-60 s for vLLM
+# to start. Works as well on a node that is already up (it is left as it is).
 REAL_VLLM=false
 case "${1:-}" in --real-vllm) REAL_VLLM=true ;; "") ;; *) die "unknown option $1" "use --real-vllm or nothing" ;; esac
 SERVER=mock-vllm; $REAL_VLLM && SERVER=vllm
@@ -27,7 +27,7 @@ step "4/6 images";                        "$here/build-images.sh" all
 step "5/6 local node";                    "$here/cluster-up.sh"
 if "$here/cluster-up.sh" --status; then import_images; fi
 
-step "6/6 operator (helm install), mock vLLM and the demo LoadTest in namespace $NS"
+step "6/6 operator (helm install), $SERVER and the demo LoadTests in namespace $NS"
 kc create namespace "$NS" --dry-run=client -o yaml | kc apply -f - >/dev/null
 # The chart keeps the run history on a PersistentVolumeClaim; the local node has no provisioner, so a
 # hostPath volume outside $CLUSTER_DIR takes the claim: history lasts across demo runs, operator restarts
@@ -40,10 +40,11 @@ HISTORY_DIR=${DEMO_HISTORY_DIR:-$LLMLOAD_CACHE/history/$NS}
 ok "operator: $(kc get deploy -n "$NS" llmload -o jsonpath='{.status.readyReplicas}')/1 ready"
 if $REAL_VLLM; then
   # The project image's Python on the node's cached vLLM and model, mounted read-only (tests/realvllm.py).
+  vllm_t0=$(date +%s)
   .venv/bin/python -m tests.realvllm manifest --name vllm --image "$PROJECT_IMAGE" --gpus 1 | kc apply -n "$NS" -f - >/dev/null
   kc rollout status -n "$NS" deployment/vllm --timeout=420s >/dev/null \
     || die "the vLLM pod did not become ready" "kubectl logs -n $NS deployment/vllm"
-  ok "real vLLM (CPU build, model llmload-tiny-llama) ready behind Service vllm"
+  ok "real vLLM (CPU build, model llmload-tiny-llama) ready behind Service vllm, $(( $(date +%s) - vllm_t0 )) s after it was applied"
 else
   kc apply -n "$NS" -f examples/mock-vllm.yaml >/dev/null
   kc rollout status -n "$NS" deployment/mock-vllm --timeout=120s >/dev/null

@@ -63,7 +63,20 @@ else
   rm -rf "$model" && mv "$model.tmp" "$model"
   ok "tiny model: $(du -sh "$model" | cut -f1)"
 fi
-# The vLLM pod (tests/realvllm.py) reads both as an unprivileged user; safetensors writes its file 0600.
-chmod -R a+rX "$venv/native" "$model"
+
+# vLLM inspects a model class in a subprocess of its own (one more Python importing torch and vLLM: 16 s
+# of every start) unless its cache (VLLM_CACHE_ROOT) has the answer. Filled once here, inside the venv so
+# that the pod's read-only mount of the venv carries it (tests/realvllm.py points VLLM_CACHE_ROOT at it);
+# keyed by the model file's hash, so vLLM itself notices a stale entry.
+cache=$venv/vllm-cache
+if [ ! -f "$cache/modelinfos/vllm-model_executor-models-llama-LlamaForCausalLM.json" ]; then
+  step "filling vLLM's model-class cache in $cache (under a minute)"
+  VLLM_CACHE_ROOT=$cache HF_HUB_OFFLINE=1 VLLM_NO_USAGE_STATS=1 "$venv/bin/python" -c \
+    'from vllm.model_executor.models.registry import ModelRegistry as R; R.models["LlamaForCausalLM"].inspect_model_cls()' \
+    >/dev/null 2>&1 || die "vLLM could not inspect LlamaForCausalLM" "run: VLLM_CACHE_ROOT=$cache $venv/bin/python -c 'from vllm.model_executor.models.registry import ModelRegistry as R; R.models[\"LlamaForCausalLM\"].inspect_model_cls()'"
+  ok "vLLM's model-class cache filled"
+fi
+# The vLLM pod (tests/realvllm.py) reads these as an unprivileged user; safetensors and vLLM write 0600.
+chmod -R a+rX "$venv/native" "$model" "$cache"
 echo "VLLM_VENV=$venv"
 echo "VLLM_MODEL=$model"

@@ -31,9 +31,8 @@ class LevelRecorder:
     ) -> None:
         """Add one finished request; `scheduled` is its planned send time (= sent when closed loop).
 
-        `requested_output_tokens` is the length the request was pinned to (0: not pinned); an answer of
-        another length counts as a token mismatch, as does (streamed) a usage that disagrees with the
-        content chunks seen."""
+        `requested_output_tokens` is the length the request was pinned to (0: not pinned). The answer
+        counts as a token mismatch when its length is wrong (`length_is_wrong`)."""
         self.requests += 1
         self.busy_seconds += max(0.0, out.end - out.sent)
         if out.end > self.last_end:
@@ -42,16 +41,12 @@ class LevelRecorder:
             self.errors[out.error] = self.errors.get(out.error, 0) + 1
             return
         chunks = out.content_chunks
-        mismatch = False
         if out.usage_output_tokens >= 0:
             output_tokens = out.usage_output_tokens
-            mismatch = self.streamed and output_tokens != chunks  # not streamed: no chunks to count
         else:
             output_tokens = chunks
             self.usage_missing += 1
-        if requested_output_tokens and (out.usage_output_tokens >= 0 or self.streamed):
-            mismatch = mismatch or output_tokens != requested_output_tokens
-        self.token_mismatch += mismatch
+        self.token_mismatch += length_is_wrong(out, self.streamed, requested_output_tokens)
         add_itl_samples(self.itl, out.read_times, out.read_counts, chunks, output_tokens)
         raw = self.raw
         raw.ttft_us.append(round((out.first_content - out.sent) * 1e6))
@@ -62,6 +57,24 @@ class LevelRecorder:
         )
         raw.schedule_lag_us.append(max(0, round((out.sent - scheduled) * 1e6)))
         raw.turn.append(turn)
+
+
+def length_is_wrong(out: Outcome, streamed: bool, requested_output_tokens: int) -> bool:
+    """True when an answer's length is known to be wrong (docs/metrics.md, `token_mismatch_count`):
+    - pinned to N tokens, its length is not N: usage.completion_tokens, or without usage (streamed) its
+      content chunks; not streamed and without usage there is nothing to count;
+    - streamed with usage, fewer tokens than content chunks: every content chunk carries at least one
+      token, so that usage undercounts.
+    More tokens than chunks is no mismatch: a server merges several tokens into one chunk when its
+    output falls behind (vLLM does under load)."""
+    chunks = out.content_chunks
+    has_usage = out.usage_output_tokens >= 0
+    if streamed and has_usage and out.usage_output_tokens < chunks:
+        return True
+    if not requested_output_tokens or not (has_usage or streamed):
+        return False
+    length = out.usage_output_tokens if has_usage else chunks
+    return length != requested_output_tokens
 
 
 def add_itl_samples(

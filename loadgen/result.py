@@ -194,8 +194,8 @@ class LevelResult(BaseModel):
     goodput_per_second: float
     goodput_share: float
     token_mismatch_count: int = Field(
-        description="answers whose length differs from the one pinned for the request, or (streamed) "
-        "whose usage.completion_tokens differs from the content chunks seen"
+        description="answers of the wrong length: not as long as the request was pinned to, or "
+        "(streamed) with a usage.completion_tokens below the content chunks seen (docs/metrics.md)"
     )
     usage_missing_count: int = Field(description="no usage from the server; chunks counted instead")
     client_saturated: bool

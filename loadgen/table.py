@@ -55,7 +55,7 @@ def render_table(result: RunResult) -> str:
         if level.token_mismatch_count:
             notes.append(
                 f"level {level.index + 1}: {level.token_mismatch_count} responses not as long as pinned, "
-                "or whose usage tokens differ from the content chunks"
+                "or whose usage counts fewer tokens than content chunks"
             )
     notes.extend(f"warning: {w}" for w in result.warnings)
     return "\n".join(lines + notes)

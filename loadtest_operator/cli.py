@@ -152,8 +152,8 @@ def level_notes(status: LoadTestStatus, wide: bool = False) -> list[str]:
             notes.append(f"level {lv.level} client-bound: {'; '.join(reasons) or 'no reason recorded'}")
         if lv.token_mismatches or lv.usage_missing:
             notes.append(
-                f"level {lv.level}: {lv.token_mismatches} replies whose usage tokens differ from the content "
-                f"chunks, {lv.usage_missing} without usage (tokens counted from chunks)"
+                f"level {lv.level}: {lv.token_mismatches} replies of the wrong length (not as pinned, or "
+                f"usage below the content chunks), {lv.usage_missing} without usage (tokens counted from chunks)"
             )
     return notes
 

@@ -270,8 +270,9 @@ class LevelResult(ApiModel):
     token_mismatches: int = Field(
         default=0,
         ge=0,
-        description="Streamed requests whose usage.completion_tokens differs from the content chunks "
-        "seen (e.g. a server packing several tokens into one chunk); ITL is then spread per token.",
+        description="Answers of the wrong length: not as long as the request was pinned to, or "
+        "(streamed) a usage.completion_tokens below the content chunks seen. Several tokens in one "
+        "chunk are no mismatch (ITL is then spread per token).",
     )
     usage_missing: int = Field(
         default=0,

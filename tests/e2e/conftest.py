@@ -5,15 +5,7 @@ from collections.abc import Generator, Iterator
 
 import pytest
 
-from tests.e2e.harness import (
-    ROOT,
-    Cluster,
-    dump_namespace,
-    fresh_namespace,
-    start_cluster,
-    stop_cluster,
-    wait_until,
-)
+from tests.e2e.harness import ROOT, Cluster, dump_namespace, fresh_namespace, wait_until
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -22,13 +14,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
-@pytest.fixture(scope="session")
-def cluster() -> Iterator[Cluster]:
-    c = start_cluster()
-    try:
-        yield c
-    finally:
-        stop_cluster(c)
+# `cluster` (the local node, session-wide) is in tests/conftest.py: the shared real vLLM needs it too.
 
 
 @pytest.fixture(scope="session")

@@ -98,6 +98,22 @@ def mock_vllm_deployment(
         readinessProbe={"httpGet": {"path": "/health", "port": 8000}, "periodSeconds": 1},
         resources=resources,
     )
+    pod_spec = {
+        "containers": [serve],
+        "volumes": [{"name": "tmp", "emptyDir": {}}],
+        "terminationGracePeriodSeconds": 2,
+    }
+    # Scraped by the local node's Prometheus, as kube-prometheus would scrape a vLLM pod.
+    return deployment(name, labels, pod_spec, scrape_annotations(8000))
+
+
+def deployment(
+    name: str, labels: dict[str, str], pod_spec: dict[str, Any], annotations: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """One replica of `pod_spec`, selected by `labels`; `annotations` go on the pod."""
+    template_meta: dict[str, Any] = {"labels": labels}
+    if annotations:
+        template_meta["annotations"] = annotations
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -105,15 +121,7 @@ def mock_vllm_deployment(
         "spec": {
             "replicas": 1,
             "selector": {"matchLabels": labels},
-            "template": {
-                # Scraped by the local node's Prometheus, as kube-prometheus would scrape a vLLM pod.
-                "metadata": {"labels": labels, "annotations": scrape_annotations(8000)},
-                "spec": {
-                    "containers": [serve],
-                    "volumes": [{"name": "tmp", "emptyDir": {}}],
-                    "terminationGracePeriodSeconds": 2,
-                },
-            },
+            "template": {"metadata": template_meta, "spec": pod_spec},
         },
     }
 

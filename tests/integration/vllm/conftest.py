@@ -1,13 +1,11 @@
-"""One real vLLM (CPU build, the tiny local model) on 127.0.0.1 for all the tests of this package.
-
-`hack/setup-vllm.sh` (run by the fixture: about 1 s when cached, about 4 minutes on a clean machine)
-installs it; the server takes about a minute to answer /health. Its log is printed when it fails to start.
+"""The real vLLM (CPU build, the tiny local model) for all the tests of this package: the run's one
+server (`real_vllm`, tests/shared_vllm.py), a process on 127.0.0.1, or the e2e tests' pod when the run
+includes them. Its log is printed when it fails to start.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +13,7 @@ import httpx
 import pytest
 
 from loadgen.config import RunConfig, build_config
-from tests.realvllm import MODEL_NAME, Install, VllmServer, install
+from tests.realvllm import MODEL_NAME
 
 __all__ = ["MODEL_NAME"]
 
@@ -26,24 +24,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/integration/vllm/" in str(item.fspath):
             item.add_marker(pytest.mark.integration)
-
-
-@pytest.fixture(scope="session")
-def vllm_install() -> Install:
-    return install()
-
-
-# Package scope: one server for every test here, stopped before the rest of the run (the e2e tests
-# start their own vLLM pod; two at once would take 6 GB and both cores).
-@pytest.fixture(scope="package")
-def vllm(vllm_install: Install, tmp_path_factory: pytest.TempPathFactory) -> Iterator[VllmServer]:
-    server = VllmServer(vllm_install, tmp_path_factory.mktemp("vllm") / "vllm.log")
-    server.start()
-    print(f"\nvLLM answered /health {server.startup_seconds:.1f} s after its start ({server.url})")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @dataclass(frozen=True)

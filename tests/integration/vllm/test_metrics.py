@@ -7,17 +7,17 @@ import re
 from loadgen.runner import run
 from loadtest_operator.gpu.promql import selector, server_queries
 from loadtest_operator.gpu.series import RENAMED, Exporter, missing_from, queried, sample_names, spellings
-from tests.realvllm import VllmServer
+from tests.shared_vllm import Endpoint
 
 from .conftest import config, delta, scrape
 
 _METRIC = re.compile(r"vllm:[a-z_:]+")
 
 
-async def test_every_series_the_operator_queries_is_exposed(vllm: VllmServer) -> None:
+async def test_every_series_the_operator_queries_is_exposed(real_vllm: Endpoint) -> None:
     # After a request, so that every histogram and labelled counter has its samples.
-    await run(config(vllm.url, requests_per_level=1, levels=[1]))
-    exposed = sample_names(scrape(vllm.url).text)
+    await run(config(real_vllm.url, requests_per_level=1, levels=[1]))
+    exposed = sample_names(scrape(real_vllm.url).text)
     assert missing_from(exposed, Exporter.VLLM) == []
     # The optional ones too: this is a V1 engine, which has the prefix-cache counters (not V0's gauge).
     found = {s.name: [n for n in s.names if set(s.samples(n)) <= exposed] for s in queried(Exporter.VLLM)}
@@ -41,21 +41,21 @@ def sample_names_of(name: str) -> tuple[str, ...]:
     return (name, f"{name}_bucket", f"{name}_sum", f"{name}_count")
 
 
-async def test_client_latency_against_vllm_histograms_over_the_same_requests(vllm: VllmServer) -> None:
+async def test_client_latency_against_vllm_histograms_over_the_same_requests(real_vllm: Endpoint) -> None:
     """The client's mean TTFT and E2E against vLLM's own histograms' _sum/_count over the same requests.
     vLLM clocks a request from its arrival in the API server to the engine's output; the client from the
     socket write to the socket read, so it sees more. On two cores shared with the client the stream is
     bursty: only loose bounds, and the gap is printed."""
-    before = scrape(vllm.url)
+    before = scrape(real_vllm.url)
     result = await run(
         config(
-            vllm.url,
+            real_vllm.url,
             levels=[4],
             requests_per_level=24,
             workload={"input_tokens": {"mean": 64}, "output_tokens": 32},
         )
     )
-    after = scrape(vllm.url)
+    after = scrape(real_vllm.url)
     level = result.levels[0]
     assert level.successes == 24
     summary = level.summary()

@@ -92,7 +92,10 @@ def test_rate_mode_table_shows_the_headline_from_the_schedule_and_says_so() -> N
     )
     assert "level 20 errors: http_503=1, timeout=4" in text
     assert "level 20 client-bound: event-loop lag p50 51.0 ms > 2 ms; " in text
-    assert "level 20: 3 replies whose usage tokens differ from the content chunks, 2 without usage" in text
+    assert (
+        "level 20: 3 replies of the wrong length (not as pinned, or usage below the content chunks), 2 without usage"
+        in text
+    )
 
 
 def test_wide_adds_tails_from_send_figures_schedule_and_loop_lag() -> None:
