@@ -135,7 +135,7 @@ def add_report_routes(
     *,
     caller: Callable[..., Awaitable[Requester]],  # results.app.caller: the request's user, authenticated
     require: Callable[[Requester, Right, str], Awaitable[None]],
-    one_run: Callable[..., Awaitable[Run]],
+    one_run: Callable[[Requester, RunRef, Right], Awaitable[Run]],
 ) -> None:
     """The report and narrative routes; `require` and `one_run` are create_app's (authorization, 404s)."""
     app.state.narrative = NarrativeSettings().endpoint_or_none()
@@ -144,8 +144,8 @@ def add_report_routes(
     async def run_report(
         who: Requester, namespace: str, name: str, run_id: int | None, uid: str | None
     ) -> Report:
-        ref = RunRef(check_name(namespace, "namespace"), check_name(name, "name"), run_id)
-        found = await one_run(who, ref, READ, uid)
+        ref = RunRef(check_name(namespace, "namespace"), check_name(name, "name"), run_id, uid)
+        found = await one_run(who, ref, READ)
         stored = await service.store(levels_of_runs, [(found.loadtest_uid, found.run_id)])
         return stored_loadtest_report(stored_run(found, stored[(found.loadtest_uid, found.run_id)]))
 

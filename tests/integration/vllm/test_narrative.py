@@ -12,14 +12,14 @@ from loadtest_operator.io.narrative import Endpoint
 from loadtest_operator.report.narrative import NOTICE, parse_events
 from tests.integration.report.conftest import NAMESPACE, Served, served, sqlite_engine
 from tests.integration.vllm.conftest import MODEL_NAME
-from tests.realvllm import VllmServer
+from tests.shared_vllm import Endpoint as VllmEndpoint
 
 __all__ = ["served", "sqlite_engine"]
 
 
-def test_vllm_writes_the_narrative_of_a_stored_run(served: Served, vllm: VllmServer) -> None:
+def test_vllm_writes_the_narrative_of_a_stored_run(served: Served, real_vllm: VllmEndpoint) -> None:
     # The tiny model's context is 2,048 tokens: room for the prompt and 200 more.
-    served.narrate(Endpoint(url=vllm.url, model=MODEL_NAME, max_tokens=200, first_token_seconds=60))
+    served.narrate(Endpoint(url=real_vllm.url, model=MODEL_NAME, max_tokens=200, first_token_seconds=60))
     with httpx.stream(
         "GET", f"{served.url}/api/v1/namespaces/{NAMESPACE}/runs/dash/narrative",
         headers={"Authorization": "Bearer token-alice"}, timeout=120,
