@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, PrivateAttr, model_validator
 
 from loadgen.config import SaturationThresholds, Slo
 from loadgen.histogram import HistogramData, LogHistogram
-from loadgen.stats import PERCENTILES, MetricStats, describe, empty_stats, percentile
+from loadgen.stats import PERCENTILES, MetricStats, describe, empty_stats, exact_percentile
 
 US = 1e-6
 US_TO_MS = 1e-3
@@ -322,7 +322,7 @@ class LevelResult(BaseModel):
             if key == "tpot"
             else [v + lag for v, lag in zip(raw.ttft_us if key == "ttft" else raw.e2e_us, lags, strict=True)]
         )
-        return percentile(sorted(values), q) if values else None
+        return exact_percentile(values, q) if values else None
 
     def _exact_summary(self) -> LevelSummary:
         raw = self.raw
@@ -586,7 +586,7 @@ def finish_level(
     schedule_p99: float | None = None
     if c.load_mode == "rate" and c.successes:
         if len(raw) == c.successes:
-            schedule_p99 = percentile(sorted(raw.schedule_lag_us), 99) * US_TO_MS
+            schedule_p99 = exact_percentile(raw.schedule_lag_us, 99) * US_TO_MS
         else:
             schedule_p99 = digest.histograms["schedule_lag"].percentile(99) * 1e3
     reasons = list(c.saturated_before)

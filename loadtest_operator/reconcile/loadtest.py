@@ -41,10 +41,11 @@ from loadtest_operator.loadtest.observed import (
     too_many_failed,
 )
 from loadtest_operator.loadtest.plan import plan, planted
-from loadtest_operator.loadtest.shard_results import read_and_merge
+from loadtest_operator.loadtest.shard_results import ShardResults, read_and_merge
 from loadtest_operator.loadtest.shards import ShardPhase, ShardState
 from loadtest_operator.loadtest.target import resolve_target, service_selector
 from loadtest_operator.loadtest.validation import parse_spec
+from loadtest_operator.reconcile.collector import collector_paused
 from loadtest_operator.reconcile.context import Context, EventSink
 from loadtest_operator.reconcile.executor import AdoptionRefusedError, execute
 from loadtest_operator.reconcile.prometheus_access import prometheus_access
@@ -187,13 +188,20 @@ async def _read_results(
     not merge, is in `unreadable` instead: the plan fails it (ResultUnreadable) like a shard whose pod
     failed, rather than this tick raising on every retry."""
     done = {s.index: s.result or "" for s in shards if s.phase is ShardPhase.SUCCEEDED}
-    read = await asyncio.to_thread(read_and_merge, done)
+    read = await asyncio.to_thread(merge_shard_results, done)
     children = replace(children, unreadable=read.unreadable)
     if too_many_failed(spec, shard_states(replace(observed, children=children), spec)):
         return children
     if read.disagree:
         return replace(children, unreadable={**read.unreadable, **read.disagree})
     return replace(children, merged=read.merged)
+
+
+def merge_shard_results(texts: Mapping[int, str]) -> ShardResults:
+    """`read_and_merge` with the garbage collector paused (reconcile/collector.py): run in a worker thread,
+    a collection there would stop the event loop."""
+    with collector_paused():
+        return read_and_merge(texts)
 
 
 async def _events_of_podless_jobs(ctx: Context, namespace: str, children: Children) -> dict[str, list[Any]]:

@@ -1,7 +1,8 @@
-"""Finished objects cost nothing per tick (issue 20), end to end: once a LoadTest's run has finished and
-is stored, no timer ticks for it (the operator's own llmload_reconciles_total stays flat) and kopf's
+"""Issue 20, end to end. Finished objects cost nothing per tick: once a LoadTest's run has finished and is
+stored, no timer ticks for it (the operator's own llmload_reconciles_total stays flat) and kopf's
 finalizer is gone; yet an edit is looked at once, a runId bump starts a new run, and a restarted operator
-checks the finished object exactly once."""
+checks the finished object exactly once. LoadTests applied at once (their children created concurrently)
+each get their own shards, and finish with the request counts of a run alone."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import pytest
 
 from tests.e2e.harness import Cluster, wait_until
 from tests.e2e.operator_process import OperatorProcess
-from tests.e2e.test_loadtest import condition, get_lt, loadtest, mock_vllm
+from tests.e2e.test_loadtest import condition, get_lt, loadtest, mock_vllm, wait_finished
 
 __all__ = ["mock_vllm"]  # the fixture, used by name
 
@@ -134,3 +135,38 @@ def test_a_finished_loadtest_is_not_ticked_yet_an_edit_a_runid_bump_and_a_restar
     assert metrics.reconciles() == 1
     before, after = flat_for(metrics, 5 * INTERVAL)
     assert (before, after) == (1, 1)
+
+
+def test_loadtests_applied_at_once_each_get_their_shards_and_a_solo_runs_counts(
+    cluster: Cluster,
+    namespace: str,
+    operator: tuple[OperatorProcess, Metrics],
+    mock_vllm: str,
+) -> None:
+    load = {"levels": [2], "requestsPerLevel": 30}
+    solo = wait_finished(cluster, namespace, _applied(cluster, namespace, loadtest("solo", load=load)))
+    reference = [(lv["requests"], lv["successes"]) for lv in solo["status"]["levels"]]
+    assert reference == [(30, 30)]
+
+    names = [f"at-once-{i}" for i in range(4)]
+    cluster.apply(
+        {"apiVersion": "v1", "kind": "List", "items": [loadtest(n, load=load) for n in names]}, namespace
+    )
+    finished = {n: wait_finished(cluster, namespace, n, timeout=240) for n in names}
+
+    for name, lt in finished.items():
+        assert condition(lt, "Succeeded")["status"] == "True", name  # type: ignore[index]
+        assert [(lv["requests"], lv["successes"]) for lv in lt["status"]["levels"]] == reference, name
+        jobs = cluster.get_json("jobs", "-n", namespace, "-l", f"llmload.io/loadtest={name}")["items"]
+        results = cluster.get_json("configmaps", "-n", namespace, "-l", f"llmload.io/loadtest={name}")[
+            "items"
+        ]
+        shards = sorted(j["metadata"]["labels"].get("llmload.io/shard", "") for j in jobs)
+        assert shards == ["0", "1"], name  # parallelism 2: one Job per shard, none lost or doubled
+        owned = [cm for cm in results if cm["metadata"]["labels"].get("llmload.io/shard") is not None]
+        assert len(owned) == 2, name  # a result ConfigMap per shard
+
+
+def _applied(cluster: Cluster, namespace: str, manifest: dict[str, Any]) -> str:
+    cluster.apply(manifest, namespace)
+    return str(manifest["metadata"]["name"])
