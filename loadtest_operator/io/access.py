@@ -15,6 +15,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from loadtest_operator.core.admission import Access, Requester
+from loadtest_operator.io.kube import REQUEST_TIMEOUT, Unanswered, unanswered_reason
 
 
 class AccessReviewError(RuntimeError):
@@ -39,11 +40,18 @@ class AccessReviewer:
     async def allowed(self, user: Requester, access: Access) -> bool:
         try:
             resp = await asyncio.to_thread(
-                self.api.create_subject_access_review, review_body(user, access), _preload_content=False
+                self.api.create_subject_access_review,
+                review_body(user, access),
+                _preload_content=False,
+                _request_timeout=REQUEST_TIMEOUT,
             )
         except ApiException as exc:
             raise AccessReviewError(
                 f"SubjectAccessReview of {access.describe()} failed: HTTP {exc.status} {exc.reason}"
+            ) from exc
+        except Unanswered as exc:
+            raise AccessReviewError(
+                f"SubjectAccessReview of {access.describe()} failed: {unanswered_reason(exc)}"
             ) from exc
         status = json.loads(resp.data).get("status") or {}
         return bool(status.get("allowed")) and not status.get("denied")

@@ -11,6 +11,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from loadtest_operator.core.admission import Requester
+from loadtest_operator.io.kube import REQUEST_TIMEOUT, Unanswered, unanswered_reason
 
 
 class TokenReviewError(RuntimeError):
@@ -33,11 +34,16 @@ class TokenReviewer:
         """The token's user, or None when the API server does not accept the token."""
         try:
             resp = await asyncio.to_thread(
-                self.api.create_token_review, token_review_body(token, self.audiences), _preload_content=False
+                self.api.create_token_review,
+                token_review_body(token, self.audiences),
+                _preload_content=False,
+                _request_timeout=REQUEST_TIMEOUT,
             )
         except ApiException as exc:
             # The message never holds the token: the body is ours, the API server's reply does not echo it.
             raise TokenReviewError(f"TokenReview failed: HTTP {exc.status} {exc.reason}") from exc
+        except Unanswered as exc:
+            raise TokenReviewError(f"TokenReview failed: {unanswered_reason(exc)}") from exc
         status = json.loads(resp.data).get("status") or {}
         if not status.get("authenticated"):
             return None

@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
@@ -21,15 +22,40 @@ JsonDict = dict[str, Any]
 # Threads (the event loop's default executor, set by main.py) and HTTP connections for the client's
 # calls: LoadTests applied at once start concurrently, each tick a chain of calls (docs/scale.md).
 KUBE_THREADS = 32
+# Every call is bounded, (connect, read) seconds: an API request the server never answered held its
+# thread for good, and once all KUBE_THREADS were held the operator stopped reconciling (issue 20).
+REQUEST_TIMEOUT = (5.0, 30.0)
+# A timeout, a refused or broken connection: no HTTP answer at all.
+Unanswered = urllib3.exceptions.HTTPError
 
 
 class KubeError(RuntimeError):
-    """An API call failed for a reason other than 'not found' or 'already exists'."""
+    """An API call failed for a reason other than 'not found' or 'already exists', or got no answer."""
 
-    def __init__(self, what: str, exc: ApiException) -> None:
-        self.status = int(exc.status or 0)
-        reason = _api_message(exc)
-        super().__init__(f"{what}: HTTP {self.status} {reason}")
+    def __init__(self, what: str, exc: ApiException | Unanswered) -> None:
+        if isinstance(exc, ApiException):
+            self.status = int(exc.status or 0)
+            super().__init__(f"{what}: HTTP {self.status} {_api_message(exc)}")
+        else:
+            self.status = 0
+            super().__init__(f"{what}: {unanswered_reason(exc)}")
+
+
+def unanswered_reason(exc: Unanswered) -> str:
+    connect, read = REQUEST_TIMEOUT
+    return (
+        f"no answer from the API server ({type(exc).__name__}; calls wait {connect:g} s to connect and"
+        f" {read:g} s for the answer): {exc}"
+    )
+
+
+async def bounded(what: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """`call(*args, **kwargs)` in a thread, bounded by REQUEST_TIMEOUT. An API error is raised as the
+    client raises it (callers tell 404 and 409 apart); no answer at all raises KubeError(`what`)."""
+    try:
+        return await asyncio.to_thread(call, *args, _request_timeout=REQUEST_TIMEOUT, **kwargs)
+    except Unanswered as exc:
+        raise KubeError(what, exc) from exc
 
 
 def _api_message(exc: ApiException) -> str:
@@ -54,7 +80,7 @@ def read_loadtest(name: str, namespace: str) -> JsonDict:
     """One LoadTest through the local kubeconfig (for `llmload show`)."""
     config.load_kube_config()
     body: JsonDict = client.CustomObjectsApi().get_namespaced_custom_object(
-        GROUP, VERSION, namespace, PLURAL, name
+        GROUP, VERSION, namespace, PLURAL, name, _request_timeout=REQUEST_TIMEOUT
     )
     return body
 
@@ -63,7 +89,7 @@ def read_capacity_recommendation(name: str, namespace: str) -> JsonDict:
     """One CapacityRecommendation through the local kubeconfig (for `llmload report`)."""
     config.load_kube_config()
     body: JsonDict = client.CustomObjectsApi().get_namespaced_custom_object(
-        GROUP, VERSION, namespace, CAPACITY_PLURAL, name
+        GROUP, VERSION, namespace, CAPACITY_PLURAL, name, _request_timeout=REQUEST_TIMEOUT
     )
     return body
 
@@ -77,7 +103,11 @@ def read_loadtests(names: list[str], namespace: str) -> tuple[list[JsonDict], di
     missing: dict[str, str] = {}
     for name in names:
         try:
-            found.append(api.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name))
+            found.append(
+                api.get_namespaced_custom_object(
+                    GROUP, VERSION, namespace, PLURAL, name, _request_timeout=REQUEST_TIMEOUT
+                )
+            )
         except ApiException as exc:
             missing[name] = f"HTTP {exc.status} {_api_message(exc)}"
     return found, missing
@@ -95,7 +125,7 @@ class Kube:
     async def get_object(self, what: str, call: Callable[..., Any], *args: Any) -> JsonDict | None:
         """One object as a dict, or None when it does not exist."""
         try:
-            resp = await asyncio.to_thread(call, *args, _preload_content=False)
+            resp = await bounded(f"reading {what}", call, *args, _preload_content=False)
         except ApiException as exc:
             if exc.status == 404:
                 return None
@@ -107,7 +137,7 @@ class Kube:
         self, what: str, call: Callable[..., Any], *args: Any, **kwargs: Any
     ) -> list[JsonDict]:
         try:
-            resp = await asyncio.to_thread(call, *args, _preload_content=False, **kwargs)
+            resp = await bounded(f"listing {what}", call, *args, _preload_content=False, **kwargs)
         except ApiException as exc:
             raise KubeError(f"listing {what}", exc) from exc
         items: list[JsonDict] = json.loads(resp.data).get("items", [])
@@ -201,10 +231,14 @@ class Kube:
 
     async def pod_log_tail(self, namespace: str, pod: str, lines: int = 20) -> str:
         try:
-            text: str = await asyncio.to_thread(
-                self.core.read_namespaced_pod_log, pod, namespace, tail_lines=lines
+            text: str = await bounded(
+                f"reading the log of pod {namespace}/{pod}",
+                self.core.read_namespaced_pod_log,
+                pod,
+                namespace,
+                tail_lines=lines,
             )
-        except ApiException:
+        except (ApiException, KubeError):
             return ""  # a log is a courtesy in an error message, never a reason to fail
         return text
 
@@ -237,7 +271,9 @@ class Kube:
         }
         try:
             # The answer is not needed: not deserialising it into the client's models saves CPU per create.
-            await asyncio.to_thread(creators[kind], ns, manifest, _preload_content=False)
+            await bounded(
+                f"creating {kind} {ns}/{name}", creators[kind], ns, manifest, _preload_content=False
+            )
         except ApiException as exc:
             if exc.status != 409:
                 raise KubeError(f"creating {kind} {ns}/{name}", exc) from exc
@@ -250,7 +286,8 @@ class Kube:
         the operator's RBAC holds `patch` on deployments/scale, not on deployments, so it can change the
         replicas and nothing of the pod template."""
         try:
-            await asyncio.to_thread(
+            await bounded(
+                f"scaling deployment {namespace}/{name}",
                 self.apps.patch_namespaced_deployment_scale,
                 name,
                 namespace,
@@ -263,7 +300,8 @@ class Kube:
     async def patch_config_map_data(self, namespace: str, name: str, data: dict[str, str]) -> None:
         """Merge keys into a ConfigMap's data (only the keys given change); a ConfigMap gone is success."""
         try:
-            await asyncio.to_thread(
+            await bounded(
+                f"patching ConfigMap {namespace}/{name}",
                 self.core.patch_namespaced_config_map,
                 name,
                 namespace,
@@ -281,7 +319,8 @@ class Kube:
         since (409) or is gone (404): the patch was computed from a body that no longer holds."""
         body = {"metadata": {"resourceVersion": resource_version}, "status": status}
         try:
-            await asyncio.to_thread(
+            await bounded(
+                f"patching the status of {plural} {namespace}/{name}",
                 self.custom.patch_namespaced_custom_object_status,
                 GROUP,
                 VERSION,
@@ -300,13 +339,15 @@ class Kube:
     async def delete(self, namespace: str, kind: str, name: str) -> None:
         """Delete one child (Job or LoadTest) with its dependents; an object already gone is success."""
         deleters: dict[str, Callable[..., Any]] = {
-            "Job": lambda: self.batch.delete_namespaced_job(name, namespace, propagation_policy="Background"),
-            KIND: lambda: self.custom.delete_namespaced_custom_object(
-                GROUP, VERSION, namespace, PLURAL, name
+            "Job": lambda **kw: self.batch.delete_namespaced_job(
+                name, namespace, propagation_policy="Background", **kw
+            ),
+            KIND: lambda **kw: self.custom.delete_namespaced_custom_object(
+                GROUP, VERSION, namespace, PLURAL, name, **kw
             ),
         }
         try:
-            await asyncio.to_thread(deleters[kind])
+            await bounded(f"deleting {kind} {namespace}/{name}", deleters[kind])
         except ApiException as exc:
             if exc.status != 404:
                 raise KubeError(f"deleting {kind} {namespace}/{name}", exc) from exc

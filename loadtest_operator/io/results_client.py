@@ -55,13 +55,16 @@ def live_loadtest(name: str, namespace: str, context: str | None = None) -> dict
     from kubernetes.client.exceptions import ApiException
 
     from loadtest_operator.api.group import GROUP, PLURAL, VERSION
+    from loadtest_operator.io.kube import REQUEST_TIMEOUT
 
     try:
         api = client.CustomObjectsApi(config.new_client_from_config(context=context))
     except config.ConfigException:
         return None
     try:
-        body: dict[str, Any] = api.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+        body: dict[str, Any] = api.get_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, name, _request_timeout=REQUEST_TIMEOUT
+        )
     except ApiException as exc:
         if exc.status == 404:
             return None
